@@ -1,0 +1,68 @@
+"""The command line: a thin shell over :mod:`workplan.services`.
+
+Only this package imports click. Heavy libraries (SQLAlchemy, icalendar, Jinja2)
+are imported inside the commands that need them, so ``workplan --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import WorkplanError
+from . import project, reading, status
+from .app import App
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
+              help="workplan.toml to use (default: the nearest one upwards).")
+@click.option("--db", "db", metavar="URL", help="Database URL (sqlite:///FILE or postgresql://…).")
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The actions file (default: actions.yaml of the project).")
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+@click.version_option(package_name="workplan")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, db: str | None, file: Path | None, debug: bool) -> None:
+    """Track the conclusions of intergovernmental meetings as actions with owners,
+    deadlines and dependencies.
+
+    The project is the nearest folder upwards holding workplan.toml or actions.yaml.
+    With no configured database, a SQLite file in .workplan/ is used and kept in step
+    with the actions file automatically.
+    """
+    ctx.obj = App(Path.cwd(), config=config, db=db, file=file, debug=debug)
+    ctx.call_on_close(ctx.obj.close)
+
+
+for command in (*project.COMMANDS, *reading.COMMANDS, *status.COMMANDS):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every WorkplanError becomes one sentence on stderr and its exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        code = cli.main(args=args, prog_name="workplan", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except WorkplanError as exc:
+        click.echo(f"workplan: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, BrokenPipeError):
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(f"workplan: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,42 @@
+"""Command-line values checked at the edge, with click's own error messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+FORMAT = click.Choice(["table", "json", "csv"])
+
+
+class DateText(click.ParamType):
+    """A date (YYYY-MM-DD) or datetime; kept as text because its zone is the group's,
+    which is known only once the database is open."""
+
+    name = "DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from datetime import UTC
+
+        from ..timeutil import parse_when
+
+        try:
+            when = parse_when(str(value), UTC)  # type: ignore[arg-type]
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        if when.precision == "month":
+            self.fail(f"{value!r} is a month; give a day (YYYY-MM-DD)", param, ctx)
+        return str(value)
+
+
+DATE = DateText()
+
+
+def format_option(f: Any) -> Any:
+    return click.option("--format", "fmt", type=FORMAT, default="table", show_default=True,
+                        help="Output for people (table) or scripts (json, csv).")(f)
+
+
+def as_of_option(f: Any) -> Any:
+    return click.option("--as-of", "as_of", type=DATE,
+                        help="Show the world as it was (or will be) at this date or moment.")(f)

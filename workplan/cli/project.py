@@ -1,0 +1,59 @@
+"""Commands about the project as a whole: init, check, sync."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .app import App, pass_app
+
+
+@click.command()
+@click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Start a new project in DIRECTORY: a commented actions.yaml, workplan.toml and templates/."""
+    from ..scaffold import scaffold
+
+    for line in scaffold(directory):
+        click.echo(line)
+
+
+@click.command()
+@pass_app
+def check(app: App) -> None:
+    """Validate the actions file: every error at once, as FILE:LINE:COL: message.
+
+    Exits 2 when there is an error; warnings are printed but do not fail.
+    """
+    doc = app.load_document()
+    click.echo(
+        f"{app._display(app.settings.actions_file)}: ok ({len(doc.actions)} actions, {len(doc.parties)} parties, "
+        f"{len(doc.meetings)} meetings, {len(doc.warnings)} warnings)"
+    )
+
+
+@click.command()
+@click.option("--quiet", "-q", is_flag=True, help="Print only the counts.")
+@pass_app
+def sync(app: App, quiet: bool) -> None:
+    """Load the actions file into the database in one transaction.
+
+    Prints what was added, changed and withdrawn. An action removed from the file is
+    withdrawn, its history kept. Facts recorded under progress: are imported once.
+    """
+    with app.session(autosync=False) as session:
+        report = app.sync(session)
+    if report.empty:
+        click.echo("nothing changed")
+        return
+    if not quiet:
+        for title, items in (("added", report.added), ("changed", report.changed),
+                             ("withdrawn", report.withdrawn), ("recorded facts", report.events)):
+            for item in items:
+                click.echo(f"{title}: {item}")
+    click.echo(f"{len(report.added)} added, {len(report.changed)} changed, {len(report.withdrawn)} withdrawn, "
+               f"{len(report.events)} recorded facts imported")
+
+
+COMMANDS = (init, check, sync)

@@ -1,0 +1,133 @@
+"""Read commands: list, show, overdue, upcoming, log, meetings."""
+
+from __future__ import annotations
+
+import click
+
+from .app import App, pass_app
+from .params import DATE, as_of_option, format_option
+
+STATUS_CHOICES = click.Choice(
+    ["open", "in_progress", "done", "waived", "cancelled", "overdue", "blocked", "at_risk", "closed", "pending"]
+)
+
+
+def _owner_option(f):  # type: ignore[no-untyped-def]
+    return click.option("--owner", metavar="PARTY", help="Only this party's assignments (a party id or a set).")(f)
+
+
+@click.command("list")
+@_owner_option
+@click.option("--status", type=STATUS_CHOICES, help="Only assignments in this status (or derived state).")
+@click.option("--tag", help="Only actions with this tag or theme.")
+@click.option("--due-before", type=DATE, help="Only deadlines before this date.")
+@click.option("--due-after", type=DATE, help="Only deadlines after this date.")
+@as_of_option
+@format_option
+@pass_app
+def list_(app: App, owner: str | None, status: str | None, tag: str | None, due_before: str | None,
+          due_after: str | None, as_of: str | None, fmt: str) -> None:
+    """Actions and their assignments, one line per assignment."""
+    from .. import formatting, services
+    from ..timeutil import parse_when
+
+    with app.session() as session:
+        ctx = app.read_context(session, as_of)
+        if owner:
+            services.require_party(session, owner)
+        filters = services.Filters(
+            owner=owner, status=status, tag=tag,
+            due_before=parse_when(due_before, ctx.tz).day if due_before else None,
+            due_after=parse_when(due_after, ctx.tz).day if due_after else None,
+        )
+        rows = services.assignment_rows(session, ctx, filters)
+    app.emit(formatting.rows(rows, fmt))
+
+
+@click.command()
+@click.argument("action_id", metavar="ID")
+@as_of_option
+@format_option
+@pass_app
+def show(app: App, action_id: str, as_of: str | None, fmt: str) -> None:
+    """One action: its source, deadline, owners, dependencies and each assignment's state."""
+    from .. import formatting, services
+
+    with app.session() as session:
+        detail = services.action_detail(session, app.read_context(session, as_of), action_id)
+    app.emit(formatting.detail(detail, fmt))
+
+
+@click.command()
+@_owner_option
+@as_of_option
+@format_option
+@pass_app
+def overdue(app: App, owner: str | None, as_of: str | None, fmt: str) -> None:
+    """Overdue assignments, most overdue first, with days late and what blocks them."""
+    from .. import formatting, services
+
+    with app.session() as session:
+        if owner:
+            services.require_party(session, owner)
+        rows = services.overdue(session, app.read_context(session, as_of), owner)
+    if not rows and fmt == "table":
+        click.echo("nothing is overdue")
+        return
+    app.emit(formatting.rows(rows, fmt, kind="overdue"))
+
+
+@click.command()
+@click.option("--days", type=click.IntRange(0, 3660), default=14, show_default=True, help="How far ahead to look.")
+@_owner_option
+@as_of_option
+@format_option
+@pass_app
+def upcoming(app: App, days: int, owner: str | None, as_of: str | None, fmt: str) -> None:
+    """Open assignments due within the next N days."""
+    from .. import formatting, services
+
+    with app.session() as session:
+        if owner:
+            services.require_party(session, owner)
+        rows = services.upcoming(session, app.read_context(session, as_of), days, owner)
+    if not rows and fmt == "table":
+        click.echo(f"nothing is due in the next {days} days")
+        return
+    app.emit(formatting.rows(rows, fmt))
+
+
+@click.command()
+@click.argument("action_id", metavar="[ID]", required=False)
+@click.option("--party", metavar="PARTY", help="Only this party's events.")
+@as_of_option
+@format_option
+@pass_app
+def log(app: App, action_id: str | None, party: str | None, as_of: str | None, fmt: str) -> None:
+    """The event history (every status change), oldest first."""
+    from .. import formatting, services
+
+    with app.session() as session:
+        entries = services.event_log(session, app.read_context(session, as_of), action_id, party)
+    if not entries and fmt == "table":
+        click.echo("no events")
+        return
+    app.emit(formatting.log(entries, fmt))
+
+
+@click.command()
+@as_of_option
+@format_option
+@pass_app
+def meetings(app: App, as_of: str | None, fmt: str) -> None:
+    """Meetings, and cadence compliance per period (which semester lacks its virtual meeting)."""
+    from .. import formatting, services
+
+    with app.session() as session:
+        ctx = app.read_context(session, as_of)
+        items = services.meetings(session)
+        periods = services.cadence_compliance(session, ctx)
+    app.emit(formatting.meetings(items, periods, fmt))
+
+
+COMMANDS = (list_, show, overdue, upcoming, log, meetings)

@@ -1,0 +1,161 @@
+"""Settings: workplan.toml < environment (WORKPLAN_SECTION_KEY) < command-line flags.
+
+Every setting is described once, as data, in :data:`SETTINGS`; the README's
+configuration table is checked against it by the test suite.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError, ProjectNotFound
+
+CONFIG_NAME = "workplan.toml"
+ACTIONS_NAME = "actions.yaml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # section.key
+    default: str
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "WORKPLAN_" + self.key.replace(".", "_").upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("database.url", "", "SQLAlchemy URL; empty means a SQLite file in .workplan/ beside the actions file, synced automatically"),
+    Setting("actions.file", ACTIONS_NAME, "the actions file, relative to the project folder"),
+    Setting("calendars.dir", "calendars", "where `workplan calendars` writes the feeds"),
+    Setting("templates.dir", "templates", "the project's template overrides"),
+    Setting("server.base_url", "http://localhost:8080", "public URL of `workplan serve`, for links in feeds and emails"),
+    Setting("smtp.host", "localhost", "SMTP server for digests"),
+    Setting("smtp.port", "25", "SMTP port"),
+    Setting("smtp.security", "none", "none, starttls or ssl"),
+    Setting("smtp.user", "", "SMTP login; the password comes only from WORKPLAN_SMTP_PASSWORD"),
+    Setting("smtp.from", "", "From address of digests"),
+    Setting("digest.schedule", "mon 08:00", "when the weekly digest goes out, in the group's time zone"),
+    Setting("digest.lookahead_days", "14", "how many days ahead digests and at-risk checks look"),
+)
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    values: dict[str, str] = field(default_factory=dict)
+    explicit_database: bool = False
+    config_file: Path | None = None
+
+    def get(self, key: str) -> str:
+        return self.values.get(key, _BY_KEY[key].default)
+
+    @property
+    def actions_file(self) -> Path:
+        return self.project_dir / self.get("actions.file")
+
+    @property
+    def database_url(self) -> str:
+        url = self.get("database.url")
+        if url:
+            return url
+        return f"sqlite:///{self.project_dir / '.workplan' / 'workplan.db'}"
+
+    @property
+    def auto_sync(self) -> bool:
+        """With the embedded default database, read commands sync a changed actions file first;
+        with a configured (shared) database, syncing is explicit."""
+        return not self.explicit_database
+
+    @property
+    def calendars_dir(self) -> Path:
+        return self.project_dir / self.get("calendars.dir")
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.project_dir / self.get("templates.dir")
+
+    def int(self, key: str) -> int:
+        raw = self.get(key)
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"setting {key} must be a whole number, not {raw!r}") from None
+
+
+def find_project(start: Path) -> Path | None:
+    """The nearest folder upwards from *start* holding workplan.toml or actions.yaml (as git does)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file() or (folder / ACTIONS_NAME).is_file():
+            return folder
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, str]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    out: dict[str, str] = {}
+    for section, body in data.items():
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: '{section}' must be a [section] table")
+        for key, value in body.items():
+            name = f"{section}.{key}"
+            if name not in _BY_KEY:
+                raise ConfigError(f"{path}: unknown setting {name!r} (known: {', '.join(_BY_KEY)})")
+            if name == "smtp.password":
+                raise ConfigError(f"{path}: the SMTP password is read only from WORKPLAN_SMTP_PASSWORD")
+            out[name] = str(value)
+    return out
+
+
+def load_settings(
+    cwd: Path,
+    config: Path | None = None,
+    db: str | None = None,
+    actions: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    env = os.environ if environ is None else environ
+    if config is not None:
+        project = config.resolve().parent
+    elif actions is not None:
+        project = (find_project(actions.resolve().parent) or actions.resolve().parent)
+    else:
+        found = find_project(cwd)
+        if found is None:
+            raise ProjectNotFound(
+                f"no {ACTIONS_NAME} or {CONFIG_NAME} in {cwd} or any folder above it "
+                "(run `workplan init` to start a project, or pass --file)"
+            )
+        project = found
+    config_file = config if config is not None else project / CONFIG_NAME
+    values: dict[str, str] = {}
+    if config is not None or config_file.is_file():
+        values.update(_read_toml(config_file))
+    for setting in SETTINGS:
+        if setting.env in env and env[setting.env] != "":
+            values[setting.key] = env[setting.env]
+    if db is not None:
+        values["database.url"] = db
+    if actions is not None:
+        values["actions.file"] = str(actions.resolve())
+    sec = values.get("smtp.security", "none")
+    if sec not in ("none", "starttls", "ssl"):
+        raise ConfigError(f"smtp.security must be none, starttls or ssl, not {sec!r}")
+    return Settings(
+        project_dir=project,
+        values=values,
+        explicit_database=bool(values.get("database.url")),
+        config_file=config_file if config_file.is_file() else None,
+    )

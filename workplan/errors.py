@@ -1,0 +1,78 @@
+"""Every failure a user can meet, each with its own exit code.
+
+The top-level command group prints ``str(error)`` once to stderr and exits with
+``error.exit_code``; nothing else in the program prints errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class WorkplanError(Exception):
+    """Base class: a failure explained in one sentence for the person at the keyboard."""
+
+    exit_code = 1
+
+
+class UsageError(WorkplanError):
+    """The command was asked for something that cannot be done as asked."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """workplan.toml, an environment variable or a flag holds a value that cannot be used."""
+
+
+class ProjectNotFound(UsageError):
+    """No actions file could be found for this command."""
+
+
+class UnknownItem(UsageError):
+    """An action, party, meeting or assignment named on the command line does not exist."""
+
+
+class TransitionError(UsageError):
+    """A status change that the assignment's current status does not allow."""
+
+
+class ConcurrentChange(WorkplanError):
+    """Somebody else changed the same assignment between our read and our write."""
+
+    exit_code = 1
+
+
+class DatabaseError(WorkplanError):
+    """The database could not be reached, is locked, or is not a workplan database."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of the validator, positioned in the actions file."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        kind = "warning: " if self.warning else ""
+        return f"{self.file}:{self.line}:{self.column}: {kind}{self.message}"
+
+
+class ValidationFailed(UsageError):
+    """The actions file has errors; every one of them is listed, and nothing was written."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        errors = [p for p in self.problems if not p.warning]
+        super().__init__("\n".join(str(p) for p in errors))
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if not p.warning]

@@ -1,0 +1,256 @@
+"""Formatters: the same rows as a table for people, JSON or CSV for scripts.
+
+The JSON objects are a contract (SPEC §3): field names never change meaning.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from .services import ActionDetail, LogEntry, MeetingRow, Row
+
+FORMATS = ("table", "json", "csv")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def state_word(row: Row) -> str:
+    """The one word a person needs: closed statuses win, then overdue, blocked, at risk."""
+    if row.status in ("done", "waived", "cancelled"):
+        return row.status
+    if row.overdue:
+        return "overdue"
+    if row.blocked_by:
+        return "blocked"
+    if row.at_risk:
+        return "at risk"
+    return row.status.replace("_", " ")
+
+
+def due_text(row: Row) -> str:
+    if row.due is None:
+        return "-"
+    mark = "*" if row.due_kind == "expected" else ""
+    return f"{row.due.isoformat()}{mark}"
+
+
+def row_json(row: Row) -> dict[str, Any]:
+    return {
+        "action": row.action,
+        "title": row.title,
+        "party": row.party,
+        "occurrence": row.occurrence or None,
+        "due": row.due.isoformat() if row.due else None,
+        "due_kind": row.due_kind,
+        "due_meeting": row.due_meeting,
+        "status": row.status,
+        "overdue": row.overdue,
+        "days_overdue": row.days_overdue,
+        "blocked_by": list(row.blocked_by),
+        "at_risk": row.at_risk,
+        "source": {"meeting": row.source_meeting or None, "ref": row.source_ref or None},
+        "visibility": row.visibility,
+        "tags": list(row.tags),
+    }
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n"
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def csv_cell(value: object) -> str:
+    """A cell a spreadsheet shows as text: a leading = + - @ would make it a formula."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def to_csv(header: Sequence[str], records: Sequence[Sequence[object]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for record in records:
+        writer.writerow([csv_cell(v) for v in record])
+    return buf.getvalue()
+
+
+def width() -> int:
+    return max(60, shutil.get_terminal_size((80, 24)).columns)
+
+
+def table(header: Sequence[str], records: Sequence[Sequence[str]], flex: int = -1) -> str:
+    """Columns padded to their widest cell; column *flex* is cut to fit the terminal."""
+    if not records:
+        return ""
+    cols = len(header)
+    widths = [max(len(str(r[i])) for r in [header, *records]) for i in range(cols)]
+    flex = flex % cols
+    others = sum(w for i, w in enumerate(widths) if i != flex) + 2 * (cols - 1)
+    widths[flex] = max(10, min(widths[flex], width() - others - 1))
+    lines = []
+    for record in [header, *records]:
+        cells = []
+        for i, value in enumerate(record):
+            text = str(value)
+            if len(text) > widths[i]:
+                text = text[: widths[i] - 1] + "…"
+            cells.append(text.ljust(widths[i]) if i < cols - 1 else text)
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+ROW_CSV_HEADER = ("action", "title", "party", "occurrence", "due", "due_kind", "status", "overdue",
+                  "days_overdue", "blocked_by", "at_risk", "source_meeting", "source_ref")
+
+
+def rows(rows: Sequence[Row], fmt: str, kind: str = "list") -> str:
+    if fmt == "json":
+        return dumps([row_json(r) for r in rows])
+    if fmt == "csv":
+        return to_csv(ROW_CSV_HEADER, [
+            (r.action, r.title, r.party, r.occurrence, r.due.isoformat() if r.due else "", r.due_kind, r.status,
+             str(r.overdue).lower(), "" if r.days_overdue is None else r.days_overdue, " ".join(r.blocked_by),
+             str(r.at_risk).lower(), r.source_meeting, r.source_ref)
+            for r in rows
+        ])
+    if not rows:
+        return ""
+    def title(r: Row) -> str:
+        return (f"[waits on {', '.join(r.blocked_by)}] " if r.blocked_by else "") + r.title
+
+    if kind == "overdue":
+        body = table(("LATE", "DUE", "OWNER", "ACTION", "TITLE"),
+                     [(f"{r.days_overdue}d", due_text(r), r.party, r.action, title(r)) for r in rows])
+    else:
+        body = table(("ACTION", "OWNER", "DUE", "STATE", "TITLE"),
+                     [(r.action, r.party, due_text(r), state_word(r), title(r)) for r in rows])
+    if any(r.due_kind == "expected" for r in rows):
+        body += "* expected: the meeting it is due at is not scheduled yet; the date is the end of its cadence slot\n"
+    return body
+
+
+def detail(d: ActionDetail, fmt: str) -> str:
+    if fmt == "json":
+        return dumps({
+            "action": d.id, "title": d.title, "description": d.description, "theme": d.theme, "tags": d.tags,
+            "owners": d.owners, "with": d.with_,
+            "source": {"meeting": d.source_meeting or None, "ref": d.source_ref or None, "text": d.source_text or None},
+            "due": d.due.isoformat() if d.due else None, "due_kind": d.due_kind, "due_meeting": d.due_meeting,
+            "visibility": d.visibility, "depends_on": d.depends_on, "needed_by": d.dependants,
+            "blocked_by": d.blocked_by, "recurrence": d.recurrence, "withdrawn": d.withdrawn,
+            "assignments": [row_json(r) for r in d.assignments],
+        })
+    if fmt == "csv":
+        return rows(d.assignments, "csv")
+    due = {
+        "none": "none (an ongoing commitment)",
+        "expected": f"{d.due} (expected: no such meeting is scheduled yet; end of its cadence slot)",
+        "meeting": f"{d.due} (at meeting {d.due_meeting})",
+        "date": str(d.due),
+    }.get(d.due_kind, str(d.due))
+    if d.recurrence:
+        due = f"recurring ({d.recurrence.get('repeat') or d.recurrence.get('rrule')}), from {d.recurrence.get('from')}"
+    lines = [f"{d.id}: {d.title}" + ("  [WITHDRAWN]" if d.withdrawn else "")]
+    if d.source_meeting or d.source_ref:
+        lines.append(f"  source:     {d.source_meeting}" + (f", {d.source_ref}" if d.source_ref else ""))
+    if d.source_text:
+        lines.append(f"              \u201c{d.source_text}\u201d")
+    lines.append(f"  due:        {due}")
+    lines.append(f"  owners:     {', '.join(d.owners) or '-'}")
+    if d.with_:
+        lines.append(f"  with:       {', '.join(d.with_)}")
+    if d.depends_on:
+        lines.append(f"  depends on: {', '.join(d.depends_on)}")
+    if d.dependants:
+        lines.append(f"  needed by:  {', '.join(d.dependants)}")
+    if d.blocked_by:
+        lines.append(f"  BLOCKED by: {', '.join(d.blocked_by)} (not closed yet)")
+    if d.visibility != "public":
+        lines.append(f"  visibility: {d.visibility}")
+    if d.theme or d.tags:
+        lines.append(f"  theme/tags: {', '.join([t for t in [d.theme, *d.tags] if t])}")
+    if d.description:
+        lines.append("")
+        lines.extend("  " + line for line in d.description.splitlines())
+    lines.append("")
+    if d.assignments:
+        lines.append("  assignments:")
+        for r in d.assignments:
+            extra = f", {r.days_overdue} days late" if r.overdue else ""
+            occ = f" {r.occurrence}" if r.occurrence else ""
+            lines.append(f"    {r.party}{occ}: {state_word(r)}{extra}")
+    return "\n".join(lines) + "\n"
+
+
+def log(entries: Sequence[LogEntry], fmt: str) -> str:
+    if fmt == "json":
+        return dumps([
+            {"id": e.id, "action": e.action, "party": e.party, "occurrence": e.occurrence or None,
+             "on": e.occurred_at.isoformat(), "recorded": e.recorded_at.isoformat(), "by": e.by,
+             "from": e.from_status, "to": e.to_status, "note": e.note, "origin": e.origin}
+            for e in entries
+        ])
+    header = ("on", "action", "party", "from", "to", "by", "origin", "note")
+    records = [
+        (e.occurred_at.date().isoformat(), e.action, e.party + (f" {e.occurrence}" if e.occurrence else ""),
+         e.from_status, e.to_status, e.by, e.origin, e.note)
+        for e in entries
+    ]
+    if fmt == "csv":
+        return to_csv(header, records)
+    return table(("ON", "ACTION", "PARTY", "CHANGE", "BY", "NOTE"),
+                 [(r[0], r[1], r[2], f"{r[3]} → {r[4]}", r[5] or r[6], r[7]) for r in records])
+
+
+def meetings(items: Sequence[MeetingRow], periods: Sequence[Any], fmt: str) -> str:
+    meeting_objs = [
+        {"id": m.id, "title": m.title, "kind": m.kind, "start": m.start, "end": m.end, "timezone": m.timezone,
+         "location": m.location or None, "url": m.url or None, "status": m.status}
+        for m in items
+    ]
+    period_objs = [
+        {"kind": p.kind, "per": p.per, "period": p.label, "start": p.start.isoformat(), "end": p.end.isoformat(),
+         "required": p.required, "held": p.held, "scheduled": p.scheduled, "verdict": p.verdict}
+        for p in periods
+    ]
+    if fmt == "json":
+        return dumps({"meetings": meeting_objs, "cadence": period_objs})
+    if fmt == "csv":
+        return to_csv(("id", "kind", "start", "end", "status", "location", "title"),
+                      [(m.id, m.kind, m.start, m.end or "", m.status, m.location, m.title) for m in items])
+    out = table(("MEETING", "KIND", "WHEN", "STATUS", "TITLE"),
+                [(m.id, m.kind, m.start + (f" → {m.end}" if m.end and m.end != m.start else ""), m.status, m.title)
+                 for m in items])
+    kinds: dict[str, list[Any]] = {}
+    for p in periods:
+        kinds.setdefault(p.kind, []).append(p)
+    for kind, plist in kinds.items():
+        first = plist[0]
+        out += f"\nCadence: at least {first.required} {kind} meeting(s) per {first.per}\n"
+        out += table(("PERIOD", "VERDICT", "MEETINGS"), [
+            (p.label, _verdict(p.verdict), ", ".join(p.held + [f"{s} (planned)" for s in p.scheduled]) or "-")
+            for p in plist
+        ])
+    return out
+
+
+def _verdict(verdict: str) -> str:
+    return {
+        "met": "met",
+        "scheduled": "scheduled, not held yet",
+        "missed": "MISSED",
+        "pending": "not yet (period in progress)",
+        "partial": "not required (rule began mid-period)",
+    }.get(verdict, verdict)

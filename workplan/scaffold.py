@@ -1,0 +1,83 @@
+"""`workplan init`: a new project folder with a commented example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import UsageError
+
+ACTIONS_EXAMPLE = """\
+# actions.yaml: what the meeting concluded, one action per conclusion.
+# Statuses live in the database (`workplan done ID --party P`); only facts recorded
+# in the minutes go under `progress:`. Check this file with `workplan check`.
+workplan: 1
+group:
+  id: my-group
+  name: My Working Group
+  timezone: America/Panama        # IANA zone: dates and deadlines are read in it
+  domain: example.org             # used to build stable calendar UIDs
+
+parties:                          # anyone who can own an action
+  - {id: TS, name: Technical Secretariat, kind: secretariat, email: [ts@example.org]}
+  - {id: CR, name: Costa Rica, kind: member, email: [focal.cr@example.org]}
+  - {id: PA, name: Panama, kind: member, email: [focal.pa@example.org]}
+
+sets:                             # a set used as an owner fans out: one assignment per party
+  members: [CR, PA]
+
+meetings:                         # start/end: a date, a local datetime, or a month ("2026-09")
+  - {id: m-2026-03, title: First meeting, kind: face-to-face, start: 2026-03-10, end: 2026-03-11,
+     location: Panama City, status: held}
+
+cadence:                          # at least N meetings of a kind per year|semester|quarter
+  - {kind: virtual, per: semester, at_least: 1, from: 2026-03-11}
+
+actions:
+  - id: focal-points
+    title: Send the names of the focal points to the TS
+    source: {meeting: m-2026-03, ref: "1.a", text: "The names of the focal points will be submitted"}
+    owners: [members]             # each member country gets its own assignment
+    due: 2026-03-31               # or {meeting: ID, offset: -14d}, or {next: virtual, after: ID}
+    progress:
+      - {party: CR, status: done, on: 2026-03-20}
+  - id: report-draft
+    title: Circulate the draft report
+    owners: [TS]
+    with: [members]               # take part without owning
+    depends_on: [focal-points]
+    due: {next: virtual, after: m-2026-03}
+"""
+
+TOML_EXAMPLE = """\
+# workplan.toml: every key can be overridden by WORKPLAN_SECTION_KEY in the environment.
+[actions]
+file = "actions.yaml"
+
+# [database]
+# url = "postgresql+psycopg://user@host/workplan"   # a shared database: syncing becomes explicit
+
+[digest]
+lookahead_days = 14
+"""
+
+TEMPLATES_README = """\
+Templates placed here override the packaged ones file by file (same name).
+"""
+
+
+def scaffold(directory: Path) -> list[str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {
+        directory / "actions.yaml": ACTIONS_EXAMPLE,
+        directory / "workplan.toml": TOML_EXAMPLE,
+        directory / "templates" / "README.txt": TEMPLATES_README,
+    }
+    existing = [str(p) for p in files if p.exists()]
+    if existing:
+        raise UsageError(f"{', '.join(existing)} already exists; init writes only into a new project")
+    out = []
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        out.append(f"created {path}")
+    return out

@@ -1,0 +1,836 @@
+"""Use cases over a Session: sync the actions file, change statuses, answer queries.
+
+Queries are set-based: a read command runs a fixed handful of SELECTs whatever
+the number of actions, and derives overdue / blocked / at risk in Python with
+:mod:`planning`. Statuses *as of* a moment come from the event log; when the
+moment is after every recorded event the cached status column answers instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
+from sqlalchemy.orm import Session
+
+from . import planning, spec
+from .db import get_meta, set_meta
+from .errors import ConcurrentChange, TransitionError, UnknownItem, UsageError
+from .models import (
+    Action,
+    Assignment,
+    CadenceRule,
+    Dependency,
+    Event,
+    Meeting,
+    Participant,
+    Party,
+    SetMember,
+)
+from .timeutil import from_utc_naive, start_of_day, to_utc_naive
+
+CLOSED = spec.CLOSED
+EPOCH = datetime(2000, 1, 1)
+
+
+# ---------------------------------------------------------------------------
+# the project
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    id: str
+    name: str
+    timezone: str
+    domain: str
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def group_info(session: Session) -> GroupInfo:
+    raw = get_meta(session, "group")
+    if raw is None:
+        raise UsageError("the database holds no workplan yet; run `workplan sync` first")
+    data = json.loads(raw)
+    return GroupInfo(data["id"], data["name"], data["timezone"], data["domain"])
+
+
+def file_digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def synced_digest(session: Session) -> str | None:
+    return get_meta(session, "actions_sha256")
+
+
+# ---------------------------------------------------------------------------
+# sync
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.changed or self.withdrawn or self.events)
+
+
+def _hash(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _data_time(day: date | None, tz: ZoneInfo) -> datetime:
+    """A creation time derived from the data (the day of the source meeting), so that a fresh
+    clone builds the same feeds as the machine that built them first."""
+    if day is None:
+        return EPOCH
+    return to_utc_naive(start_of_day(day, tz))
+
+
+def horizon_for(doc: spec.Document, now: datetime) -> date:
+    """How far recurring actions are materialised: the end of next year, or beyond the
+    last meeting when that is later."""
+    last = max((m.start.day for m in doc.meetings.values()), default=now.date())
+    return date(max(now.year, last.year) + 1, 12, 31)
+
+
+def sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) -> SyncReport:
+    """Load *doc* into the database, in the caller's transaction. Idempotent."""
+    report = SyncReport()
+    tz = ZoneInfo(doc.group.timezone)
+    now_n = to_utc_naive(now)
+    set_meta(session, "group", json.dumps(
+        {"id": doc.group.id, "name": doc.group.name, "timezone": doc.group.timezone, "domain": doc.group.domain},
+        sort_keys=True,
+    ))
+    _sync_parties(session, doc, now_n, report)
+    _sync_sets(session, doc, report)
+    _sync_meetings(session, doc, tz, now_n, report)
+    _sync_cadence(session, doc, report)
+    deadlines, planned = planning.plan(doc, horizon_for(doc, now))
+    titles_changed = _sync_actions(session, doc, deadlines, tz, now_n, report)
+    _sync_links(session, doc)
+    _sync_assignments(session, doc, planned, titles_changed, tz, now_n, report)
+    _import_progress(session, doc, now, report)
+    set_meta(session, "actions_sha256", raw_digest)
+    return report
+
+
+def _sync_parties(session: Session, doc: spec.Document, now: datetime, report: SyncReport) -> None:
+    existing = {p.id: p for p in session.scalars(select(Party))}
+    for position, party in enumerate(doc.parties.values()):
+        digest = _hash(party.name, party.kind, party.emails, position)
+        row = existing.get(party.id)
+        if row is None:
+            session.add(Party(id=party.id, name=party.name, kind=party.kind, emails=list(party.emails),
+                              position=position, content_hash=digest))
+            report.added.append(f"party {party.id}")
+        elif row.content_hash != digest or row.withdrawn_at is not None:
+            row.name, row.kind, row.emails, row.position = party.name, party.kind, list(party.emails), position
+            row.content_hash, row.withdrawn_at = digest, None
+            report.changed.append(f"party {party.id}")
+    for pid, row in existing.items():
+        if pid not in doc.parties and row.withdrawn_at is None:
+            row.withdrawn_at = now
+            report.withdrawn.append(f"party {pid}")
+
+
+def _sync_sets(session: Session, doc: spec.Document, report: SyncReport) -> None:
+    rows = session.scalars(select(SetMember).order_by(SetMember.set_name, SetMember.position)).all()
+    existing: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        existing[row.set_name].append(row.party_id)
+    wanted = {name: list(members) for name, members in doc.sets.items()}
+    if existing == wanted:
+        return
+    for name in sorted(set(existing) | set(wanted)):
+        if existing.get(name) != wanted.get(name):
+            verb = report.added if name not in existing else report.withdrawn if name not in wanted else report.changed
+            verb.append(f"set {name}")
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    for name, members in wanted.items():
+        session.add_all(SetMember(set_name=name, party_id=p, position=i) for i, p in enumerate(members))
+
+
+def _sync_meetings(session: Session, doc: spec.Document, tz: ZoneInfo, now: datetime, report: SyncReport) -> None:
+    existing = {m.id: m for m in session.scalars(select(Meeting))}
+    for position, m in enumerate(doc.meetings.values()):
+        end_day = planning.meeting_last_day(m)
+        fields = dict(
+            title=m.title, kind=m.kind, start=m.start.iso(), start_day=m.start.day,
+            end=m.end.iso() if m.end else None, end_day=end_day, precision=m.start.precision,
+            timezone=m.timezone, location=m.location, url=m.url, status=m.status,
+            description=m.description, position=position,
+        )
+        digest = _hash(fields)
+        row = existing.get(m.id)
+        if row is None:
+            session.add(Meeting(id=m.id, content_hash=digest, sequence=0,
+                                updated_at=_data_time(m.start.day, tz), **fields))
+            report.added.append(f"meeting {m.id}")
+        elif row.content_hash != digest or row.withdrawn_at is not None:
+            moved = (row.start, row.end, row.title, row.status, row.timezone) != (
+                fields["start"], fields["end"], fields["title"], fields["status"], fields["timezone"])
+            for key, value in fields.items():
+                setattr(row, key, value)
+            row.content_hash, row.withdrawn_at, row.updated_at = digest, None, now
+            if moved:
+                row.sequence += 1
+            report.changed.append(f"meeting {m.id}")
+    for mid, row in existing.items():
+        if mid not in doc.meetings and row.withdrawn_at is None:
+            row.withdrawn_at, row.updated_at = now, now
+            row.sequence += 1
+            report.withdrawn.append(f"meeting {mid}")
+
+
+def _sync_cadence(session: Session, doc: spec.Document, report: SyncReport) -> None:
+    existing = {r.kind: r for r in session.scalars(select(CadenceRule))}
+    for rule in doc.cadence:
+        row = existing.pop(rule.kind, None)
+        if row is None:
+            session.add(CadenceRule(kind=rule.kind, per=rule.per, at_least=rule.at_least, start=rule.start,
+                                    report=rule.report))
+            report.added.append(f"cadence {rule.kind}")
+        elif (row.per, row.at_least, row.start, row.report) != (rule.per, rule.at_least, rule.start, rule.report):
+            row.per, row.at_least, row.start, row.report = rule.per, rule.at_least, rule.start, rule.report
+            report.changed.append(f"cadence {rule.kind}")
+    for kind, row in existing.items():
+        session.delete(row)
+        report.withdrawn.append(f"cadence {kind}")
+
+
+def _action_fields(action: spec.Action, deadline: planning.Deadline, position: int) -> dict[str, Any]:
+    rec = action.recurrence
+    return dict(
+        title=action.title,
+        description=action.description,
+        theme=action.theme,
+        tags=list(action.tags),
+        owners=list(action.owners),
+        with_=list(action.with_),
+        source_meeting=action.source.meeting if action.source else "",
+        source_ref=action.source.ref if action.source else "",
+        source_text=action.source.text if action.source else "",
+        due_spec=action.due.to_json(),
+        recurrence=None if rec is None else {
+            "repeat": rec.repeat, "rrule": rec.rrule,
+            "from": rec.start.isoformat() if rec.start else None,
+            "until": rec.until.isoformat() if rec.until else None,
+        },
+        due_date=deadline.day,
+        due_at=to_utc_naive(deadline.at) if deadline.at else None,
+        due_kind=deadline.kind,
+        due_meeting=deadline.meeting,
+        visibility=action.visibility,
+        position=position,
+    )
+
+
+def _sync_actions(
+    session: Session,
+    doc: spec.Document,
+    deadlines: dict[str, planning.Deadline],
+    tz: ZoneInfo,
+    now: datetime,
+    report: SyncReport,
+) -> set[str]:
+    """Upsert actions; return the ids whose title changed (their assignments' SEQUENCE moves)."""
+    existing = {a.id: a for a in session.scalars(select(Action))}
+    titles_changed: set[str] = set()
+    for position, action in enumerate(doc.actions.values()):
+        fields = _action_fields(action, deadlines[action.id], position)
+        digest = _hash(fields, list(action.depends_on))
+        row = existing.get(action.id)
+        if row is None:
+            created = doc.meetings[action.source.meeting].start.day if (
+                action.source and action.source.meeting in doc.meetings) else None
+            session.add(Action(id=action.id, content_hash=digest, sequence=0,
+                               updated_at=_data_time(created, tz), **fields))
+            report.added.append(f"action {action.id}")
+            continue
+        if row.content_hash == digest and row.withdrawn_at is None:
+            continue
+        if row.title != action.title:
+            titles_changed.add(action.id)
+        if (row.title, row.due_date, row.due_at) != (fields["title"], fields["due_date"], fields["due_at"]):
+            row.sequence += 1
+        for key, value in fields.items():
+            setattr(row, key, value)
+        if row.withdrawn_at is not None:
+            report.added.append(f"action {action.id} (restored)")
+        else:
+            report.changed.append(f"action {action.id}")
+        row.content_hash, row.withdrawn_at, row.updated_at = digest, None, now
+    for aid, row in existing.items():
+        if aid not in doc.actions and row.withdrawn_at is None:
+            row.withdrawn_at, row.updated_at = now, now
+            row.sequence += 1
+            report.withdrawn.append(f"action {aid}")
+    session.flush()
+    return titles_changed
+
+
+def _sync_links(session: Session, doc: spec.Document) -> None:
+    """Dependencies and participants: replace the pairs that differ."""
+    deps = {(d.action_id, d.depends_on_id): d for d in session.scalars(select(Dependency))}
+    wanted_deps = {(a.id, d) for a in doc.actions.values() for d in a.depends_on}
+    for key, row in deps.items():
+        if key not in wanted_deps:
+            session.delete(row)
+    session.add_all(Dependency(action_id=a, depends_on_id=d) for a, d in wanted_deps - set(deps))
+    parts = {(p.action_id, p.party_id): p for p in session.scalars(select(Participant))}
+    wanted_parts = {(a.id, p) for a in doc.actions.values() for p in doc.expand(a.with_)}
+    for key, row in parts.items():
+        if key not in wanted_parts:
+            session.delete(row)
+    session.add_all(Participant(action_id=a, party_id=p) for a, p in wanted_parts - set(parts))
+
+
+def _sync_assignments(
+    session: Session,
+    doc: spec.Document,
+    planned: list[planning.PlannedAssignment],
+    titles_changed: set[str],
+    tz: ZoneInfo,
+    now: datetime,
+    report: SyncReport,
+) -> None:
+    existing = {(a.action_id, a.party_id, a.occurrence): a for a in session.scalars(select(Assignment))}
+    seen: set[tuple[str, str, str]] = set()
+    for item in planned:
+        key = (item.action_id, item.party_id, item.occurrence)
+        seen.add(key)
+        d = item.deadline
+        due_at = to_utc_naive(d.at) if d.at else None
+        row = existing.get(key)
+        label = f"assignment {item.action_id}/{item.party_id}" + (f"@{item.occurrence}" if item.occurrence else "")
+        if row is None:
+            action = doc.actions[item.action_id]
+            created = doc.meetings[action.source.meeting].start.day if (
+                action.source and action.source.meeting in doc.meetings) else None
+            session.add(Assignment(
+                action_id=item.action_id, party_id=item.party_id, occurrence=item.occurrence,
+                due_date=d.day, due_at=due_at, due_kind=d.kind, due_meeting=d.meeting,
+                status="open", version=0, sequence=0, updated_at=_data_time(created, tz),
+            ))
+            report.added.append(label)
+            continue
+        moved = (row.due_date, row.due_at) != (d.day, due_at)
+        if moved or row.due_kind != d.kind or row.due_meeting != d.meeting or row.withdrawn_at is not None \
+                or item.action_id in titles_changed:
+            if moved or item.action_id in titles_changed:
+                row.sequence += 1
+            if row.withdrawn_at is not None:
+                report.added.append(label + " (restored)")
+            elif moved:
+                report.changed.append(f"{label} due {row.due_date} → {d.day}")
+            row.due_date, row.due_at, row.due_kind, row.due_meeting = d.day, due_at, d.kind, d.meeting
+            row.withdrawn_at, row.updated_at = None, now
+    for key, row in existing.items():
+        if key not in seen and row.withdrawn_at is None:
+            row.withdrawn_at, row.updated_at = now, now
+            row.sequence += 1
+            if key[0] in doc.actions:  # a withdrawn action already says so
+                report.withdrawn.append(f"assignment {key[0]}/{key[1]}")
+    session.flush()
+
+
+def _import_progress(session: Session, doc: spec.Document, now: datetime, report: SyncReport) -> None:
+    """Facts recorded in the minutes become events once (origin ``actions.yaml``)."""
+    imported = {
+        (a, k) for a, k in session.execute(
+            select(Event.action_id, Event.fact_key).where(Event.fact_key.is_not(None))
+        )
+    }
+    wanted = [
+        (action, fact) for action in doc.actions.values() for fact in action.progress
+        if (action.id, fact.key) not in imported
+    ]
+    if not wanted:
+        return
+    rows = {
+        (a.action_id, a.party_id, a.occurrence): a
+        for a in session.scalars(select(Assignment).where(Assignment.action_id.in_({a.id for a, _ in wanted})))
+    }
+    for action, fact in sorted(wanted, key=lambda af: (af[1].on, af[0].id, af[1].party)):
+        occurrence = fact.occurrence.isoformat() if fact.occurrence else ""
+        if action.recurrence is not None and not occurrence:
+            open_rows = sorted(
+                (r for (a, p, _), r in rows.items() if a == action.id and p == fact.party and r.status not in CLOSED),
+                key=lambda r: r.occurrence,
+            )
+            row = open_rows[0] if open_rows else None
+        else:
+            row = rows.get((action.id, fact.party, occurrence))
+        if row is None:
+            raise UsageError(f"{doc.path}:{fact.pos.line}:{fact.pos.column}: action {action.id} has no "
+                             f"assignment for {fact.party}" + (f" on {occurrence}" if occurrence else ""))
+        _append_event(session, row, fact.status, fact.on, now, fact.note, fact.by or "minutes",
+                      "actions.yaml", fact.key)
+        report.events.append(f"{action.id}/{fact.party}: {fact.status} on {fact.on.date()}")
+
+
+def _append_event(
+    session: Session,
+    row: Assignment,
+    to_status: str,
+    occurred_at: datetime,
+    now: datetime,
+    note: str,
+    by: str,
+    origin: str,
+    fact_key: str | None = None,
+) -> Event:
+    """Write the event and move the cached status when the event is the latest."""
+    occurred = to_utc_naive(occurred_at)
+    ev = Event(
+        assignment_id=row.id, action_id=row.action_id, party_id=row.party_id, occurrence=row.occurrence,
+        occurred_at=occurred, recorded_at=to_utc_naive(now), by=by, from_status=row.status,
+        to_status=to_status, note=note, origin=origin, fact_key=fact_key,
+    )
+    session.add(ev)
+    if row.status_at is None or occurred >= row.status_at:
+        result = session.execute(
+            update(Assignment)
+            .where(Assignment.id == row.id, Assignment.version == row.version)
+            .values(status=to_status, status_at=occurred, version=Assignment.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentChange(
+                f"{row.action_id} for {row.party_id} was changed by someone else at the same moment; "
+                "nothing was written, look at `workplan show` and try again"
+            )
+        row.status, row.status_at, row.version = to_status, occurred, row.version + 1
+    return ev
+
+
+# ---------------------------------------------------------------------------
+# status changes
+
+
+TRANSITIONS: dict[str, tuple[str, frozenset[str]]] = {
+    # verb: (target status, statuses it may come from)
+    "start": ("in_progress", frozenset({"open"})),
+    "done": ("done", frozenset({"open", "in_progress"})),
+    "waive": ("waived", frozenset({"open", "in_progress"})),
+    "cancel": ("cancelled", frozenset({"open", "in_progress"})),
+    "reopen": ("open", frozenset({"done", "waived", "cancelled", "in_progress"})),
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str
+    party: str
+    occurrence: str
+    from_status: str
+    to_status: str
+    skipped: bool = False
+
+
+def parties_named(session: Session, name: str) -> list[str]:
+    """A party id, or the members of a set."""
+    members = session.scalars(
+        select(SetMember.party_id).where(SetMember.set_name == name).order_by(SetMember.position)
+    ).all()
+    return list(members) if members else [name]
+
+
+def change_status(
+    session: Session,
+    verb: str,
+    action_id: str,
+    party: str | None,
+    occurrence: str | None,
+    on: datetime,
+    now: datetime,
+    note: str = "",
+    by: str = "",
+    origin: str = "cli",
+) -> list[Change]:
+    """Apply a status change to one assignment, or to every assignment of the named set."""
+    target, allowed = TRANSITIONS[verb]
+    if verb == "waive" and not note.strip():
+        raise UsageError(f"waiving {action_id} needs --note saying why it cannot be delivered")
+    action = session.get(Action, action_id)
+    if action is None or action.withdrawn_at is not None:
+        raise UnknownItem(f"there is no action {action_id!r}" + (" (it was withdrawn)" if action else ""))
+    query = select(Assignment).where(Assignment.action_id == action_id, Assignment.withdrawn_at.is_(None))
+    rows = list(session.scalars(query.order_by(Assignment.party_id, Assignment.occurrence)))
+    if not rows:
+        raise UnknownItem(f"action {action_id} has no owner to change the status of")
+    if party is not None:
+        wanted = set(parties_named(session, party))
+        rows = [r for r in rows if r.party_id in wanted]
+        if not rows:
+            owners = sorted({r.party_id for r in session.scalars(query)})
+            raise UnknownItem(f"{party} is not an owner of {action_id} (owners: {', '.join(owners)})")
+    else:
+        owners = sorted({r.party_id for r in rows})
+        if len(owners) > 1:
+            raise UsageError(
+                f"{action_id} has {len(owners)} owners ({', '.join(owners)}); say which with --party"
+            )
+    if occurrence is not None:
+        rows = [r for r in rows if r.occurrence == occurrence]
+        if not rows:
+            raise UnknownItem(f"{action_id} has no occurrence on {occurrence}")
+    elif any(r.occurrence for r in rows):
+        # a recurring action: the earliest occurrence the change applies to, per party
+        by_party: dict[str, Assignment] = {}
+        for r in rows:
+            if r.status in allowed and r.party_id not in by_party:
+                by_party[r.party_id] = r
+        if not by_party:
+            raise TransitionError(f"no occurrence of {action_id} can be marked {target}")
+        rows = list(by_party.values())
+    changes: list[Change] = []
+    refused: list[str] = []
+    for row in rows:
+        if row.status == target:
+            changes.append(Change(action_id, row.party_id, row.occurrence, row.status, target, skipped=True))
+        elif row.status not in allowed:
+            refused.append(f"{row.party_id} is {row.status}")
+        else:
+            changes.append(Change(action_id, row.party_id, row.occurrence, row.status, target))
+    if refused:
+        raise TransitionError(f"cannot mark {action_id} {target.replace('_', ' ')}: " + "; ".join(refused))
+    if all(c.skipped for c in changes):
+        who = ", ".join(c.party for c in changes)
+        raise TransitionError(f"{action_id} is already {target.replace('_', ' ')} for {who}")
+    by_key = {(r.party_id, r.occurrence): r for r in rows}
+    for change in changes:
+        if not change.skipped:
+            _append_event(session, by_key[(change.party, change.occurrence)], target, on, now, note, by, origin)
+    return changes
+
+
+# ---------------------------------------------------------------------------
+# reading
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    tz: ZoneInfo
+    as_of: datetime  # aware
+    lookahead_days: int = 14
+
+    @property
+    def as_of_day(self) -> date:
+        return self.as_of.astimezone(self.tz).date()
+
+    @property
+    def as_of_utc(self) -> datetime:
+        return to_utc_naive(self.as_of)
+
+
+@dataclass
+class Row:
+    """One assignment as a listing shows it (the JSON contract of SPEC §3)."""
+
+    action: str
+    title: str
+    party: str
+    occurrence: str
+    due: date | None
+    due_at: datetime | None
+    due_kind: str
+    due_meeting: str | None
+    status: str
+    overdue: bool
+    days_overdue: int | None
+    blocked_by: list[str]
+    at_risk: bool
+    source_meeting: str
+    source_ref: str
+    visibility: str
+    tags: list[str]
+    theme: str
+
+
+@dataclass
+class Filters:
+    owner: str | None = None
+    status: str | None = None  # a status, or overdue|blocked|at_risk|closed|not_closed
+    tag: str | None = None
+    due_before: date | None = None
+    due_after: date | None = None
+    actions: Sequence[str] | None = None
+    include_restricted: bool = True
+
+
+DERIVED = ("overdue", "blocked", "at_risk", "closed", "pending")
+
+
+def _status_expr(session: Session, ctx: ReadContext) -> ColumnElement[str]:
+    """The status of each assignment as of ``ctx.as_of``: the cached column when the moment is
+    after every event, else the latest event not after the moment (one correlated subquery)."""
+    latest = session.scalar(select(func.max(Event.occurred_at)))
+    if latest is None:
+        return literal("open")
+    if latest <= ctx.as_of_utc:
+        return Assignment.status  # type: ignore[return-value]
+    sub = (
+        select(Event.to_status)
+        .where(Event.assignment_id == Assignment.id, Event.occurred_at <= ctx.as_of_utc)
+        .order_by(Event.occurred_at.desc(), Event.id.desc())
+        .limit(1)
+        .correlate(Assignment)
+        .scalar_subquery()
+    )
+    return func.coalesce(sub, "open")
+
+
+def _live(column: Any, ctx: ReadContext) -> ColumnElement[bool]:
+    return or_(column.is_(None), column > ctx.as_of_utc)
+
+
+def action_states(session: Session, ctx: ReadContext, status: ColumnElement[str]) -> dict[str, planning.ActionState]:
+    """Closed-ness of every live action and the latest deadline among its open assignments."""
+    is_open = status.not_in(CLOSED)
+    query = (
+        select(
+            Assignment.action_id,
+            func.sum(case((is_open, 1), else_=0)),
+            func.max(case((is_open, Assignment.due_date), else_=None)),
+        )
+        .join(Action, Action.id == Assignment.action_id)
+        .where(_live(Assignment.withdrawn_at, ctx), _live(Action.withdrawn_at, ctx))
+        .group_by(Assignment.action_id)
+    )
+    states = {
+        aid: planning.ActionState(closed=(open_count or 0) == 0, latest_open_due=latest)
+        for aid, open_count, latest in session.execute(query)
+    }
+    # an action nobody owns can never be closed
+    for (aid,) in session.execute(select(Action.id).where(_live(Action.withdrawn_at, ctx))):
+        states.setdefault(aid, planning.ActionState(closed=False))
+    return states
+
+
+def dependency_map(session: Session) -> dict[str, list[str]]:
+    deps: dict[str, list[str]] = defaultdict(list)
+    for aid, dep in session.execute(select(Dependency.action_id, Dependency.depends_on_id).order_by(
+            Dependency.action_id, Dependency.depends_on_id)):
+        deps[aid].append(dep)
+    return deps
+
+
+def assignment_rows(session: Session, ctx: ReadContext, filters: Filters | None = None) -> list[Row]:
+    """Assignments with their derived state, filtered; a fixed number of queries."""
+    f = filters or Filters()
+    status = _status_expr(session, ctx)
+    query = (
+        select(
+            Assignment.action_id, Action.title, Assignment.party_id, Assignment.occurrence,
+            Assignment.due_date, Assignment.due_at, Assignment.due_kind, Assignment.due_meeting,
+            status.label("status"), Action.source_meeting, Action.source_ref, Action.visibility,
+            Action.tags, Action.theme,
+        )
+        .join(Action, Action.id == Assignment.action_id)
+        .where(_live(Assignment.withdrawn_at, ctx), _live(Action.withdrawn_at, ctx))
+    )
+    if f.owner:
+        query = query.where(Assignment.party_id.in_(parties_named(session, f.owner)))
+    if f.due_before:
+        query = query.where(Assignment.due_date < f.due_before)
+    if f.due_after:
+        query = query.where(Assignment.due_date > f.due_after)
+    if f.actions is not None:
+        query = query.where(Assignment.action_id.in_(list(f.actions)))
+    if not f.include_restricted:
+        query = query.where(Action.visibility == "public")
+    if f.status == "overdue":  # cheap pre-filter; the exact rule is applied below
+        query = query.where(Assignment.due_date <= ctx.as_of_day)
+    if f.status in spec.STATUSES:
+        query = query.where(status == f.status)
+    elif f.status == "closed":
+        query = query.where(status.in_(CLOSED))
+    elif f.status in ("pending", "overdue", "blocked", "at_risk"):
+        query = query.where(status.not_in(CLOSED))
+    query = query.order_by(Action.position, Assignment.occurrence, Assignment.party_id)
+    records = session.execute(query).all()
+    if not records:
+        return []
+    states = action_states(session, ctx, status)
+    deps = dependency_map(session)
+    rows: list[Row] = []
+    for r in records:
+        if f.tag and f.tag not in (r.tags or []) and f.tag != r.theme:
+            continue
+        due_at = from_utc_naive(r.due_at, ctx.tz) if r.due_at else None
+        j = planning.judge(r.status, r.due_date, due_at, deps.get(r.action_id, ()), states, ctx.as_of,
+                           ctx.tz, ctx.lookahead_days)
+        if f.status == "overdue" and not j.overdue:
+            continue
+        if f.status == "blocked" and not j.blocked_by:
+            continue
+        if f.status == "at_risk" and not j.at_risk:
+            continue
+        rows.append(Row(
+            r.action_id, r.title, r.party_id, r.occurrence, r.due_date, due_at, r.due_kind, r.due_meeting,
+            r.status, j.overdue, j.days_overdue, j.blocked_by, j.at_risk, r.source_meeting, r.source_ref,
+            r.visibility, list(r.tags or []), r.theme,
+        ))
+    return rows
+
+
+def overdue(session: Session, ctx: ReadContext, owner: str | None = None) -> list[Row]:
+    rows = assignment_rows(session, ctx, Filters(owner=owner, status="overdue"))
+    rows.sort(key=lambda r: (-(r.days_overdue or 0), r.action, r.party))
+    return rows
+
+
+def upcoming(session: Session, ctx: ReadContext, days: int, owner: str | None = None) -> list[Row]:
+    first = ctx.as_of_day
+    last = first + timedelta(days=days)
+    rows = assignment_rows(session, ctx, Filters(
+        owner=owner, status="pending", due_after=first - timedelta(days=1), due_before=last + timedelta(days=1)))
+    rows.sort(key=lambda r: (r.due or date.max, r.action, r.party))
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# one action, the log, meetings
+
+
+@dataclass
+class ActionDetail:
+    id: str
+    title: str
+    description: str
+    theme: str
+    tags: list[str]
+    owners: list[str]
+    with_: list[str]
+    source_meeting: str
+    source_ref: str
+    source_text: str
+    due: date | None
+    due_kind: str
+    due_meeting: str | None
+    visibility: str
+    depends_on: list[str]
+    dependants: list[str]
+    blocked_by: list[str]
+    recurrence: dict[str, Any] | None
+    withdrawn: bool
+    assignments: list[Row]
+
+
+def action_detail(session: Session, ctx: ReadContext, action_id: str) -> ActionDetail:
+    action = session.get(Action, action_id)
+    if action is None:
+        raise UnknownItem(f"there is no action {action_id!r}")
+    rows = assignment_rows(session, ctx, Filters(actions=[action_id]))
+    deps = dependency_map(session)
+    states = action_states(session, ctx, _status_expr(session, ctx))
+    dependants = sorted(a for a, ds in deps.items() if action_id in ds)
+    participants = sorted(session.scalars(select(Participant.party_id).where(Participant.action_id == action_id)))
+    blocked_by = [d for d in deps.get(action_id, []) if d in states and not states[d].closed]
+    return ActionDetail(
+        action.id, action.title, action.description, action.theme, list(action.tags), list(action.owners),
+        participants, action.source_meeting, action.source_ref, action.source_text, action.due_date,
+        action.due_kind, action.due_meeting, action.visibility, deps.get(action_id, []), dependants,
+        blocked_by, action.recurrence, action.withdrawn_at is not None, rows,
+    )
+
+
+@dataclass
+class LogEntry:
+    id: int
+    action: str
+    party: str
+    occurrence: str
+    occurred_at: datetime
+    recorded_at: datetime
+    by: str
+    from_status: str
+    to_status: str
+    note: str
+    origin: str
+
+
+def event_log(session: Session, ctx: ReadContext, action_id: str | None = None,
+              party: str | None = None) -> list[LogEntry]:
+    query = select(Event).where(Event.occurred_at <= ctx.as_of_utc)
+    if action_id is not None:
+        if session.get(Action, action_id) is None:
+            raise UnknownItem(f"there is no action {action_id!r}")
+        query = query.where(Event.action_id == action_id)
+    if party is not None:
+        query = query.where(Event.party_id.in_(parties_named(session, party)))
+    query = query.order_by(Event.occurred_at, Event.id)
+    return [
+        LogEntry(e.id, e.action_id, e.party_id, e.occurrence, from_utc_naive(e.occurred_at, ctx.tz),
+                 from_utc_naive(e.recorded_at, ctx.tz), e.by, e.from_status, e.to_status, e.note, e.origin)
+        for e in session.scalars(query)
+    ]
+
+
+@dataclass
+class MeetingRow:
+    id: str
+    title: str
+    kind: str
+    start: str
+    end: str | None
+    start_day: date
+    end_day: date
+    precision: str
+    timezone: str
+    location: str
+    url: str
+    status: str
+    sequence: int
+
+
+def meetings(session: Session, include_withdrawn: bool = False) -> list[MeetingRow]:
+    query = select(Meeting).order_by(Meeting.start_day, Meeting.id)
+    if not include_withdrawn:
+        query = query.where(Meeting.withdrawn_at.is_(None))
+    return [
+        MeetingRow(m.id, m.title, m.kind, m.start, m.end, m.start_day, m.end_day, m.precision, m.timezone,
+                   m.location, m.url, m.status, m.sequence)
+        for m in session.scalars(query)
+    ]
+
+
+def cadence_rules(session: Session) -> list[spec.CadenceRule]:
+    return [
+        spec.CadenceRule(r.kind, r.per, r.at_least, r.start, r.report)
+        for r in session.scalars(select(CadenceRule).order_by(CadenceRule.kind))
+    ]
+
+
+def cadence_compliance(session: Session, ctx: ReadContext) -> list[planning.PeriodCompliance]:
+    facts = [planning.MeetingFact(m.id, m.kind, m.status, m.start_day) for m in meetings(session)]
+    return planning.compliance(cadence_rules(session), facts, ctx.as_of_day)
+
+
+def known_party(session: Session, name: str) -> bool:
+    if session.get(Party, name) is not None:
+        return True
+    return session.scalar(select(SetMember.party_id).where(SetMember.set_name == name).limit(1)) is not None
+
+
+def require_party(session: Session, name: str) -> None:
+    if not known_party(session, name):
+        raise UnknownItem(f"there is no party or set {name!r}")

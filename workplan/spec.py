@@ -1,0 +1,828 @@
+"""actions.yaml → validated plain objects, every finding positioned as FILE:LINE:COL.
+
+The file is *composed* (not constructed) with PyYAML's safe loader, so that each
+value keeps its line and column, duplicate keys can be seen, no Python object is
+ever built from a tag, and scalars keep their text: ``NO`` (Norway) stays a
+string, and ``2016-07-28`` is parsed by our own date rules.
+
+Nothing here touches the database: :func:`load` returns a :class:`Document` or
+raises :class:`ValidationFailed` listing every error at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import Problem, ValidationFailed
+from .timeutil import PERIODS, When, parse_offset, parse_when, start_of_day, zone
+
+FORMAT_VERSION = 1
+PARTY_KINDS = ("secretariat", "presidency", "member", "observer", "organization", "body", "other")
+MEETING_KINDS = ("face-to-face", "virtual", "vice-ministerial", "other")
+MEETING_STATUSES = ("planned", "held", "cancelled")
+STATUSES = ("open", "in_progress", "done", "waived", "cancelled")
+CLOSED = frozenset({"done", "waived", "cancelled"})
+VISIBILITIES = ("public", "restricted")
+CADENCE_PERIODS = ("year", "semester", "quarter")
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_EMAIL_RE = re.compile(r"^[^@\s<>\",;:]+@[^@\s<>\",;:]+\.[^@\s<>\",;:]+$")
+_STD_TAG = "tag:yaml.org,2002:"
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Pos:
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str
+    timezone: str
+    domain: str
+
+
+@dataclass(frozen=True)
+class Party:
+    id: str
+    name: str
+    kind: str
+    emails: tuple[str, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Meeting:
+    id: str
+    title: str
+    kind: str
+    start: When
+    end: When | None
+    timezone: str
+    location: str
+    url: str
+    status: str
+    description: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class CadenceRule:
+    kind: str
+    per: str
+    at_least: int
+    start: date
+    report: bool = True  # False: only used to expect slots, never judged (a body whose meetings we don't track)
+
+
+@dataclass(frozen=True)
+class Source:
+    meeting: str
+    ref: str
+    text: str
+
+
+DueForm = Literal["date", "meeting", "next", "none"]
+
+
+@dataclass(frozen=True)
+class DueSpec:
+    """A deadline as written; :mod:`planning` resolves it to a date."""
+
+    form: DueForm
+    when: When | None = None
+    meeting: str = ""
+    next_kind: str = ""
+    offset_days: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"form": self.form}
+        if self.when is not None:
+            out["when"] = self.when.iso()
+        if self.meeting:
+            out["meeting"] = self.meeting
+        if self.next_kind:
+            out["next"] = self.next_kind
+        if self.offset_days:
+            out["offset_days"] = self.offset_days
+        return out
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    repeat: str = ""
+    rrule: str = ""
+    start: date | None = None
+    until: date | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    party: str
+    status: str
+    on: datetime
+    note: str
+    by: str
+    occurrence: date | None
+    pos: Pos
+
+    @property
+    def key(self) -> str:
+        """Identifies the fact, so that a sync imports it once."""
+        occ = self.occurrence.isoformat() if self.occurrence else ""
+        return f"{self.party}|{occ}|{self.status}|{self.on.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    title: str
+    description: str
+    source: Source | None
+    theme: str
+    tags: tuple[str, ...]
+    owners: tuple[str, ...]
+    with_: tuple[str, ...]
+    due: DueSpec
+    depends_on: tuple[str, ...]
+    recurrence: Recurrence | None
+    visibility: str
+    progress: tuple[Progress, ...]
+    pos: Pos
+
+
+@dataclass
+class Document:
+    path: str
+    group: Group
+    parties: dict[str, Party]
+    sets: dict[str, tuple[str, ...]]
+    meetings: dict[str, Meeting]
+    cadence: list[CadenceRule]
+    actions: dict[str, Action]
+    warnings: list[Problem] = field(default_factory=list)
+
+    def expand(self, names: Iterable[str]) -> list[str]:
+        """Party ids named directly or through a set, in order, without repeats."""
+        out: list[str] = []
+        for name in names:
+            for party in self.sets.get(name, (name,)):
+                if party not in out:
+                    out.append(party)
+        return out
+
+
+# ---------------------------------------------------------------------------
+# reading nodes
+
+
+class _Reader:
+    """Walks composed YAML nodes, collecting problems instead of stopping at the first."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def error(self, node: Node | Pos | None, message: str) -> None:
+        self.problems.append(self._problem(node, message, warning=False))
+
+    def warn(self, node: Node | Pos | None, message: str) -> None:
+        self.problems.append(self._problem(node, message, warning=True))
+
+    def _problem(self, node: Node | Pos | None, message: str, warning: bool) -> Problem:
+        pos = self.pos(node) if not isinstance(node, Pos) else node
+        return Problem(self.path, pos.line, pos.column, message, warning)
+
+    @staticmethod
+    def pos(node: Node | None) -> Pos:
+        if node is None:
+            return Pos(1, 1)
+        mark = node.start_mark
+        return Pos(mark.line + 1, mark.column + 1)
+
+    def check_tag(self, node: Node) -> bool:
+        if not node.tag.startswith(_STD_TAG):
+            self.error(node, f"YAML tag {node.tag!r} is not allowed in an actions file")
+            return False
+        return True
+
+    def mapping(
+        self,
+        node: Node,
+        what: str,
+        allowed: Iterable[str],
+        required: Iterable[str] = (),
+    ) -> dict[str, Node] | None:
+        if not self.check_tag(node):
+            return None
+        if not isinstance(node, MappingNode):
+            self.error(node, f"{what} must be a mapping of keys to values")
+            return None
+        allowed = tuple(allowed)
+        out: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self.error(key_node, f"{what} has a key that is not a plain name")
+                continue
+            key = str(key_node.value)
+            if key == "<<":
+                self.error(key_node, f"{what} uses a YAML merge key ('<<'), which is not supported")
+                continue
+            if key in out:
+                self.error(key_node, f"{what} has the key {key!r} twice")
+                continue
+            if key not in allowed:
+                hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
+                self.error(key_node, f"unknown key {key!r} in {what}{hint}")
+                continue
+            out[key] = value_node
+        for key in required:
+            if key not in out or _is_null(out[key]):
+                self.error(node, f"{what} lacks the required key {key!r}")
+        return out
+
+    def scalar(self, node: Node | None, what: str) -> str | None:
+        if node is None or _is_null(node):
+            return None
+        if not self.check_tag(node):
+            return None
+        if not isinstance(node, ScalarNode):
+            self.error(node, f"{what} must be a single value, not a list or mapping")
+            return None
+        return str(node.value)
+
+    def text(self, node: Node | None, what: str, default: str = "") -> str:
+        value = self.scalar(node, what)
+        return default if value is None else value
+
+    def ident(self, node: Node | None, what: str) -> str | None:
+        value = self.scalar(node, what)
+        if value is None:
+            return None
+        if not _ID_RE.match(value):
+            self.error(node, f"{what} {value!r} is not a valid id (letters, digits, '-', '_', '.'; at most 64)")
+            return None
+        return value
+
+    def choice(self, node: Node | None, what: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.scalar(node, what)
+        if value is None:
+            return default
+        if value not in choices:
+            self.error(node, f"{what} {value!r} is not one of: {', '.join(choices)}")
+            return default
+        return value
+
+    def items(self, node: Node | None, what: str) -> list[Node]:
+        """The items of a list; a single scalar counts as a one-item list."""
+        if node is None or _is_null(node):
+            return []
+        if not self.check_tag(node):
+            return []
+        if isinstance(node, ScalarNode):
+            return [node]
+        if not isinstance(node, SequenceNode):
+            self.error(node, f"{what} must be a list")
+            return []
+        return list(node.value)
+
+    def names(self, node: Node | None, what: str) -> list[tuple[str, Node]]:
+        out: list[tuple[str, Node]] = []
+        for item in self.items(node, what):
+            value = self.scalar(item, f"an item of {what}")
+            if value is not None:
+                out.append((value, item))
+        return out
+
+    def date_value(self, node: Node | None, what: str, tz_name: str) -> date | None:
+        value = self.scalar(node, what)
+        if value is None:
+            return None
+        try:
+            when = parse_when(value, zone(tz_name))
+        except ValueError as exc:
+            self.error(node, f"{what}: {exc}")
+            return None
+        if when.precision != "date":
+            self.error(node, f"{what} must be a date (YYYY-MM-DD), not {value!r}")
+            return None
+        return when.day
+
+
+def _is_null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == _STD_TAG + "null"
+
+
+# ---------------------------------------------------------------------------
+# the document
+
+
+def load(path: Path | str) -> Document:
+    """Read and validate an actions file; raise ValidationFailed with every error."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ValidationFailed(
+                [Problem(str(path), 1, 1, f"the file is {size // (1024 * 1024)} MB; actions files are limited to {MAX_FILE_BYTES // (1024 * 1024)} MB")]
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ValidationFailed([Problem(str(path), 1, 1, f"cannot read the file: {exc.strerror}")]) from None
+    return loads(raw, str(path))
+
+
+def loads(raw: bytes | str, path: str = "actions.yaml") -> Document:
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed(
+                [Problem(path, 1, 1, f"the file is not UTF-8 text (byte {exc.start})")]
+            ) from None
+    try:
+        root = yaml.compose(raw, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ValidationFailed([Problem(path, line, col, f"YAML syntax error: {problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise ValidationFailed([Problem(path, 1, 1, f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise ValidationFailed([Problem(path, 1, 1, "the YAML is nested too deeply")]) from None
+    reader = _Reader(path)
+    if root is None:
+        raise ValidationFailed([Problem(path, 1, 1, "the file is empty; it needs at least 'workplan: 1' and 'group:'")])
+    doc = _Builder(reader).document(root)
+    errors = [p for p in reader.problems if not p.warning]
+    if errors or doc is None:
+        raise ValidationFailed(sorted(reader.problems, key=lambda p: (p.line, p.column)))
+    doc.warnings = sorted(reader.problems, key=lambda p: (p.line, p.column))
+    return doc
+
+
+_TOP_KEYS = ("workplan", "group", "parties", "sets", "meetings", "cadence", "actions")
+_GROUP_KEYS = ("id", "name", "timezone", "domain")
+_PARTY_KEYS = ("id", "name", "kind", "email")
+_MEETING_KEYS = ("id", "title", "kind", "start", "end", "timezone", "location", "url", "status", "description")
+_CADENCE_KEYS = ("kind", "per", "at_least", "from", "report")
+_ACTION_KEYS = (
+    "id", "title", "description", "source", "theme", "tags", "owners", "with", "due",
+    "depends_on", "repeat", "rrule", "from", "until", "visibility", "progress",
+)
+_SOURCE_KEYS = ("meeting", "ref", "text")
+_DUE_KEYS = ("meeting", "next", "after", "offset")
+_PROGRESS_KEYS = ("party", "status", "on", "note", "by", "occurrence")
+
+
+class _Builder:
+    def __init__(self, reader: _Reader) -> None:
+        self.r = reader
+        self.tz_name = "UTC"
+
+    def document(self, root: Node) -> Document | None:
+        r = self.r
+        top = r.mapping(root, "the actions file", _TOP_KEYS, required=("workplan", "group"))
+        if top is None:
+            return None
+        version = r.scalar(top.get("workplan"), "workplan")
+        if version is not None and version != str(FORMAT_VERSION):
+            r.error(top["workplan"], f"format version {version!r} is not supported (this workplan reads version {FORMAT_VERSION})")
+        group = self.group(top.get("group"))
+        if group is None:
+            return None
+        self.tz_name = group.timezone
+        parties = self.parties(top.get("parties"))
+        sets = self.sets(top.get("sets"), parties)
+        meetings = self.meetings(top.get("meetings"))
+        cadence = self.cadence(top.get("cadence"))
+        actions = self.actions(top.get("actions"), parties, sets, meetings, cadence)
+        return Document(r.path, group, parties, sets, meetings, cadence, actions)
+
+    # -- sections ----------------------------------------------------------
+
+    def group(self, node: Node | None) -> Group | None:
+        r = self.r
+        if node is None:
+            return None
+        m = r.mapping(node, "group", _GROUP_KEYS, required=("id", "name", "timezone"))
+        if m is None:
+            return None
+        gid = r.ident(m.get("id"), "group id") or "group"
+        tz_name = r.text(m.get("timezone"), "group timezone", "UTC")
+        try:
+            zone(tz_name)
+        except ValueError as exc:
+            r.error(m.get("timezone"), f"group timezone: {exc}")
+            tz_name = "UTC"
+        domain = r.text(m.get("domain"), "group domain", "workplan.invalid")
+        return Group(gid, r.text(m.get("name"), "group name", gid), tz_name, domain)
+
+    def parties(self, node: Node | None) -> dict[str, Party]:
+        r = self.r
+        out: dict[str, Party] = {}
+        for item in r.items(node, "parties"):
+            m = r.mapping(item, "a party", _PARTY_KEYS, required=("id",))
+            if m is None:
+                continue
+            pid = r.ident(m.get("id"), "party id")
+            if pid is None:
+                continue
+            if pid in out:
+                r.error(m["id"], f"party {pid!r} is defined twice (first on line {out[pid].pos.line})")
+                continue
+            emails = []
+            for address, enode in r.names(m.get("email"), f"email of party {pid}"):
+                if not _EMAIL_RE.match(address):
+                    r.error(enode, f"party {pid}: {address!r} is not an email address")
+                else:
+                    emails.append(address)
+            out[pid] = Party(
+                pid,
+                r.text(m.get("name"), f"name of party {pid}", pid),
+                r.choice(m.get("kind"), f"kind of party {pid}", PARTY_KINDS, "other"),
+                tuple(emails),
+                r.pos(item),
+            )
+        return out
+
+    def sets(self, node: Node | None, parties: dict[str, Party]) -> dict[str, tuple[str, ...]]:
+        r = self.r
+        out: dict[str, tuple[str, ...]] = {}
+        if node is None or _is_null(node):
+            return out
+        if not r.check_tag(node):
+            return out
+        if not isinstance(node, MappingNode):
+            r.error(node, "sets must be a mapping of set names to lists of parties")
+            return out
+        for key_node, value_node in node.value:
+            name = r.ident(key_node, "set name")
+            if name is None:
+                continue
+            if name in out:
+                r.error(key_node, f"set {name!r} is defined twice")
+                continue
+            if name in parties:
+                r.error(key_node, f"set {name!r} has the same name as a party")
+                continue
+            members: list[str] = []
+            for pid, pnode in r.names(value_node, f"set {name}"):
+                if pid not in parties:
+                    r.error(pnode, f"set {name!r} names unknown party {pid!r}")
+                elif pid not in members:
+                    members.append(pid)
+            out[name] = tuple(members)
+        return out
+
+    def meetings(self, node: Node | None) -> dict[str, Meeting]:
+        r = self.r
+        out: dict[str, Meeting] = {}
+        for item in r.items(node, "meetings"):
+            m = r.mapping(item, "a meeting", _MEETING_KEYS, required=("id", "start"))
+            if m is None:
+                continue
+            mid = r.ident(m.get("id"), "meeting id")
+            if mid is None:
+                continue
+            if mid in out:
+                r.error(m["id"], f"meeting {mid!r} is defined twice (first on line {out[mid].pos.line})")
+                continue
+            tz_name = r.text(m.get("timezone"), f"timezone of meeting {mid}", self.tz_name)
+            try:
+                tz = zone(tz_name)
+            except ValueError as exc:
+                r.error(m.get("timezone"), f"meeting {mid}: {exc}")
+                continue
+            start = self._when(m.get("start"), f"meeting {mid} start", tz)
+            end = self._when(m.get("end"), f"meeting {mid} end", tz)
+            if start is None:
+                continue
+            if end is not None and end < start:
+                r.error(m["end"], f"meeting {mid} ends ({end.iso()}) before it starts ({start.iso()})")
+                end = None
+            out[mid] = Meeting(
+                mid,
+                r.text(m.get("title"), f"title of meeting {mid}", mid),
+                r.choice(m.get("kind"), f"kind of meeting {mid}", MEETING_KINDS, "other"),
+                start,
+                end,
+                tz_name,
+                r.text(m.get("location"), f"location of meeting {mid}"),
+                r.text(m.get("url"), f"url of meeting {mid}"),
+                r.choice(m.get("status"), f"status of meeting {mid}", MEETING_STATUSES, "planned"),
+                r.text(m.get("description"), f"description of meeting {mid}"),
+                r.pos(item),
+            )
+        return out
+
+    def cadence(self, node: Node | None) -> list[CadenceRule]:
+        r = self.r
+        out: list[CadenceRule] = []
+        for item in r.items(node, "cadence"):
+            m = r.mapping(item, "a cadence rule", _CADENCE_KEYS, required=("kind", "per"))
+            if m is None:
+                continue
+            kind = r.choice(m.get("kind"), "cadence kind", MEETING_KINDS, "other")
+            per = r.choice(m.get("per"), "cadence period", CADENCE_PERIODS, "year")
+            at_least = 1
+            raw = r.scalar(m.get("at_least"), "at_least")
+            if raw is not None:
+                if not raw.isdigit() or int(raw) < 1:
+                    r.error(m["at_least"], f"at_least must be a whole number of meetings, at least 1, not {raw!r}")
+                else:
+                    at_least = int(raw)
+            start = r.date_value(m.get("from"), "cadence 'from'", self.tz_name) or date(1970, 1, 1)
+            report = True
+            raw_report = r.scalar(m.get("report"), "report")
+            if raw_report is not None:
+                if raw_report.lower() not in ("true", "false", "yes", "no"):
+                    r.error(m["report"], f"report must be true or false, not {raw_report!r}")
+                report = raw_report.lower() in ("true", "yes")
+            if any(rule.kind == kind for rule in out):
+                r.error(item, f"there are two cadence rules for {kind} meetings; keep one")
+                continue
+            out.append(CadenceRule(kind, per, at_least, start, report))
+        return out
+
+    def actions(
+        self,
+        node: Node | None,
+        parties: dict[str, Party],
+        sets: dict[str, tuple[str, ...]],
+        meetings: dict[str, Meeting],
+        cadence: list[CadenceRule],
+    ) -> dict[str, Action]:
+        r = self.r
+        out: dict[str, Action] = {}
+        dep_nodes: dict[str, list[tuple[str, Node]]] = {}
+        for item in r.items(node, "actions"):
+            action = self.action(item, parties, sets, meetings, cadence, out, dep_nodes)
+            if action is not None:
+                out[action.id] = action
+        # dependencies need every id first
+        for aid, deps in dep_nodes.items():
+            for dep, dnode in deps:
+                if dep == aid:
+                    r.error(dnode, f"action {aid!r} depends on itself")
+                elif dep not in out:
+                    r.error(dnode, f"action {aid!r} depends on unknown action {dep!r}")
+        for cycle in _cycles({a.id: [d for d in a.depends_on if d in out and d != a.id] for a in out.values()}):
+            first = cycle[0]
+            dnode = next(n for d, n in dep_nodes[first] if d == cycle[1])
+            r.error(dnode, "dependency cycle: " + " → ".join(cycle))
+        return out
+
+    def action(
+        self,
+        item: Node,
+        parties: dict[str, Party],
+        sets: dict[str, tuple[str, ...]],
+        meetings: dict[str, Meeting],
+        cadence: list[CadenceRule],
+        seen: dict[str, Action],
+        dep_nodes: dict[str, list[tuple[str, Node]]],
+    ) -> Action | None:
+        r = self.r
+        m = r.mapping(item, "an action", _ACTION_KEYS, required=("id", "title"))
+        if m is None:
+            return None
+        aid = r.ident(m.get("id"), "action id")
+        if aid is None:
+            return None
+        if aid in seen:
+            r.error(m["id"], f"action id {aid!r} is used twice (first on line {seen[aid].pos.line})")
+            return None
+        title = r.text(m.get("title"), f"title of action {aid}", aid).strip()
+        if not title:
+            r.error(m.get("title"), f"action {aid} has an empty title")
+        source = self._source(m.get("source"), aid, meetings)
+
+        def resolve_names(key: str) -> tuple[str, ...]:
+            names: list[str] = []
+            for name, nnode in r.names(m.get(key), f"{key} of action {aid}"):
+                if name not in parties and name not in sets:
+                    r.error(nnode, f"action {aid}: unknown party or set {name!r} in {key}")
+                elif name not in names:
+                    names.append(name)
+            return tuple(names)
+
+        owners = resolve_names("owners")
+        with_ = resolve_names("with")
+        if not owners:
+            r.warn(item, f"action {aid} has no owner: nobody will be asked to deliver it")
+        due = self._due(m.get("due"), aid, meetings, cadence)
+        if due.form == "date" and due.when is not None and source is not None and source.meeting in meetings:
+            created = meetings[source.meeting].start
+            if due.when.last_day < created.day:
+                r.warn(m.get("due"), f"action {aid} is due ({due.when.iso()}) before the meeting that created it ({source.meeting}, {created.iso()})")
+        deps: list[str] = []
+        dep_nodes[aid] = []
+        for dep, dnode in r.names(m.get("depends_on"), f"depends_on of action {aid}"):
+            if dep not in deps:
+                deps.append(dep)
+                dep_nodes[aid].append((dep, dnode))
+        recurrence = self._recurrence(m, aid, source, meetings)
+        expanded = [p for name in owners for p in sets.get(name, (name,))]
+        progress = self._progress(m.get("progress"), aid, expanded, recurrence is not None)
+        tags = tuple(t for t, _ in r.names(m.get("tags"), f"tags of action {aid}"))
+        return Action(
+            aid,
+            title,
+            r.text(m.get("description"), f"description of action {aid}").strip(),
+            source,
+            r.text(m.get("theme"), f"theme of action {aid}"),
+            tags,
+            owners,
+            with_,
+            due,
+            tuple(deps),
+            recurrence,
+            r.choice(m.get("visibility"), f"visibility of action {aid}", VISIBILITIES, "public"),
+            progress,
+            r.pos(item),
+        )
+
+    # -- fields ------------------------------------------------------------
+
+    def _when(self, node: Node | None, what: str, tz: object) -> When | None:
+        value = self.r.scalar(node, what)
+        if value is None:
+            return None
+        try:
+            return parse_when(value, tz)  # type: ignore[arg-type]
+        except ValueError as exc:
+            self.r.error(node, f"{what}: {exc}")
+            return None
+
+    def _source(self, node: Node | None, aid: str, meetings: dict[str, Meeting]) -> Source | None:
+        r = self.r
+        if node is None or _is_null(node):
+            return None
+        m = r.mapping(node, f"source of action {aid}", _SOURCE_KEYS)
+        if m is None:
+            return None
+        meeting = r.text(m.get("meeting"), f"source meeting of action {aid}")
+        if meeting and meeting not in meetings:
+            r.error(m["meeting"], f"action {aid}: source names unknown meeting {meeting!r}")
+        return Source(meeting, r.text(m.get("ref"), "source ref"), r.text(m.get("text"), "source text").strip())
+
+    def _due(self, node: Node | None, aid: str, meetings: dict[str, Meeting], cadence: list[CadenceRule]) -> DueSpec:
+        r = self.r
+        if node is None or _is_null(node):
+            return DueSpec("none")
+        if isinstance(node, ScalarNode):
+            when = self._when(node, f"due of action {aid}", zone(self.tz_name))
+            if when is None:
+                return DueSpec("none")
+            return DueSpec("date", when=when)
+        m = r.mapping(node, f"due of action {aid}", _DUE_KEYS)
+        if m is None:
+            return DueSpec("none")
+        offset = 0
+        if "offset" in m:
+            raw = r.scalar(m["offset"], "offset")
+            try:
+                offset = parse_offset(raw or "").days
+            except ValueError as exc:
+                r.error(m["offset"], f"action {aid}: {exc}")
+        if "meeting" in m and "next" in m:
+            r.error(node, f"due of action {aid} has both 'meeting' and 'next'; keep one")
+            return DueSpec("none")
+        if "meeting" in m:
+            if "after" in m:
+                r.error(m["after"], f"due of action {aid}: 'after' goes with 'next', not with 'meeting'")
+            meeting = r.text(m["meeting"], "due meeting")
+            if meeting not in meetings:
+                r.error(m["meeting"], f"action {aid} is due at unknown meeting {meeting!r}")
+                return DueSpec("none")
+            return DueSpec("meeting", meeting=meeting, offset_days=offset)
+        if "next" in m:
+            kind = r.choice(m["next"], f"due of action {aid}: next", MEETING_KINDS, "")
+            after = r.text(m.get("after"), "after")
+            if not after:
+                r.error(node, f"due of action {aid}: 'next' needs 'after: MEETING' to know where to count from")
+                return DueSpec("none")
+            if after not in meetings:
+                r.error(m["after"], f"action {aid}: 'after' names unknown meeting {after!r}")
+                return DueSpec("none")
+            if kind and not any(rule.kind == kind for rule in cadence):
+                r.warn(m["next"], f"action {aid} is due at the next {kind} meeting, but no cadence rule for {kind} meetings says when to expect one")
+            return DueSpec("next", meeting=after, next_kind=kind, offset_days=offset)
+        r.error(node, f"due of action {aid} needs 'meeting' or 'next' (or write a date)")
+        return DueSpec("none")
+
+    def _recurrence(self, m: dict[str, Node], aid: str, source: Source | None, meetings: dict[str, Meeting]) -> Recurrence | None:
+        r = self.r
+        repeat = r.scalar(m.get("repeat"), "repeat")
+        rrule = r.scalar(m.get("rrule"), "rrule")
+        start = r.date_value(m.get("from"), f"from of action {aid}", self.tz_name)
+        until = r.date_value(m.get("until"), f"until of action {aid}", self.tz_name)
+        if repeat is None and rrule is None:
+            for key in ("from", "until"):
+                if key in m:
+                    r.error(m[key], f"action {aid}: '{key}' only applies to a recurring action (repeat or rrule)")
+            return None
+        if repeat is not None and rrule is not None:
+            r.error(m["rrule"], f"action {aid} has both 'repeat' and 'rrule'; keep one")
+            return None
+        if "due" in m:
+            r.error(m["due"], f"action {aid} is recurring; each occurrence is due at the end of its period, so 'due' does not apply")
+        if repeat is not None and repeat not in PERIODS:
+            r.error(m["repeat"], f"action {aid}: repeat {repeat!r} is not one of: {', '.join(PERIODS)}")
+            return None
+        if start is None and source is not None and source.meeting in meetings:
+            start = meetings[source.meeting].start.day
+        if start is None:
+            r.error(m.get("repeat") or m.get("rrule"), f"recurring action {aid} needs 'from: DATE' (or a source meeting) to start counting")
+            return None
+        if until is not None and until < start:
+            r.error(m["until"], f"action {aid}: 'until' is before 'from'")
+        if rrule is not None:
+            from dateutil.rrule import rrulestr
+
+            try:
+                rrulestr(rrule, dtstart=start_of_day(start, zone(self.tz_name)))
+            except (ValueError, TypeError) as exc:
+                r.error(m["rrule"], f"action {aid}: rrule {rrule!r} does not parse ({exc})")
+                return None
+        return Recurrence(repeat or "", rrule or "", start, until)
+
+    def _progress(self, node: Node | None, aid: str, owners: list[str], recurring: bool) -> tuple[Progress, ...]:
+        r = self.r
+        out: list[Progress] = []
+        tz = zone(self.tz_name)
+        for item in r.items(node, f"progress of action {aid}"):
+            m = r.mapping(item, f"a progress entry of action {aid}", _PROGRESS_KEYS, required=("party", "status", "on"))
+            if m is None:
+                continue
+            party = r.text(m.get("party"), "progress party")
+            status = r.choice(m.get("status"), f"progress status of action {aid}", STATUSES, "")
+            on_text = r.scalar(m.get("on"), "progress date")
+            note = r.text(m.get("note"), "progress note").strip()
+            if party and party not in owners:
+                r.error(m["party"], f"action {aid}: progress names {party!r}, which is not one of its owners")
+                continue
+            if status == "waived" and not note:
+                r.error(item, f"action {aid}: {party} waived without a note; say why it cannot deliver")
+            occurrence = None
+            if "occurrence" in m:
+                if not recurring:
+                    r.error(m["occurrence"], f"action {aid} is not recurring, so progress takes no 'occurrence'")
+                occurrence = r.date_value(m["occurrence"], "progress occurrence", self.tz_name)
+            if on_text is None or not status or not party:
+                continue
+            try:
+                when = parse_when(on_text, tz)
+            except ValueError as exc:
+                r.error(m["on"], f"action {aid}: progress date: {exc}")
+                continue
+            if when.precision == "month":
+                r.error(m["on"], f"action {aid}: progress date {on_text!r} needs a day")
+                continue
+            on = when.at if when.at is not None else start_of_day(when.day, tz)
+            out.append(Progress(party, status, on, note, r.text(m.get("by"), "by"), occurrence, r.pos(item)))
+        return tuple(out)
+
+
+def _cycles(graph: dict[str, list[str]]) -> Iterator[list[str]]:
+    """Each dependency cycle once, as a closed path ``[a, b, …, a]`` (iterative DFS)."""
+    state: dict[str, int] = {}
+    reported: set[frozenset[str]] = set()
+    for root in graph:
+        if state.get(root):
+            continue
+        stack: list[tuple[str, Iterator[str]]] = [(root, iter(graph[root]))]
+        path = [root]
+        state[root] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+                state[node] = 2
+                continue
+            if state.get(child) == 1:
+                cycle = path[path.index(child):] + [child]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    yield cycle
+            elif not state.get(child):
+                state[child] = 1
+                path.append(child)
+                stack.append((child, iter(graph[child])))
+
