@@ -36,6 +36,7 @@ CADENCE_PERIODS = ("year", "semester", "quarter")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMAIL_RE = re.compile(r"^[^@\s<>\",;:]+@[^@\s<>\",;:]+\.[^@\s<>\",;:]+$")
 _STD_TAG = "tag:yaml.org,2002:"
+_SAFE_TAGS = frozenset(_STD_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
@@ -212,7 +213,7 @@ class _Reader:
         return Pos(mark.line + 1, mark.column + 1)
 
     def check_tag(self, node: Node) -> bool:
-        if not node.tag.startswith(_STD_TAG):
+        if node.tag not in _SAFE_TAGS:
             self.error(node, f"YAML tag {node.tag!r} is not allowed in an actions file")
             return False
         return True

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import WorkplanError
+from ..errors import ValidationFailed, WorkplanError
 from . import project, reading, status
 from .app import App
 
@@ -54,6 +54,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
+        sys.exit(exc.exit_code)
+    except ValidationFailed as exc:
+        # FILE:LINE:COL lines name their place themselves; one per problem, errors and warnings
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
         sys.exit(exc.exit_code)
     except WorkplanError as exc:
         click.echo(f"workplan: {exc}", err=True)
