@@ -1,0 +1,144 @@
+"""The pure domain rules, without a database."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from workplan import planning, spec
+from workplan.timeutil import When, parse_offset, parse_when
+
+PANAMA = ZoneInfo("America/Panama")
+
+
+def meeting(mid: str, kind: str, start: str, end: str | None = None, status: str = "held") -> spec.Meeting:
+    return spec.Meeting(mid, mid, kind, parse_when(start, PANAMA), parse_when(end, PANAMA) if end else None,
+                        "America/Panama", "", "", status, "", spec.Pos(1, 1))
+
+
+MEETINGS = {
+    "ahg-2018-05": meeting("ahg-2018-05", "face-to-face", "2018-05-31", "2018-06-01"),
+    "ahg-2016-09": meeting("ahg-2016-09", "face-to-face", "2016-09", status="planned"),
+}
+CADENCE = {
+    "virtual": spec.CadenceRule("virtual", "semester", 1, date(2018, 6, 1)),
+    "face-to-face": spec.CadenceRule("face-to-face", "year", 1, date(2018, 6, 1)),
+}
+
+
+def test_date_deadline() -> None:
+    d = planning.resolve_due(spec.DueSpec("date", when=When(date(2016, 7, 28))), MEETINGS, CADENCE)
+    assert (d.kind, d.day) == ("date", date(2016, 7, 28))
+
+
+def test_meeting_deadline_with_offset() -> None:
+    d = planning.resolve_due(spec.DueSpec("meeting", meeting="ahg-2018-05", offset_days=-14), MEETINGS, CADENCE)
+    assert (d.kind, d.day, d.meeting) == ("meeting", date(2018, 5, 17), "ahg-2018-05")
+
+
+def test_month_only_meeting_is_due_at_month_end() -> None:
+    d = planning.resolve_due(spec.DueSpec("meeting", meeting="ahg-2016-09"), MEETINGS, CADENCE)
+    assert d.day == date(2016, 9, 30)
+
+
+def test_next_virtual_expected_in_second_semester() -> None:
+    due = spec.DueSpec("next", meeting="ahg-2018-05", next_kind="virtual")
+    d = planning.resolve_due(due, MEETINGS, CADENCE)
+    assert (d.kind, d.day, d.slot) == ("expected", date(2018, 12, 31), (date(2018, 7, 1), date(2018, 12, 31)))
+
+
+def test_next_virtual_resolves_to_scheduled_meeting_and_ignores_cancelled() -> None:
+    meetings = dict(MEETINGS)
+    meetings["v-cancelled"] = meeting("v-cancelled", "virtual", "2018-08-01", status="cancelled")
+    meetings["v-1"] = meeting("v-1", "virtual", "2018-10-04T09:00", status="planned")
+    meetings["v-2"] = meeting("v-2", "virtual", "2018-11-04", status="planned")
+    d = planning.resolve_due(spec.DueSpec("next", meeting="ahg-2018-05", next_kind="virtual", offset_days=-14),
+                             meetings, CADENCE)
+    assert (d.kind, d.meeting, d.day) == ("meeting", "v-1", date(2018, 9, 20))
+    assert d.at == datetime(2018, 9, 20, 9, 0, tzinfo=PANAMA)
+
+
+def test_next_face_to_face_expected_next_year() -> None:
+    d = planning.resolve_due(spec.DueSpec("next", meeting="ahg-2018-05", next_kind="face-to-face"), MEETINGS, CADENCE)
+    assert d.day == date(2019, 12, 31)
+
+
+def test_next_without_cadence_has_no_deadline() -> None:
+    d = planning.resolve_due(spec.DueSpec("next", meeting="ahg-2018-05", next_kind="other"), MEETINGS, CADENCE)
+    assert d.kind == "none"
+
+
+@pytest.mark.parametrize(("text", "days"), [("-14d", -14), ("+2w", 14), ("3d", 3), ("-1w", -7)])
+def test_offsets(text: str, days: int) -> None:
+    assert parse_offset(text).days == days
+
+
+@pytest.mark.parametrize("text", ["14", "two weeks", "-14m", "", "d"])
+def test_bad_offsets(text: str) -> None:
+    with pytest.raises(ValueError, match="does not parse"):
+        parse_offset(text)
+
+
+def test_semester_occurrences() -> None:
+    rec = spec.Recurrence(repeat="semester", start=date(2018, 6, 1), until=date(2019, 12, 31))
+    assert planning.occurrences(rec, PANAMA, date(2030, 1, 1)) == [
+        date(2018, 12, 31), date(2019, 6, 30), date(2019, 12, 31)]
+
+
+def test_rrule_occurrences_stop_at_horizon() -> None:
+    rec = spec.Recurrence(rrule="FREQ=MONTHLY;BYMONTHDAY=15", start=date(2019, 1, 1))
+    assert planning.occurrences(rec, PANAMA, date(2019, 3, 31)) == [
+        date(2019, 1, 15), date(2019, 2, 15), date(2019, 3, 15)]
+
+
+AS_OF = datetime(2019, 1, 15, 23, 59, tzinfo=PANAMA)
+
+
+def test_overdue_rules() -> None:
+    assert planning.is_overdue("open", date(2019, 1, 14), None, AS_OF, PANAMA)
+    assert not planning.is_overdue("open", date(2019, 1, 15), None, AS_OF, PANAMA)  # due today is not late
+    assert not planning.is_overdue("done", date(2018, 1, 1), None, AS_OF, PANAMA)
+    assert not planning.is_overdue("open", None, None, AS_OF, PANAMA)  # ongoing commitments never are
+    assert planning.is_overdue("in_progress", date(2019, 1, 15), datetime(2019, 1, 15, 9, tzinfo=PANAMA),
+                               AS_OF, PANAMA)
+
+
+def test_blocked_and_at_risk() -> None:
+    states = {
+        "draft": planning.ActionState(closed=False, latest_open_due=date(2019, 3, 1)),
+        "done-dep": planning.ActionState(closed=True),
+    }
+    j = planning.judge("open", date(2019, 2, 1), None, ["draft", "done-dep"], states, AS_OF, PANAMA, 14)
+    assert j.blocked_by == ["draft"]
+    assert j.at_risk  # its dependency is due after it
+    j = planning.judge("open", date(2019, 1, 20), None, ["done-dep"], states, AS_OF, PANAMA, 14)
+    assert not j.blocked_by and not j.at_risk
+    states["draft"] = planning.ActionState(closed=False, latest_open_due=date(2019, 1, 1))
+    j = planning.judge("open", date(2019, 1, 25), None, ["draft"], states, AS_OF, PANAMA, 14)
+    assert j.at_risk  # blocked and due within the look-ahead window
+    j = planning.judge("open", date(2019, 6, 25), None, ["draft"], states, AS_OF, PANAMA, 14)
+    assert j.blocked_by == ["draft"] and not j.at_risk
+
+
+def test_blocked_chain() -> None:
+    deps = {"discussion": ["draft"], "approval": ["discussion"], "other": []}
+    chains = planning.blocked_chains(deps, {"draft", "discussion", "approval", "other"})
+    assert chains == [["draft", "discussion", "approval"]]
+    assert planning.blocked_chains(deps, {"discussion", "approval"}) == [["discussion", "approval"]]
+
+
+def test_compliance_verdicts() -> None:
+    facts = [
+        planning.MeetingFact("f2018", "face-to-face", "held", date(2018, 5, 31)),
+        planning.MeetingFact("v2019a", "virtual", "held", date(2019, 3, 1)),
+        planning.MeetingFact("v2019b", "virtual", "planned", date(2019, 9, 1)),
+        planning.MeetingFact("v2020", "virtual", "cancelled", date(2020, 2, 1)),
+    ]
+    result = planning.compliance(CADENCE.values(), facts, date(2020, 3, 1))
+    virtual = {p.label: p.verdict for p in result if p.kind == "virtual"}
+    assert virtual == {"2018-S1": "partial", "2018-S2": "missed", "2019-S1": "met", "2019-S2": "scheduled",
+                       "2020-S1": "pending"}
+    face = {p.label: p.verdict for p in result if p.kind == "face-to-face"}
+    assert face == {"2018": "met", "2019": "missed", "2020": "pending"}
