@@ -137,7 +137,7 @@ def rows(rows: Sequence[Row], fmt: str, kind: str = "list") -> str:
         body = table(("ACTION", "OWNER", "DUE", "STATE", "TITLE"),
                      [(r.action, r.party, due_text(r), state_word(r), title(r)) for r in rows])
     if any(r.due_kind == "expected" for r in rows):
-        body += "* expected: the meeting it is due at is not scheduled yet; the date is the end of its cadence slot\n"
+        body += "* expected: that meeting is not scheduled yet; due at the end of its cadence slot\n"
     return body
 
 
@@ -156,7 +156,8 @@ def detail(d: ActionDetail, fmt: str) -> str:
         return rows(d.assignments, "csv")
     due = {
         "none": "none (an ongoing commitment)",
-        "expected": f"{d.due} (expected: no such meeting is scheduled yet; end of its cadence slot)",
+        "expected": f"{d.due} (expected: the next {d.due_next_kind or 'such'} meeting is not scheduled yet;"
+                    " this is the end of the cadence slot it should fall in)",
         "meeting": f"{d.due} (at meeting {d.due_meeting})",
         "date": str(d.due),
     }.get(d.due_kind, str(d.due))

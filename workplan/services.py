@@ -733,6 +733,7 @@ class ActionDetail:
     recurrence: dict[str, Any] | None
     withdrawn: bool
     assignments: list[Row]
+    due_next_kind: str = ""
 
 
 def action_detail(session: Session, ctx: ReadContext, action_id: str) -> ActionDetail:
@@ -750,6 +751,7 @@ def action_detail(session: Session, ctx: ReadContext, action_id: str) -> ActionD
         participants, action.source_meeting, action.source_ref, action.source_text, action.due_date,
         action.due_kind, action.due_meeting, action.visibility, deps.get(action_id, []), dependants,
         blocked_by, action.recurrence, action.withdrawn_at is not None, rows,
+        str((action.due_spec or {}).get("next", "")),
     )
 
 
