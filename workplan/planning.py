@@ -131,7 +131,7 @@ def occurrences(rec: spec.Recurrence, tz: ZoneInfo, horizon: date) -> list[date]
     from dateutil.rrule import rrulestr
 
     rule = rrulestr(rec.rrule, dtstart=start_of_day(rec.start, tz))
-    for moment in rule:  # type: ignore[attr-defined]
+    for moment in rule:
         day = moment.date()
         if day > last or len(out) >= MAX_OCCURRENCES:
             break

@@ -296,9 +296,9 @@ def _sync_links(session: Session, doc: spec.Document) -> None:
     session.add_all(Dependency(action_id=a, depends_on_id=d) for a, d in wanted_deps - set(deps))
     parts = {(p.action_id, p.party_id): p for p in session.scalars(select(Participant))}
     wanted_parts = {(a.id, p) for a in doc.actions.values() for p in doc.expand(a.with_)}
-    for key, row in parts.items():
+    for key, part in parts.items():
         if key not in wanted_parts:
-            session.delete(row)
+            session.delete(part)
     session.add_all(Participant(action_id=a, party_id=p) for a, p in wanted_parts - set(parts))
 
 

@@ -112,7 +112,8 @@ class App:
         doc = self.load_document()
         if digest is None:
             digest = file_digest(Path(self.settings.actions_file).read_bytes())
-        return self.write(session, lambda: sync(session, doc, digest, self.now()))
+        report: SyncReport = self.write(session, lambda: sync(session, doc, digest, self.now()))
+        return report
 
     def write(self, session: Session, work: Any) -> Any:
         """Run *work* as one transaction: all of it is committed, or none of it."""

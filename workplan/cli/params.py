@@ -9,7 +9,7 @@ import click
 FORMAT = click.Choice(["table", "json", "csv"])
 
 
-class DateText(click.ParamType):
+class DateText(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
     """A date (YYYY-MM-DD) or datetime; kept as text because its zone is the group's,
     which is known only once the database is open."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from .app import App, pass_app
@@ -12,7 +14,7 @@ STATUS_CHOICES = click.Choice(
 )
 
 
-def _owner_option(f):  # type: ignore[no-untyped-def]
+def _owner_option(f: Callable[..., None]) -> Callable[..., None]:
     return click.option("--owner", metavar="PARTY", help="Only this party's assignments (a party id or a set).")(f)
 
 
