@@ -31,6 +31,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("database.url", "", "SQLAlchemy URL; empty means a SQLite file in .workplan/ beside the actions file, synced automatically"),
     Setting("actions.file", ACTIONS_NAME, "the actions file, relative to the project folder"),
+    Setting("actions.autosync", "auto", "auto: commands sync a changed actions file first only with the embedded database; yes or no to force"),
     Setting("calendars.dir", "calendars", "where `workplan calendars` writes the feeds"),
     Setting("templates.dir", "templates", "the project's template overrides"),
     Setting("server.base_url", "http://localhost:8080", "public URL of `workplan serve`, for links in feeds and emails"),
@@ -70,6 +71,11 @@ class Settings:
     def auto_sync(self) -> bool:
         """With the embedded default database, read commands sync a changed actions file first;
         with a configured (shared) database, syncing is explicit."""
+        choice = self.get("actions.autosync").lower()
+        if choice in ("yes", "true"):
+            return True
+        if choice in ("no", "false"):
+            return False
         return not self.explicit_database
 
     @property
@@ -150,6 +156,8 @@ def load_settings(
         values["database.url"] = db
     if actions is not None:
         values["actions.file"] = str(actions.resolve())
+    if values.get("actions.autosync", "auto").lower() not in ("auto", "yes", "no", "true", "false"):
+        raise ConfigError(f"actions.autosync must be auto, yes or no, not {values['actions.autosync']!r}")
     sec = values.get("smtp.security", "none")
     if sec not in ("none", "starttls", "ssl"):
         raise ConfigError(f"smtp.security must be none, starttls or ssl, not {sec!r}")

@@ -1,4 +1,18 @@
-"""Engine, sessions and schema set-up, for SQLite (embedded default) and PostgreSQL."""
+"""Engine, sessions and schema versions, for SQLite (embedded default) and PostgreSQL.
+
+Transactions are explicit on both databases, so that every read command sees one
+consistent snapshot (a sync running meanwhile is seen whole or not at all):
+
+- SQLite runs in WAL mode with a busy timeout. The driver's own transaction handling
+  is switched off and SQLAlchemy emits ``BEGIN`` itself: ``BEGIN IMMEDIATE`` for a
+  session that will write (writers queue instead of failing half-way), a deferred
+  ``BEGIN`` for readers (a snapshot that writers do not block).
+- PostgreSQL reads run in REPEATABLE READ (one snapshot for the several SELECTs of a
+  report); writes in READ COMMITTED with row locks on what they change.
+
+The schema is versioned with Alembic (``workplan/migrations``). A new database is
+created at the head revision; an older one is told to run ``workplan db upgrade``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.exc import OperationalError
@@ -16,8 +30,8 @@ from sqlalchemy.orm import Session
 from .errors import DatabaseError
 from .models import Base, Meta
 
-SCHEMA_VERSION = "1"
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def describe(url: str) -> str:
@@ -25,69 +39,151 @@ def describe(url: str) -> str:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return parsed.database or ":memory:"
-    return parsed.render_as_string(hide_password=True)
+    return parsed.set(query={}).render_as_string(hide_password=True)
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 here."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
 
 
 def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # WAL lets the server read while a sync writes; foreign keys are off by default in SQLite.
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, below
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            mode = "IMMEDIATE" if conn.get_execution_options().get("workplan_write") else "DEFERRED"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
         return engine
-    if parsed.get_backend_name() == "postgresql":
-        if parsed.drivername == "postgresql":
-            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if backend == "postgresql":
         return create_engine(url, pool_pre_ping=True)
-    raise DatabaseError(f"database URL {describe(url)!r} is neither sqlite:/// nor postgresql://")
+    raise DatabaseError(f"database URL {describe(url)!r} is neither sqlite:///FILE nor postgresql://…")
+
+
+def head_revision() -> str:
+
+    head = _alembic_script().get_current_head()
+    assert head is not None
+    return head
+
+
+def _alembic_script() -> Any:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if "alembic_version" not in inspect(conn).get_table_names():
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def ensure_schema(engine: Engine, url: str) -> None:
-    """Create the tables of a new database; refuse one from another schema version."""
+    """Create a new database at the head revision; refuse one that needs an upgrade."""
     try:
         names = set(inspect(engine).get_table_names())
-        if "meta" not in names:
+        if not names - {"alembic_version"}:
             Base.metadata.create_all(engine)
-            with Session(engine) as session, session.begin():
-                session.add(Meta(key="schema_version", value=SCHEMA_VERSION))
+            with engine.begin() as conn:
+                conn.execute(text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+                conn.execute(text("DELETE FROM alembic_version"))
+                conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head_revision()})
             return
-        with Session(engine) as session:
-            version = session.scalar(select(Meta.value).where(Meta.key == "schema_version"))
+        if "meta" not in names:
+            raise DatabaseError(f"{describe(url)} is a database, but not a workplan database")
+        current = current_revision(engine)
     except SADatabaseError as exc:
         raise database_error(exc, url) from None
-    if version != SCHEMA_VERSION:
+    head = head_revision()
+    if current != head:
         raise DatabaseError(
-            f"the database {describe(url)} has schema version {version}, this workplan needs {SCHEMA_VERSION}"
+            f"the database {describe(url)} is at schema revision {current or 'unknown'} and this workplan needs "
+            f"{head}; run `workplan db upgrade` (back it up first)"
         )
+
+
+def upgrade(engine: Engine, url: str) -> tuple[str | None, str]:
+    """Migrate the database to the head revision; return (before, after)."""
+    from alembic import command
+    from alembic.config import Config
+
+    try:
+        before = current_revision(engine)
+        names = set(inspect(engine).get_table_names())
+        if not names - {"alembic_version"}:
+            ensure_schema(engine, url)
+            return None, head_revision()
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        return before, head_revision()
+    except SADatabaseError as exc:
+        raise database_error(exc, url) from None
+
+
+def migrate_to(engine: Engine, revision: str) -> None:
+    """Bring an empty or older database to *revision* (used by tests of the migrations)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
 
 
 def database_error(exc: SADatabaseError, url: str) -> DatabaseError:
     """One sentence for a database failure, naming the database."""
     where = describe(url)
-    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
-    if isinstance(exc, OperationalError) and "locked" in text:
+    first = str(getattr(exc, "orig", exc)).strip().splitlines()
+    detail = first[0] if first else type(exc).__name__
+    if isinstance(exc, OperationalError) and "locked" in detail:
         return DatabaseError(f"the database {where} is busy (locked by another process); try again")
-    if "file is not a database" in text or "malformed" in text:
-        return DatabaseError(f"{where} is not a readable workplan database ({text})")
-    return DatabaseError(f"database {where}: {text}")
+    if "file is not a database" in detail or "malformed" in detail:
+        return DatabaseError(f"{where} is not a readable workplan database ({detail})")
+    if "connection" in detail.lower() or "could not" in detail.lower():
+        return DatabaseError(f"cannot reach the database {where}: {detail}")
+    return DatabaseError(f"database {where}: {detail}")
 
 
 @contextmanager
-def session_scope(engine: Engine, url: str) -> Iterator[Session]:
-    """One session per command or job; commits on success, translates database failures."""
+def session_scope(engine: Engine, url: str, write: bool = False) -> Iterator[Session]:
+    """One session per command or job. ``write`` takes the write lock (SQLite) up front;
+    readers get a single snapshot on both databases. The caller commits."""
     try:
         with Session(engine, expire_on_commit=False) as session:
+            if engine.dialect.name == "sqlite":
+                session.connection(execution_options={"workplan_write": write})
+            elif not write:
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
     except SADatabaseError as exc:
         raise database_error(exc, url) from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -74,7 +74,7 @@ class CadenceRule(Base):
     per: Mapped[str] = mapped_column(String(16))
     at_least: Mapped[int] = mapped_column(Integer)
     start: Mapped[date] = mapped_column(Date)
-    report: Mapped[bool] = mapped_column(default=True)
+    report: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class Action(Base):

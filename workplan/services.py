@@ -473,7 +473,9 @@ def change_status(
     if action is None or action.withdrawn_at is not None:
         raise UnknownItem(f"there is no action {action_id!r}" + (" (it was withdrawn)" if action else ""))
     query = select(Assignment).where(Assignment.action_id == action_id, Assignment.withdrawn_at.is_(None))
-    rows = list(session.scalars(query.order_by(Assignment.party_id, Assignment.occurrence)))
+    # row locks (PostgreSQL) so that two people changing one assignment queue instead of racing;
+    # the version check in _append_event catches anything that slips past
+    rows = list(session.scalars(query.order_by(Assignment.party_id, Assignment.occurrence).with_for_update()))
     if not rows:
         raise UnknownItem(f"action {action_id} has no owner to change the status of")
     if party is not None:

@@ -73,31 +73,40 @@ class App:
             return path
 
     @contextmanager
-    def session(self, autosync: bool = True) -> Iterator[Session]:
+    def session(self, autosync: bool = True, write: bool = False) -> Iterator[Session]:
         """One session per command. With the embedded database, a changed actions file is synced
-        first (and a broken one stops the command before anything is read or written)."""
+        first, in its own transaction (and a broken one stops the command before anything is
+        read or written). ``write`` takes the database's write lock up front."""
         from ..db import session_scope
 
-        with session_scope(self.engine, self.settings.database_url) as session:
-            if autosync and self.settings.auto_sync:
-                self._autosync(session)
+        if autosync and self.settings.auto_sync:
+            self._autosync()
+        with session_scope(self.engine, self.settings.database_url, write=write) as session:
             yield session
 
-    def _autosync(self, session: Session) -> None:
+    def _autosync(self) -> None:
+        from ..db import session_scope
         from ..errors import ProjectNotFound
         from ..services import file_digest, synced_digest
 
         path = self.settings.actions_file
+        url = self.settings.database_url
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            if synced_digest(session) is None:
-                raise ProjectNotFound(f"the actions file {self._display(path)} does not exist") from None
+            with session_scope(self.engine, url) as session:
+                if synced_digest(session) is None:
+                    raise ProjectNotFound(f"the actions file {self._display(path)} does not exist") from None
             return
         digest = file_digest(raw)
-        if synced_digest(session) == digest:
-            return
-        report = self.sync(session, digest)
+        with session_scope(self.engine, url) as session:
+            if synced_digest(session) == digest:
+                return
+        doc = self.load_document()  # validate before taking the write lock
+        with session_scope(self.engine, url, write=True) as session:
+            if synced_digest(session) == digest:  # another process synced it meanwhile
+                return
+            report = self._sync_doc(session, doc, digest)
         if not report.empty:
             click.echo(
                 f"workplan: synced {self._display(path)}: {len(report.added)} added, "
@@ -106,12 +115,19 @@ class App:
                 err=True,
             )
 
-    def sync(self, session: Session, digest: str | None = None) -> SyncReport:
-        from ..services import file_digest, sync
+    def sync(self) -> SyncReport:
+        """`workplan sync`: validate, then load the file in one transaction."""
+        from ..db import session_scope
+        from ..services import file_digest
 
+        raw = Path(self.settings.actions_file).read_bytes()
         doc = self.load_document()
-        if digest is None:
-            digest = file_digest(Path(self.settings.actions_file).read_bytes())
+        with session_scope(self.engine, self.settings.database_url, write=True) as session:
+            return self._sync_doc(session, doc, file_digest(raw))
+
+    def _sync_doc(self, session: Session, doc: Document, digest: str) -> SyncReport:
+        from ..services import sync
+
         report: SyncReport = self.write(session, lambda: sync(session, doc, digest, self.now()))
         return report
 

@@ -42,8 +42,7 @@ def sync(app: App, quiet: bool) -> None:
     Prints what was added, changed and withdrawn. An action removed from the file is
     withdrawn, its history kept. Facts recorded under progress: are imported once.
     """
-    with app.session(autosync=False) as session:
-        report = app.sync(session)
+    report = app.sync()
     if report.empty:
         click.echo("nothing changed")
         return

@@ -35,7 +35,7 @@ def _status_command(verb: str) -> click.Command:
 
         if verb == "waive" and not note.strip():
             raise click.UsageError("waive needs --note saying why the party cannot deliver")
-        with app.session() as session:
+        with app.session(write=True) as session:
             ctx = app.read_context(session, None)
             now = app.now()
             when = parse_event_moment(on, ctx.tz) if on else now
