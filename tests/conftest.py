@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,107 @@ from workplan.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_ACTIONS = REPO / "actions.yaml"
+
+# ---------------------------------------------------------------------------
+# the databases: every test that uses `db_backend` (directly, or through `project`, `wp`,
+# `write_project`) runs once on SQLite and once on a real PostgreSQL server.
+
+PG_ENV = "WORKPLAN_TEST_POSTGRESQL_URL"
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+_pg_state: dict[str, Any] = {}
+
+
+def _postgres_base() -> str | None:
+    """The server's URL, or None (with the reason kept) when it cannot be reached."""
+    if "url" not in _pg_state:
+        url = os.environ.get(PG_ENV, PG_DEFAULT)
+        try:
+            import sqlalchemy
+
+            engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+            with engine.connect() as conn:
+                conn.execute(sqlalchemy.text("select 1"))
+            _pg_state["url"], _pg_state["engine"] = url, engine
+        except Exception as exc:  # no server here: the PostgreSQL half is skipped, visibly
+            _pg_state["url"] = None
+            _pg_state["reason"] = (f"PostgreSQL not reachable at {url} ({type(exc).__name__}); "
+                                   f"set {PG_ENV} to a server where the tests may create schemas")
+    return _pg_state["url"]
+
+
+def new_postgres_url() -> str:
+    """A fresh, empty schema on the test server, as a URL whose search_path points at it."""
+    import sqlalchemy
+
+    base = _postgres_base()
+    assert base is not None
+    schema = f"wp_{uuid.uuid4().hex[:12]}"
+    with _pg_state["engine"].begin() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    _pg_state.setdefault("schemas", []).append(schema)
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _pg_state.get("schemas"):
+        import sqlalchemy
+
+        with _pg_state["engine"].begin() as conn:
+            for schema in _pg_state["schemas"]:
+                conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+_current_backend: list[str] = ["sqlite"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "postgresql" and _postgres_base() is None:
+        pytest.skip(_pg_state["reason"])
+    _current_backend.append(request.param)
+    yield request.param
+    _current_backend.pop()
+
+
+def database_url(folder: Path) -> str:
+    """The URL the project in *folder* uses (the embedded default on SQLite)."""
+    config = folder / "workplan.toml"
+    if config.is_file():
+        import tomllib
+
+        url = tomllib.loads(config.read_text(encoding="utf-8")).get("database", {}).get("url")
+        if url:
+            return str(url)
+    return f"sqlite:///{folder / '.workplan' / 'workplan.db'}"
+
+
+def dump_database(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, sorted: equal dumps mean nothing was written."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        meta = sqlalchemy.MetaData()
+        meta.reflect(engine)
+        with engine.connect() as conn:
+            return {
+                name: sorted((tuple(map(repr, row)) for row in conn.execute(table.select())), key=repr)
+                for name, table in meta.tables.items()
+            }
+    finally:
+        engine.dispose()
+
+
+def scalar(url: str, sql: str) -> Any:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sqlalchemy.text(sql)).scalar()
+    finally:
+        engine.dispose()
 
 
 @dataclass
@@ -52,12 +155,21 @@ Runner = Callable[..., Result]
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the shipped RCM project (actions.yaml only) in a fresh folder."""
+def project(tmp_path: Path, db_backend: str) -> Path:
+    """A copy of the shipped RCM project in a fresh folder, on each database."""
     folder = tmp_path / "rcm"
     folder.mkdir()
     shutil.copy(SHIPPED_ACTIONS, folder / "actions.yaml")
+    _configure_database(folder)
     return folder
+
+
+def _configure_database(folder: Path) -> None:
+    """On PostgreSQL, point the project at a fresh schema and keep the automatic sync that
+    the embedded default has, so that the same test runs unchanged on both."""
+    if _current_backend[-1] == "postgresql":
+        (folder / "workplan.toml").write_text(
+            f'[database]\nurl = "{new_postgres_url()}"\n\n[actions]\nautosync = "yes"\n', encoding="utf-8")
 
 
 @pytest.fixture
@@ -71,8 +183,12 @@ def wp(project: Path) -> Runner:
 
 
 def write_project(folder: Path, actions_yaml: str) -> Path:
+    """A project holding *actions_yaml*, on the database of the running `db_backend` (SQLite when
+    the test does not ask for one)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "actions.yaml").write_text(actions_yaml, encoding="utf-8")
+    if not (folder / "workplan.toml").exists():
+        _configure_database(folder)
     return folder
 
 

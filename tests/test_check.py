@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL, run_cli, write_project
+from conftest import MINIMAL, database_url, dump_database, run_cli, write_project
+
+pytestmark = pytest.mark.usefixtures("db_backend")
 
 
 def check(tmp_path: Path, text: str) -> tuple[int, list[str]]:
@@ -97,8 +98,8 @@ def test_broken_file_reports_everything_and_leaves_database_unchanged(tmp_path: 
     folder = write_project(tmp_path / "p", MINIMAL)
     first = run_cli(folder, "sync")
     assert first.code == 0, first.err
-    db = folder / ".workplan" / "workplan.db"
-    before = _dump(db)
+    url = database_url(folder)
+    before = dump_database(url)
     (folder / "actions.yaml").write_text(ALL_AT_ONCE, encoding="utf-8")
     for command in (("check",), ("sync",), ("overdue",), ("list",)):
         result = run_cli(folder, *command)
@@ -111,12 +112,7 @@ def test_broken_file_reports_everything_and_leaves_database_unchanged(tmp_path: 
         assert "Traceback" not in messages
         for line in messages.strip().splitlines():
             assert line.startswith(("actions.yaml:", "workplan: actions.yaml:")), line
-    assert _dump(db) == before
-
-
-def _dump(db: Path) -> list[str]:
-    with sqlite3.connect(db) as conn:
-        return list(conn.iterdump())
+    assert dump_database(url) == before
 
 
 def test_missing_project_is_one_sentence(tmp_path: Path) -> None:

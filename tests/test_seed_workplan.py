@@ -119,10 +119,11 @@ def test_every_quoted_source_is_in_its_seed() -> None:
     assert checked >= 25
 
 
-def test_first_run_creates_sqlite_beside_actions(wp: Runner, project: Path) -> None:
+def test_first_run_syncs_then_reads(wp: Runner, project: Path, db_backend: str) -> None:
     result = wp("overdue", "--as-of", "2019-01-15")
     assert result.code == 0
-    assert (project / ".workplan" / "workplan.db").is_file()
+    # the embedded default lives beside the actions file
+    assert (project / ".workplan" / "workplan.db").is_file() == (db_backend == "sqlite")
     assert "synced actions.yaml" in result.err
     assert re.search(r"15d\s+2018-12-31\*\s+BZ\s+statistics-matrix-2018", result.out)
     again = wp("overdue", "--as-of", "2019-01-15")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import MINIMAL, Runner, run_cli, write_project
+
+pytestmark = pytest.mark.usefixtures("db_backend")
 
 
 def test_fanned_out_action_needs_party(tmp_path: Path) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
-from conftest import MINIMAL, run_cli, write_project
+import pytest
+
+from conftest import MINIMAL, database_url, dump_database, new_postgres_url, run_cli, scalar, write_project
+
+pytestmark = pytest.mark.usefixtures("db_backend")
 
 
-def _count(db: Path, sql: str) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute(sql).fetchone()[0])
+def _count(url: str, sql: str) -> int:
+    return int(scalar(url, sql))
 
 
 def test_second_sync_changes_nothing_and_writes_nothing(tmp_path: Path) -> None:
@@ -19,14 +21,12 @@ def test_second_sync_changes_nothing_and_writes_nothing(tmp_path: Path) -> None:
     assert first.code == 0, first.err
     assert "added: action a1" in first.out
     assert "added: assignment a1/CR" in first.out
-    db = folder / ".workplan" / "workplan.db"
-    with sqlite3.connect(db) as conn:
-        before = list(conn.iterdump())
+    url = database_url(folder)
+    before = dump_database(url)
     second = run_cli(folder, "sync")
     assert second.code == 0
     assert second.out == "nothing changed\n"
-    with sqlite3.connect(db) as conn:
-        assert list(conn.iterdump()) == before
+    assert dump_database(url) == before
 
 
 def test_removed_action_is_withdrawn_with_history_kept(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_progress_facts_are_imported_once(tmp_path: Path) -> None:
     folder = write_project(tmp_path / "p", text)
     first = run_cli(folder, "sync")
     assert "recorded facts: a1/CR: done on 2020-03-20" in first.out
-    db = folder / ".workplan" / "workplan.db"
+    db = database_url(folder)
     assert _count(db, "select count(*) from event") == 1
     # someone reopens it by hand; a later sync must not re-apply the recorded fact
     assert run_cli(folder, "reopen", "a1", "--party", "CR").code == 0
@@ -94,7 +94,7 @@ def test_moving_a_meeting_moves_anchored_deadlines(tmp_path: Path) -> None:
     assert "changed: assignment a1/CR due 2020-05-06 → 2020-05-27" in result.out
     rows = run_cli(folder, "list", "--format", "json").json()
     assert {r["action"]: r["due"] for r in rows} == {"a1": "2020-05-27", "a2": "2020-06-10"}
-    db = folder / ".workplan" / "workplan.db"
+    db = database_url(folder)
     assert _count(db, "select sequence from meeting where id='v1'") == 1
     assert _count(db, "select min(sequence) from assignment where action_id='a1'") == 1
     assert _count(db, "select sequence from meeting where id='m1'") == 0
@@ -111,9 +111,10 @@ def test_next_meeting_resolves_once_scheduled(tmp_path: Path) -> None:
     assert (a2["due"], a2["due_kind"], a2["due_meeting"]) == ("2020-09-15", "meeting", "v1")
 
 
-def test_shared_database_does_not_autosync(tmp_path: Path) -> None:
+def test_shared_database_does_not_autosync(tmp_path: Path, db_backend: str) -> None:
     folder = write_project(tmp_path / "p", MINIMAL)
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    url = f"sqlite:///{tmp_path / 'shared.db'}" if db_backend == "sqlite" else new_postgres_url()
+    (folder / "workplan.toml").unlink(missing_ok=True)  # no configuration but the --db flag
     assert run_cli(folder, "--db", url, "sync").code == 0
     (folder / "actions.yaml").write_text(MINIMAL.replace("First action", "Renamed"), encoding="utf-8")
     rows = run_cli(folder, "--db", url, "list", "--format", "json").json()
