@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from conftest import MINIMAL, database_url, dump_database, run_cli, write_project
 
 pytestmark = pytest.mark.usefixtures("db_backend")

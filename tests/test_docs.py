@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from workplan.cli import cli
 from workplan.config import SETTINGS
 

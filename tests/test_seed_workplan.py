@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import yaml
+
 from conftest import REPO, Runner
 
 SEEDS = REPO.parent / "shared" / "seeds"

@@ -84,7 +84,7 @@ def head_revision() -> str:
 
     head = _alembic_script().get_current_head()
     assert head is not None
-    return head
+    return str(head)
 
 
 def _alembic_script() -> Any:

@@ -13,7 +13,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -459,13 +459,18 @@ def change_status(
     action_id: str,
     party: str | None,
     occurrence: str | None,
-    on: datetime,
+    on: datetime | None,
     now: datetime,
     note: str = "",
     by: str = "",
     origin: str = "cli",
 ) -> list[Change]:
-    """Apply a status change to one assignment, or to every assignment of the named set."""
+    """Apply a status change to one assignment, or to every assignment of the named set.
+
+    *on* is when it happened (``--on``); None means now, taken once the rows are locked and
+    never earlier than the assignment's latest event, so that a change which waited for
+    another one is recorded after it.
+    """
     target, allowed = TRANSITIONS[verb]
     if verb == "waive" and not note.strip():
         raise UsageError(f"waiving {action_id} needs --note saying why it cannot be delivered")
@@ -520,7 +525,13 @@ def change_status(
     by_key = {(r.party_id, r.occurrence): r for r in rows}
     for change in changes:
         if not change.skipped:
-            _append_event(session, by_key[(change.party, change.occurrence)], target, on, now, note, by, origin)
+            row = by_key[(change.party, change.occurrence)]
+            when = on
+            if when is None:
+                when = datetime.now(UTC)
+                if row.status_at is not None and to_utc_naive(when) < row.status_at:
+                    when = row.status_at.replace(tzinfo=UTC)
+            _append_event(session, row, target, when, now, note, by, origin)
     return changes
 
 

@@ -38,7 +38,7 @@ def _status_command(verb: str) -> click.Command:
         with app.session(write=True) as session:
             ctx = app.read_context(session, None)
             now = app.now()
-            when = parse_event_moment(on, ctx.tz) if on else now
+            when = parse_event_moment(on, ctx.tz) if on else None
             occ = parse_when(occurrence, ctx.tz).day.isoformat() if occurrence else None
             changes: list[Any] = app.write(session, lambda: services.change_status(
                 session, verb, action_id, party, occ, when, now, note=note, by=by or _whoami()))
