@@ -27,7 +27,7 @@ from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from .errors import DatabaseError
+from .errors import ConfigError, DatabaseError
 from .models import Base, Meta
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -77,7 +77,7 @@ def make_engine(url: str) -> Engine:
         return engine
     if backend == "postgresql":
         return create_engine(url, pool_pre_ping=True)
-    raise DatabaseError(f"database URL {describe(url)!r} is neither sqlite:///FILE nor postgresql://…")
+    raise ConfigError(f"database URL {describe(url)!r} is neither sqlite:///FILE nor postgresql://…")
 
 
 def head_revision() -> str:
