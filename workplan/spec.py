@@ -359,8 +359,15 @@ def loads(raw: bytes | str, path: str = "actions.yaml") -> Document:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
         raise ValidationFailed([Problem(path, line, col, f"YAML syntax error: {problem}")]) from None
+    except yaml.reader.ReaderError as exc:
+        # a control character pasted from a word processor: point at it
+        before = raw[: exc.position]
+        line = before.count("\n") + 1
+        column = exc.position - (before.rfind("\n") + 1) + 1
+        raise ValidationFailed([Problem(path, line, column, f"the file contains the control character U+{exc.character:04X}, which YAML does not allow" if isinstance(exc.character, int) else f"the file contains a character YAML does not allow ({exc.reason})")]) from None
     except yaml.YAMLError as exc:
-        raise ValidationFailed([Problem(path, 1, 1, f"YAML error: {exc}")]) from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValidationFailed([Problem(path, 1, 1, f"YAML error: {first}")]) from None
     except RecursionError:
         raise ValidationFailed([Problem(path, 1, 1, "the YAML is nested too deeply")]) from None
     reader = _Reader(path)

@@ -43,7 +43,7 @@ class App:
             from ..db import ensure_schema, make_engine
 
             url = self.settings.database_url
-            self._engine = make_engine(url)
+            self._engine = make_engine(url, busy_timeout=self.settings.int("database.busy_timeout"))
             ensure_schema(self._engine, url)
         return self._engine
 

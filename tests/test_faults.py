@@ -1,0 +1,109 @@
+"""Faults that happen for real: a killed sync, a corrupt database file (issue 8)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import MINIMAL, database_url, run_cli, scalar, write_project
+
+
+def _big(n: int, title: str) -> str:
+    head = MINIMAL.split("actions:")[0] + "actions:\n"
+    return head + "".join(f"  - {{id: b{i}, title: {title} {i}, owners: [members], due: 2020-05-01}}\n"
+                          for i in range(n))
+
+
+@pytest.mark.usefixtures("db_backend")
+def test_sync_killed_midway_leaves_before_or_after(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "p", _big(50, "old"))
+    assert run_cli(folder, "sync").code == 0
+    url = database_url(folder)
+    n = 3000
+    (folder / "actions.yaml").write_text(_big(n, "new"), encoding="utf-8")
+    outcomes = set()
+    for delay in (0.4, 0.8, 1.2, 1.6, 2.4):
+        proc = subprocess.Popen([sys.executable, "-m", "workplan.cli", "sync", "-q"], cwd=folder,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        actions = scalar(url, "select count(*) from action where withdrawn_at is null")
+        titles = scalar(url, "select count(distinct substr(title, 1, 3)) from action where withdrawn_at is null")
+        assignments = scalar(url, "select count(*) from assignment where withdrawn_at is null")
+        assert titles == 1, "old and new titles side by side: a half-written sync"
+        state = (actions, assignments)
+        assert state in ((50, 100), (n, 2 * n)), state
+        outcomes.add(state)
+        if state == (n, 2 * n):
+            break
+    # whatever happened, the next sync completes the work and a read sees it whole
+    assert run_cli(folder, "sync", "-q").code == 0
+    assert scalar(url, "select count(*) from action where withdrawn_at is null") == n
+    assert (50, 100) in outcomes  # at least one kill landed before the commit
+
+
+def test_corrupt_database_file_is_one_sentence(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL)
+    assert run_cli(folder, "sync").code == 0
+    db = folder / ".workplan" / "workplan.db"
+    for f in db.parent.glob("workplan.db-*"):
+        f.unlink()
+    data = db.read_bytes()
+    db.write_bytes(data[:100] + b"\x00garbage" * 64 + data[612:2048])
+    result = run_cli(folder, "overdue")
+    assert result.code == 1
+    assert result.err.startswith("workplan: ") and str(db) in result.err
+    assert result.err.count("\n") == 1 and "Traceback" not in result.err
+
+
+def test_truncated_database_file_is_one_sentence(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL)
+    db = folder / ".workplan" / "workplan.db"
+    db.parent.mkdir()
+    db.write_bytes(b"SQLite format 3\x00" + b"\x01" * 20)
+    result = run_cli(folder, "list")
+    assert result.code == 1
+    assert str(db) in result.err and "Traceback" not in result.err
+
+
+def test_control_character_is_pointed_at(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL.replace("First action", "First\x0baction"))
+    result = run_cli(folder, "check")
+    assert result.code == 2
+    assert result.err == "actions.yaml:15:17: the file contains the control character U+000B, which YAML does not allow\n"
+
+
+def test_locked_database_is_one_sentence_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    folder = write_project(tmp_path / "p", MINIMAL)
+    assert run_cli(folder, "sync").code == 0
+    db = folder / ".workplan" / "workplan.db"
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        monkeypatch.setenv("WORKPLAN_DATABASE_BUSY_TIMEOUT", "1")
+        result = run_cli(folder, "done", "a1", "--party", "CR")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.code == 1
+    assert result.err == f"workplan: the database {db} is busy (locked by another process); try again\n"
+    assert scalar(f"sqlite:///{db}", "select count(*) from event") == 0
+    assert run_cli(folder, "done", "a1", "--party", "CR").code == 0
+
+
+def test_unreachable_server_is_one_sentence(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL)
+    result = run_cli(folder, "--db", "postgresql+psycopg://postgres@127.0.0.1:9/nowhere?connect_timeout=2", "list")
+    assert result.code == 1
+    assert result.err.startswith("workplan: cannot reach the database postgresql+psycopg://postgres@127.0.0.1:9/nowhere")
+    assert result.err.count("\n") == 1
