@@ -457,9 +457,14 @@ class _Builder:
                     r.error(enode, f"party {pid}: {address!r} is not an email address")
                 else:
                     emails.append(address)
+            name = r.text(m.get("name"), f"name of party {pid}", pid)
+            if any(ord(ch) < 32 or ch == "\x7f" for ch in name):
+                # the name goes into email headers (To:), where a line break would inject headers
+                r.error(m["name"], f"party {pid}: the name contains a line break or control character")
+                name = pid
             out[pid] = Party(
                 pid,
-                r.text(m.get("name"), f"name of party {pid}", pid),
+                name,
                 r.choice(m.get("kind"), f"kind of party {pid}", PARTY_KINDS, "other"),
                 tuple(emails),
                 r.pos(item),
