@@ -44,6 +44,7 @@ class Templates:
             daterange=daterange,
             md_cell=md_cell,
             wrap=wrap,
+            hang=hang,
             plural=plural,
         )
 
@@ -121,6 +122,15 @@ def wrap(value: object, width: int = 76, indent: str = "", first: str | None = N
                           initial_indent=indent if first is None else first, subsequent_indent=indent,
                           break_long_words=False, break_on_hyphens=False)
     return "\n".join(lines)
+
+
+def hang(text: object, prefix: str, width: int = 78) -> str:
+    """*prefix* then *text* wrapped to *width*, continuation lines aligned under the text."""
+    words = " ".join(str(text).split())
+    if not words:
+        return prefix.rstrip()
+    return "\n".join(textwrap.wrap(words, width=width, initial_indent=prefix, subsequent_indent=" " * len(prefix),
+                                   break_long_words=False, break_on_hyphens=False))
 
 
 def plural(count: int, singular: str, many: str | None = None) -> str:
