@@ -247,6 +247,7 @@ class Digest:
     completed: list[Item]
     taking_part: list[Item]
     meetings: list[MeetingInfo]
+    secretariat_email: str = ""  # the default sender
 
     @property
     def counts(self) -> dict[str, int]:
@@ -691,6 +692,7 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
     } if titles else {}
     meetings = _upcoming_meetings(c)
     period = "{}-W{:02d}".format(*today.isocalendar()[:2])
+    secretariat_email = next((p.emails[0] for p in c.parties.values() if p.kind == "secretariat" and p.emails), "")
 
     by_party: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
@@ -719,7 +721,7 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
         out.append(Digest(
             c.group.name, c.group.domain, party, wide, ctx.as_of, period, ctx.lookahead_days, since,
             [c.item(r) for r in overdue], [c.item(r) for r in due_soon], [c.item(r) for r in blocked], completed,
-            [c.item(r) for r in taking_part], meetings,
+            [c.item(r) for r in taking_part], meetings, secretariat_email,
         ))
     return out
 
