@@ -13,7 +13,7 @@ from .params import as_of_option
 def _write_or_print(app: App, text: str | bytes, out: Path | None) -> None:
     data = text.encode("utf-8") if isinstance(text, str) else text
     if out is None:
-        click.echo(data, nl=False)
+        click.echo(data.decode("utf-8"), nl=False)  # every document here is UTF-8 text
         return
     from ..fileutil import atomic_write
 

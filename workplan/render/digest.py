@@ -7,6 +7,7 @@ group's domain), so a sender can recognise what it already sent.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from email import policy
@@ -63,6 +64,10 @@ def build_message(digest: Digest, templates: Templates, sender: str) -> EmailMes
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a digest
     msg.set_content(text, cte="quoted-printable")
     msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    # a boundary derived from the content keeps the bytes stable; "=_" never occurs in
+    # quoted-printable bodies, so it cannot collide with them
+    digest_of_parts = hashlib.sha256((text + "\0" + html).encode("utf-8")).hexdigest()[:24]
+    msg.set_boundary(f"=_workplan_{digest_of_parts}")
     return msg
 
 
