@@ -155,7 +155,7 @@ def _html_text(html: str) -> str:
 
 def hostile_project(tmp_path: Path) -> Path:
     folder = write_project(tmp_path / "hostile", HOSTILE_PROJECT)
-    waived = run_cli(folder, "waive", "a1", "--party", "PA", "--on", "2020-03-20", "--note", f"note {HOSTILE}")
+    waived = run_cli(folder, "waive", "a1", "--party", "PA", "--on", "2020-04-10", "--note", f"note {HOSTILE}")
     assert waived.code == 0, waived.err
     return folder
 

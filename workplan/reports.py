@@ -684,8 +684,10 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
     since = ctx.as_of - timedelta(days=7)
     closings = [x for x in _last_events(session, ctx, since, parties=None if group_wide else ids)
                 if x.status in COMPLETED]
-    titles = dict(session.execute(select(Action.id, Action.title).where(
-        Action.id.in_(sorted({x.action for x in closings}))))) if closings else {}
+    titles: dict[str, str] = {
+        aid: title for aid, title in session.execute(
+            select(Action.id, Action.title).where(Action.id.in_(sorted({x.action for x in closings}))))
+    } if closings else {}
     sources = {
         aid: (m, ref) for aid, m, ref in session.execute(select(Action.id, Action.source_meeting, Action.source_ref)
                                                            .where(Action.id.in_(sorted(titles))))
