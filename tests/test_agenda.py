@@ -7,7 +7,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from conftest import MINIMAL, Runner, run_cli, write_project
 from golden import check_golden
 

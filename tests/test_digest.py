@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from conftest import REPO, Runner, run_cli
 from golden import check_golden
 from test_agenda import HOSTILE, _html_text, hostile_project

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import Runner, run_cli
 from test_agenda import HOSTILE, hostile_project
 

@@ -488,11 +488,17 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
         following = _meeting_info(min(later, key=lambda m: (m.start_day, m.id))) if later else None
     window_end = following.day if following else meeting.last_day + timedelta(days=ctx.lookahead_days)
 
-    due_here = _due_at_meeting(c, meeting)
+    # one pass over the public assignments (judging each needs every action's state, which is a
+    # scan of its own: once, not once per section)
+    rows = services.assignment_rows(session, ctx, Filters(include_restricted=False))
+    by_action: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_action[row.action].append(row)
+
+    due_here = _due_at_meeting(c, meeting, by_action)
     here_ids = {s.action for s in due_here}
 
-    overdue_rows = services.overdue(session, ctx)
-    overdue_rows = [r for r in overdue_rows if r.visibility == "public"]
+    overdue_rows = sorted((r for r in rows if r.overdue), key=lambda r: (-(r.days_overdue or 0), r.action, r.party))
     groups: dict[str, list[Item]] = defaultdict(list)
     for row in overdue_rows:
         groups[row.party].append(c.item(row))
@@ -500,27 +506,29 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
 
     since = start_of_day(previous.start, ctx.tz) if previous and previous.start else None
     closings = _last_events(session, ctx, since)
-    completed = _completed(c, closings)
-    deliverables = _deliverables(c, window_end, {(x.action, x.party) for x in closings if x.status in CLOSED})
+    completed = _completed(c, closings, by_action)
+    deliverables = _deliverables(c, window_end, {(x.action, x.party) for x in closings if x.status in CLOSED},
+                                 by_action)
 
-    pending = services.assignment_rows(session, ctx, Filters(
-        status="pending", due_after=today - timedelta(days=1), due_before=window_end + timedelta(days=1),
-        include_restricted=False))
-    deadlines = _summaries(c.item(r) for r in pending if not r.overdue and r.action not in here_ids)
+    deadlines = _summaries(
+        c.item(r) for r in rows
+        if r.status not in CLOSED and not r.overdue and r.action not in here_ids
+        and r.due is not None and today <= r.due <= window_end
+    )
     deadlines.sort(key=lambda s: (s.due or date.max, s.action))
 
     return Agenda(c.group.name, ctx.as_of, meeting, previous, following, window_end, due_here, overdue_by_owner,
                   deliverables, completed, deadlines, _chains(c), cadence)
 
 
-def _due_at_meeting(c: _Context, meeting: MeetingInfo) -> list[ActionSummary]:
+def _due_at_meeting(c: _Context, meeting: MeetingInfo, by_action: dict[str, list[Row]]) -> list[ActionSummary]:
     """Actions due at the meeting itself (not the preparations due some days before it).
 
     For an expected meeting: deadlines that resolved to its slot, and those of earlier slots of
     the same kind that passed without a meeting while the action is still open (it still awaits
     "the next meeting", which this one is)."""
     # recurring actions have dated occurrences, never a meeting deadline
-    query = select(Action.id, Action.due_spec, Action.due_kind, Action.due_meeting, Action.due_date).where(
+    query = select(Action.id, Action.due_spec, Action.due_date).where(
         _live(Action.withdrawn_at, c.ctx), Action.visibility == "public")
     if meeting.expected:
         query = query.where(Action.due_kind == "expected")
@@ -528,7 +536,7 @@ def _due_at_meeting(c: _Context, meeting: MeetingInfo) -> list[ActionSummary]:
         query = query.where(Action.due_meeting == meeting.id)
     exact: set[str] = set()
     earlier: set[str] = set()
-    for aid, due_spec, kind, due_meeting, due_date in c.session.execute(query):
+    for aid, due_spec, due_date in c.session.execute(query):
         if (due_spec or {}).get("offset_days"):
             continue
         if not meeting.expected:
@@ -540,7 +548,7 @@ def _due_at_meeting(c: _Context, meeting: MeetingInfo) -> list[ActionSummary]:
                 earlier.add(aid)
     if not exact and not earlier:
         return []
-    rows = services.assignment_rows(c.session, c.ctx, Filters(actions=sorted(exact | earlier)))
+    rows = [r for aid in sorted(exact | earlier, key=_position(by_action)) for r in by_action.get(aid, [])]
     summaries = _summaries(c.item(r) for r in rows)
     out = []
     for s in summaries:
@@ -552,12 +560,18 @@ def _due_at_meeting(c: _Context, meeting: MeetingInfo) -> list[ActionSummary]:
     return out
 
 
-def _completed(c: _Context, closings: list[_Closing]) -> list[ActionSummary]:
+def _position(by_action: dict[str, list[Row]]) -> Any:
+    """Sort key: the order actions come in from the query (their order in the actions file)."""
+    order = {aid: n for n, aid in enumerate(by_action)}
+    return lambda aid: (order.get(aid, len(order)), aid)
+
+
+def _completed(c: _Context, closings: list[_Closing], by_action: dict[str, list[Row]]) -> list[ActionSummary]:
     done = [x for x in closings if x.status in COMPLETED]
     if not done:
         return []
-    rows = services.assignment_rows(c.session, c.ctx, Filters(actions=sorted({x.action for x in done}),
-                                                              status="closed", include_restricted=False))
+    rows = [r for aid in sorted({x.action for x in done}, key=_position(by_action))
+            for r in by_action.get(aid, []) if r.status in CLOSED]
     by_key = {(x.action, x.party, x.occurrence): x for x in done}
     items = []
     for row in rows:
@@ -570,7 +584,8 @@ def _completed(c: _Context, closings: list[_Closing]) -> list[ActionSummary]:
     return _summaries(items)
 
 
-def _deliverables(c: _Context, window_end: date, closed_since: set[tuple[str, str]]) -> list[Deliverable]:
+def _deliverables(c: _Context, window_end: date, closed_since: set[tuple[str, str]],
+                  by_action: dict[str, list[Row]]) -> list[Deliverable]:
     """Fanned-out actions with a deadline by the following meeting that are still pending, or
     that were completed since the previous meeting."""
     query = (
@@ -585,13 +600,12 @@ def _deliverables(c: _Context, window_end: date, closed_since: set[tuple[str, st
     ids = list(c.session.scalars(query))
     if not ids:
         return []
-    rows = services.assignment_rows(c.session, c.ctx, Filters(actions=ids))
     notes = {(x.action, x.party): x for x in _last_events(c.session, c.ctx, None, actions=ids)}
-    by_action: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        by_action[row.action].append(row)
     out = []
-    for aid, arows in by_action.items():
+    for aid in sorted(ids, key=_position(by_action)):
+        arows = by_action.get(aid, [])
+        if not arows:
+            continue
         pending = any(r.status not in CLOSED for r in arows)
         recent = any((aid, r.party) in closed_since for r in arows)
         if not pending and not recent:

@@ -61,11 +61,6 @@ class Templates:
             where = _template_frame(exc) or name
             raise TemplateProblem(f"{where}: {exc.message or type(exc).__name__}") from None
 
-    def source_of(self, name: str) -> str:
-        """Where *name* is read from (the project's file or the packaged default)."""
-        _, filename, _ = self.env.loader.get_source(self.env, name)  # type: ignore[union-attr]
-        return filename or name
-
     def _places(self) -> str:
         places = [str(self.project_dir)] if self.project_dir is not None else []
         return ", ".join([*places, "the packaged templates"])

@@ -67,7 +67,8 @@ def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: 
     OUT/PARTY.eml, which an email client opens. The secretariat's digest covers the whole group.
     """
     from .. import reports
-    from ..render.digest import render_digest, sender_address
+    from ..fileutil import atomic_write
+    from ..render.digest import build_message, sender_address
     from ..templating import Templates
 
     if bool(party) == everyone:
@@ -77,19 +78,11 @@ def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: 
         who = reports.recipients(session, party)
         items = reports.digests(session, ctx, who)
     templates = Templates(app.settings.templates_dir)
-    from ..fileutil import atomic_write
-
     for item in items:
-        message = render_digest(item, templates, sender_address(app.settings.get("smtp.from"), who, item))
+        message = build_message(item, templates, sender_address(app.settings.get("smtp.from"), item))
         path = out / f"{item.party.id}.eml"
-        atomic_write(path, message)
-        click.echo(f"{path}: {message_subject(message)}")
-
-
-def message_subject(message: bytes) -> str:
-    from email import message_from_bytes, policy
-
-    return str(message_from_bytes(message, policy=policy.default)["Subject"])
+        atomic_write(path, message.as_bytes())
+        click.echo(f"{path}: {message['Subject']}")
 
 
 @click.command()

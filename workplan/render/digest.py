@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -17,7 +16,7 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..reports import Digest, PartyRef
+    from ..reports import Digest
     from ..templating import Templates
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9.\-]+")
@@ -29,7 +28,7 @@ def message_id(digest: Digest) -> str:
     return f"<digest.{digest.period.lower()}.{party}@{domain}>"
 
 
-def sender_address(configured: str, who: Sequence[PartyRef], digest: Digest) -> str:
+def sender_address(configured: str, digest: Digest) -> str:
     """``smtp.from`` when set, else the secretariat's first address, else workplan@<group domain>."""
     return configured or digest.secretariat_email or f"workplan@{digest.group_domain}"
 
