@@ -41,11 +41,16 @@ def text_section(text: str, heading: str) -> str:
 
 
 def text_items(section: str) -> list[tuple[str, str, int | None]]:
-    """(action, party, days late) of each item of a text section."""
+    """(action, party, days late) of each item of a text section; an item naming several
+    owners (a fanned-out action) stands for one assignment per owner."""
     items = []
-    for lead, action, party in re.findall(r"^  \* (?:(\d+) days late: )?.*?\n(?:\s{6,}.*\n)*    \[([^\]]+)\] (\S+) ·",
-                                          section, re.M):
-        items.append((action, party, int(lead) if lead else None))
+    for chunk in section.split("\n  * ")[1:]:
+        flat = " ".join(chunk.split())
+        lead = re.match(r"(\d+) days late: ", flat)
+        found = re.search(r"\[([^\]]+)\] (.+?) · (?:due|no deadline)", flat)
+        assert found, chunk
+        for party in found.group(2).split(", "):
+            items.append((found.group(1), party, int(lead.group(1)) if lead else None))
     return items
 
 
@@ -108,7 +113,8 @@ def test_overdue_section_matches_the_overdue_command(digests: dict[str, Any], pa
     want = [(r["action"], r["party"], r["days_overdue"]) for r in digests["overdue"][party]]
     assert text_items(text_section(text, "OVERDUE (")) == want
     rows = html_rows(html, "overdue")
-    assert [(r["data-action"], r["data-party"], int(r["data-days-overdue"])) for r in rows] == want
+    assert [(r["data-action"], p, int(r["data-days-overdue"])) for r in rows
+            for p in r["data-parties"].split()] == want
     assert f"{len(want)} overdue" in msg["Subject"]
 
 

@@ -45,6 +45,7 @@ class Templates:
             md_cell=md_cell,
             wrap=wrap,
             hang=hang,
+            bunch=bunch,
             plural=plural,
         )
 
@@ -126,6 +127,35 @@ def hang(text: object, prefix: str, width: int = 78) -> str:
         return prefix.rstrip()
     return "\n".join(textwrap.wrap(words, width=width, initial_indent=prefix, subsequent_indent=" " * len(prefix),
                                    break_long_words=False, break_on_hyphens=False))
+
+
+class Bunch:
+    """Consecutive items of one action that read the same but for their owner (a fanned-out
+    action late for eleven countries is one entry naming the eleven)."""
+
+    def __init__(self, item: Any) -> None:
+        self.item = item
+        self.parties = [item.party]
+
+    @property
+    def party_ids(self) -> str:
+        return ", ".join(p.id for p in self.parties)
+
+
+def _same_but_owner(item: Any) -> tuple[Any, ...]:
+    return (item.action, item.occurrence, item.due, item.days_overdue, item.blocked_by, item.at_risk, item.state,
+            item.on, item.note)
+
+
+def bunch(items: Any) -> list[Bunch]:
+    out: list[Bunch] = []
+    for item in items:
+        last = out[-1].item if out else None
+        if last is not None and _same_but_owner(last) == _same_but_owner(item):
+            out[-1].parties.append(item.party)
+        else:
+            out.append(Bunch(item))
+    return out
 
 
 def plural(count: int, singular: str, many: str | None = None) -> str:
