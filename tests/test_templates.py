@@ -84,3 +84,21 @@ def test_packaged_templates_ship_with_the_package() -> None:
             "letterhead.html"} <= names
     pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     assert 'workplan = ["templates/*"' in pyproject
+
+
+def test_help_does_not_import_the_renderers() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from workplan.cli import cli; "
+            "print(sorted(m for m in ('jinja2', 'css_inline', 'sqlalchemy') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_document_commands_have_help_and_are_in_the_readme(wp: Runner) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for command in ("agenda", "digest", "graph"):
+        result = wp(command, "--help")
+        assert result.code == 0 and "Usage:" in result.out
+        assert f"workplan {command}" in readme
