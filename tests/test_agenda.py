@@ -171,3 +171,9 @@ def test_hostile_title_escaped_in_html_verbatim_in_md_and_txt(tmp_path: Path) ->
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;quotes&#34;" in html
     text = " ".join(_html_text(html).split())
     assert HOSTILE in text and f"note {HOSTILE}" in text
+
+
+def test_two_meeting_choices_is_a_usage_error(wp: Runner) -> None:
+    result = wp("agenda", "--meeting", "ahg-2018-05", "--next-virtual")
+    assert result.code == 2
+    assert "say which meeting once" in result.err

@@ -46,6 +46,10 @@ def agenda(app: App, which: str, meeting_id: str | None, as_of: str | None, fmt:
     from ..render.agenda import render_agenda
     from ..templating import Templates
 
+    chosen = click.get_current_context().get_parameter_source("which")
+    if meeting_id and chosen is not None and chosen.name != "DEFAULT":
+        raise click.UsageError("say which meeting once: --meeting ID, or one of --next-virtual, "
+                               "--next-face-to-face, --next")
     with app.session() as session:
         data = reports.agenda(session, app.read_context(session, as_of),
                               "meeting" if meeting_id else which, meeting_id)
