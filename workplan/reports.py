@@ -290,6 +290,7 @@ class _Context:
         self.session, self.ctx = session, ctx
         self.group = services.group_info(session)
         self.parties = _parties(session)
+        self._order = {pid: n for n, pid in enumerate(self.parties)}
         self.meetings = services.meetings(session)
         self.meeting_titles = {m.id: m.title for m in self.meetings}
         self.rules = services.cadence_rules(session)
@@ -308,8 +309,8 @@ class _Context:
         )
 
     def party_order(self, pid: str) -> tuple[int, str]:
-        order = list(self.parties)
-        return (order.index(pid) if pid in self.parties else len(order), pid)
+        """Parties in the order of the actions file (the secretariat first, then the countries…)."""
+        return (self._order.get(pid, len(self._order)), pid)
 
 
 def _state_word(row: Row) -> str:
