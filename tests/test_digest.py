@@ -190,3 +190,17 @@ def test_hostile_title_in_digest(tmp_path: Path) -> None:
     pa_text, pa_html = parts(read_eml(tmp_path / "out" / "PA.eml"))  # PA waived it with a hostile note
     assert f"Note: note {HOSTILE}" in " ".join(_html_text(pa_html).split())
     assert "PA, waived on 2020-04-10" in pa_text
+
+
+def test_names_cannot_inject_headers(tmp_path: Path) -> None:
+    from conftest import MINIMAL, write_project
+
+    hostile = (MINIMAL.replace("name: Costa Rica", 'name: "Costa\\nRica <x@evil> \\"q\\""')
+               .replace("name: Test Group", 'name: "Test\\r\\nBcc: evil@example.org"'))
+    folder = write_project(tmp_path / "p", hostile)
+    result = run_cli(folder, "digest", "--all", "--as-of", "2020-04-15", "--out", str(tmp_path / "out"))
+    assert result.code == 0, result.err
+    msg = read_eml(tmp_path / "out" / "CR.eml")
+    assert msg["Bcc"] is None
+    assert msg["To"].addresses[0].addr_spec == "cr@example.org"
+    assert msg["Subject"].startswith("[Test Bcc: evil@example.org] CR:")

@@ -39,7 +39,8 @@ def _address(display: str, addr: str) -> Address:
 
         header = HeaderRegistry()("To", addr)
         return header.addresses[0]  # type: ignore[attr-defined, no-any-return]
-    return Address(display_name=display, addr_spec=addr)
+    # a name from the actions file must not break the header onto a new line
+    return Address(display_name=" ".join(display.split()), addr_spec=addr)
 
 
 def inline_css(html: str) -> str:
