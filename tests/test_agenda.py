@@ -177,3 +177,12 @@ def test_two_meeting_choices_is_a_usage_error(wp: Runner) -> None:
     result = wp("agenda", "--meeting", "ahg-2018-05", "--next-virtual")
     assert result.code == 2
     assert "say which meeting once" in result.err
+
+
+def test_no_meeting_and_no_cadence_says_so(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL)
+    result = run_cli(folder, "agenda", "--next-face-to-face", "--as-of", "2020-04-15")
+    assert result.code == 2
+    assert result.err.strip().splitlines()[-1] == (
+        "workplan: no face-to-face meeting is scheduled from 2020-04-15 on, and no cadence rule says when to "
+        "expect one; use --meeting ID")
