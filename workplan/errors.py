@@ -26,6 +26,11 @@ class ConfigError(UsageError):
     """workplan.toml, an environment variable or a flag holds a value that cannot be used."""
 
 
+class TemplateProblem(UsageError):
+    """A template (packaged or the project's override) does not parse or does not render;
+    the message names the template file and line."""
+
+
 class ProjectNotFound(UsageError):
     """No actions file could be found for this command."""
 
@@ -40,6 +45,18 @@ class TransitionError(UsageError):
 
 class ConcurrentChange(WorkplanError):
     """Somebody else changed the same assignment between our read and our write."""
+
+    exit_code = 1
+
+
+class MissingProgram(WorkplanError):
+    """An outside program a command needs (Graphviz `dot` for SVG) is not installed."""
+
+    exit_code = 1
+
+
+class WriteFailed(WorkplanError):
+    """A document (agenda, digest, graph) could not be written where it was asked for."""
 
     exit_code = 1
 

@@ -1,0 +1,114 @@
+"""Documents rendered from templates: agenda, digest, graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .app import App, pass_app
+from .params import as_of_option
+
+
+def _write_or_print(app: App, text: str | bytes, out: Path | None) -> None:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if out is None:
+        click.echo(data.decode("utf-8"), nl=False)  # every document here is UTF-8 text
+        return
+    from ..fileutil import atomic_write
+
+    atomic_write(out, data)
+    click.echo(f"wrote {out}", err=True)
+
+
+@click.command()
+@click.option("--next-virtual", "which", flag_value="virtual", help="The next virtual meeting (or its expected slot).")
+@click.option("--next-face-to-face", "which", flag_value="face-to-face",
+              help="The next face-to-face meeting (or its expected slot).")
+@click.option("--next", "which", flag_value="next", default=True,
+              help="The next meeting of any kind, or the first slot the cadence expects one in (default).")
+@click.option("--meeting", "meeting_id", metavar="ID", help="The meeting with this id.")
+@as_of_option
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "txt"]), default="md", show_default=True,
+              help="Markdown, HTML (for a browser or print) or plain text.")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@pass_app
+def agenda(app: App, which: str, meeting_id: str | None, as_of: str | None, fmt: str, out: Path | None) -> None:
+    """The agenda of a meeting, written from what is due, late or blocked.
+
+    Sections: opening; adoption of the agenda; items due at this meeting; overdue actions by
+    owner; per-country status of fanned-out deliverables; completed since the previous meeting;
+    deadlines before the following meeting; blocked chains; the next meeting per the cadence;
+    any other business. When no meeting is scheduled, the slot the cadence expects is proposed.
+    """
+    from .. import reports
+    from ..render.agenda import render_agenda
+    from ..templating import Templates
+
+    chosen = click.get_current_context().get_parameter_source("which")
+    if meeting_id and chosen is not None and chosen.name != "DEFAULT":
+        raise click.UsageError("say which meeting once: --meeting ID, or one of --next-virtual, "
+                               "--next-face-to-face, --next")
+    with app.session() as session:
+        data = reports.agenda(session, app.read_context(session, as_of),
+                              "meeting" if meeting_id else which, meeting_id)
+    _write_or_print(app, render_agenda(data, fmt, Templates(app.settings.templates_dir)), out)
+
+
+@click.command()
+@click.option("--party", metavar="PARTY", help="The digest of this party.")
+@click.option("--all", "everyone", is_flag=True,
+              help="One digest per party with an email address, plus the secretariat's group-wide one.")
+@as_of_option
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the messages into, as PARTY.eml.")
+@pass_app
+def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: Path) -> None:
+    """Status digests by email: overdue, due soon, blocked and at risk, completed, upcoming meetings.
+
+    Each message is multipart (plain text and HTML with inlined CSS) and is written as
+    OUT/PARTY.eml, which an email client opens. The secretariat's digest covers the whole group.
+    """
+    from .. import reports
+    from ..fileutil import atomic_write
+    from ..render.digest import build_message, sender_address
+    from ..templating import Templates
+
+    if bool(party) == everyone:
+        raise click.UsageError("say whose digest: --party PARTY or --all")
+    with app.session() as session:
+        ctx = app.read_context(session, as_of)
+        who = reports.recipients(session, party)
+        items = reports.digests(session, ctx, who)
+    templates = Templates(app.settings.templates_dir)
+    for item in items:
+        message = build_message(item, templates, sender_address(app.settings.get("smtp.from"), item))
+        path = out / f"{item.party.id}.eml"
+        atomic_write(path, message.as_bytes())
+        click.echo(f"{path}: {message['Subject']}")
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "svg"]), default="dot", show_default=True,
+              help="Graphviz source, Mermaid source, or SVG drawn by Graphviz's dot program.")
+@click.option("--all-actions", is_flag=True, help="Also show actions with no dependency in either direction.")
+@as_of_option
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@pass_app
+def graph(app: App, fmt: str, all_actions: bool, as_of: str | None, out: Path | None) -> None:
+    """The dependency graph, each action coloured by its state.
+
+    Green done, red overdue, orange blocked, yellow at risk, blue in progress, grey open.
+    """
+    from .. import reports
+    from ..render import graph as render
+
+    with app.session() as session:
+        data = reports.graph(session, app.read_context(session, as_of), everything=all_actions)
+    text = render.mermaid(data) if fmt == "mermaid" else render.dot(data)
+    _write_or_print(app, render.svg(text) if fmt == "svg" else text, out)
+
+
+COMMANDS = (agenda, digest, graph)

@@ -1,0 +1,805 @@
+"""Agendas, digests and the dependency graph as plain objects, built from a Session.
+
+The renderers in :mod:`workplan.render` take these objects and never see a database.
+Every builder runs a fixed number of queries whatever the number of actions: rows come
+from :func:`services.assignment_rows` with filters, events from one windowed query, and
+the grouping is done in Python.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import planning, services, spec
+from .errors import UnknownItem, UsageError
+from .models import Action, Assignment, Event, Participant, Party
+from .services import Filters, ReadContext, Row, _live, _status_expr
+from .timeutil import next_period_start, period_end, period_start, start_of_day, to_utc_naive
+
+CLOSED = spec.CLOSED
+COMPLETED = ("done", "waived")
+# words used for a fanned-out deliverable's cell in the per-country table
+CELL_WORD = {"done": "received", "waived": "waived", "cancelled": "cancelled", "open": "missing",
+             "in_progress": "in progress"}
+
+
+# ---------------------------------------------------------------------------
+# plain objects shared by agenda and digest
+
+
+@dataclass(frozen=True)
+class PartyRef:
+    id: str
+    name: str
+    kind: str = ""
+    emails: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    meeting: str
+    meeting_title: str
+    ref: str
+
+    def __bool__(self) -> bool:
+        return bool(self.meeting or self.ref)
+
+
+@dataclass
+class Item:
+    """One assignment, as a document shows it."""
+
+    action: str
+    title: str
+    party: PartyRef
+    occurrence: str
+    due: date | None
+    due_kind: str
+    due_meeting: str | None
+    status: str
+    state: str  # the one word: done, waived, overdue, blocked, at risk, open, in progress…
+    overdue: bool
+    days_overdue: int | None
+    blocked_by: list[str]
+    at_risk: bool
+    source: Source
+    on: date | None = None  # for completed items: the day it was closed
+    note: str = ""
+
+
+@dataclass
+class ActionSummary:
+    """One action and its assignments (a fanned-out action is one line, with who is pending)."""
+
+    action: str
+    title: str
+    due: date | None
+    due_kind: str
+    source: Source
+    items: list[Item]
+    rolled_over: bool = False  # expected at a slot that passed without a meeting
+
+    @property
+    def pending(self) -> list[Item]:
+        return [i for i in self.items if i.status not in CLOSED]
+
+    @property
+    def closed(self) -> list[Item]:
+        return [i for i in self.items if i.status in CLOSED]
+
+    @property
+    def owners(self) -> list[PartyRef]:
+        return [i.party for i in self.items]
+
+    @property
+    def blocked_by(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for i in self.pending:
+            for dep in i.blocked_by:
+                seen[dep] = None
+        return list(seen)
+
+    @property
+    def state(self) -> str:
+        if not self.pending:
+            return "done" if all(i.status == "done" for i in self.items) else "closed"
+        if any(i.overdue for i in self.pending):
+            return "overdue"
+        if self.blocked_by:
+            return "blocked"
+        return "in progress" if any(i.status == "in_progress" for i in self.pending) else "open"
+
+
+@dataclass
+class MeetingInfo:
+    """A scheduled meeting, or a meeting the cadence expects in a slot (``expected``)."""
+
+    kind: str
+    title: str
+    id: str | None = None
+    start: date | None = None
+    end: date | None = None
+    precision: str = "date"
+    location: str = ""
+    url: str = ""
+    status: str = "expected"
+    slot_start: date | None = None
+    slot_end: date | None = None
+    slot_label: str = ""  # "second semester of 2018"
+    per: str = ""  # for an expected meeting: the cadence rule that expects it
+    at_least: int = 0
+
+    @property
+    def expected(self) -> bool:
+        return self.id is None
+
+    @property
+    def day(self) -> date:
+        """The day deadlines "at this meeting" fall on: its first day, or the slot's end."""
+        if self.expected:
+            assert self.slot_end is not None
+            return self.slot_end
+        assert self.start is not None
+        return self.start
+
+    @property
+    def last_day(self) -> date:
+        if self.expected:
+            assert self.slot_end is not None
+            return self.slot_end
+        assert self.start is not None
+        return self.end or self.start
+
+    @property
+    def kind_label(self) -> str:
+        return self.kind
+
+
+@dataclass
+class DeliverableCell:
+    party: PartyRef
+    status: str
+    word: str  # received | missing | waived | cancelled | in progress
+    on: date | None
+    note: str
+    overdue: bool
+
+
+@dataclass
+class Deliverable:
+    """A fanned-out action: one row per party in the per-country status table."""
+
+    action: str
+    title: str
+    due: date | None
+    due_kind: str
+    source: Source
+    cells: list[DeliverableCell]
+
+    def count(self, word: str) -> int:
+        return sum(1 for c in self.cells if c.word == word)
+
+    def parties(self, word: str) -> list[str]:
+        return [c.party.id for c in self.cells if c.word == word]
+
+
+@dataclass
+class ChainStep:
+    action: str
+    title: str
+    owners: list[str]
+    due: date | None
+    due_kind: str
+    state: str
+
+
+@dataclass
+class OwnerGroup:
+    party: PartyRef
+    items: list[Item]
+
+
+@dataclass
+class CadenceNote:
+    kind: str
+    per: str
+    at_least: int
+    next: MeetingInfo
+
+
+@dataclass
+class Agenda:
+    group_name: str
+    as_of: datetime
+    meeting: MeetingInfo
+    previous: MeetingInfo | None
+    following: MeetingInfo | None
+    window_end: date
+    due_here: list[ActionSummary]
+    overdue_by_owner: list[OwnerGroup]
+    deliverables: list[Deliverable]
+    completed: list[ActionSummary]
+    deadlines: list[ActionSummary]
+    chains: list[list[ChainStep]]
+    cadence: list[CadenceNote]
+
+
+@dataclass
+class Digest:
+    group_name: str
+    group_domain: str
+    party: PartyRef
+    group_wide: bool
+    as_of: datetime
+    period: str  # ISO week of the as-of day: the unit "exactly once" counts in
+    lookahead_days: int
+    completed_since: datetime
+    overdue: list[Item]
+    due_soon: list[Item]
+    blocked: list[Item]
+    completed: list[Item]
+    taking_part: list[Item]
+    meetings: list[MeetingInfo]
+    secretariat_email: str = ""  # the default sender
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"overdue": len(self.overdue), "due_soon": len(self.due_soon), "blocked": len(self.blocked)}
+
+
+@dataclass
+class GraphNode:
+    action: str
+    title: str
+    state: str  # done | overdue | blocked | at risk | in progress | open | waived | cancelled
+    owners: list[str]
+    due: date | None
+    due_kind: str
+    done: int
+    total: int
+
+
+@dataclass
+class Graph:
+    group_name: str
+    as_of: datetime
+    nodes: list[GraphNode]
+    edges: list[tuple[str, str]] = field(default_factory=list)  # (dependency, dependant)
+
+
+# ---------------------------------------------------------------------------
+# lookups shared by the builders (one query each)
+
+
+def _parties(session: Session) -> dict[str, PartyRef]:
+    query = select(Party).where(Party.withdrawn_at.is_(None)).order_by(Party.position, Party.id)
+    return {p.id: PartyRef(p.id, p.name, p.kind, tuple(p.emails or ())) for p in session.scalars(query)}
+
+
+class _Context:
+    """What every builder looks up once: parties, meetings, cadence."""
+
+    def __init__(self, session: Session, ctx: ReadContext) -> None:
+        self.session, self.ctx = session, ctx
+        self.group = services.group_info(session)
+        self.parties = _parties(session)
+        self._order = {pid: n for n, pid in enumerate(self.parties)}
+        self.meetings = services.meetings(session)
+        self.meeting_titles = {m.id: m.title for m in self.meetings}
+        self.rules = services.cadence_rules(session)
+
+    def party(self, pid: str) -> PartyRef:
+        return self.parties.get(pid) or PartyRef(pid, pid)
+
+    def source(self, meeting: str, ref: str) -> Source:
+        return Source(meeting, self.meeting_titles.get(meeting, ""), ref)
+
+    def item(self, row: Row) -> Item:
+        return Item(
+            row.action, row.title, self.party(row.party), row.occurrence, row.due, row.due_kind, row.due_meeting,
+            row.status, _state_word(row), row.overdue, row.days_overdue, list(row.blocked_by), row.at_risk,
+            self.source(row.source_meeting, row.source_ref),
+        )
+
+    def party_order(self, pid: str) -> tuple[int, str]:
+        """Parties in the order of the actions file (the secretariat first, then the countries…)."""
+        return (self._order.get(pid, len(self._order)), pid)
+
+
+def _state_word(row: Row) -> str:
+    from .formatting import state_word
+
+    return state_word(row)
+
+
+def _meeting_info(m: services.MeetingRow) -> MeetingInfo:
+    return MeetingInfo(m.kind, m.title, m.id, m.start_day, m.end_day if m.end else None, m.precision,
+                       m.location, m.url, m.status)
+
+
+# ---------------------------------------------------------------------------
+# which meeting: scheduled, or expected per the cadence (pure)
+
+
+def slot_label(start: date, per: str) -> str:
+    """"second semester of 2018", "third quarter of 2019", "year 2019"."""
+    if per == "year":
+        return f"year {start.year}"
+    if per == "semester":
+        return f"{'first' if start.month <= 6 else 'second'} semester of {start.year}"
+    if per == "quarter":
+        return f"{('first', 'second', 'third', 'fourth')[(start.month - 1) // 3]} quarter of {start.year}"
+    return start.strftime("%B %Y")
+
+
+def expected_meeting(
+    rule: spec.CadenceRule, from_day: date, meetings: Sequence[services.MeetingRow], group_name: str
+) -> MeetingInfo:
+    """The first slot of *rule*, from the one holding *from_day*, that the rule requires and that
+    does not yet hold enough meetings of its kind: where the next meeting is expected."""
+    start = period_start(from_day, rule.per)
+    while start < rule.start:
+        start = next_period_start(start, rule.per)
+    for _ in range(1000):
+        end = period_end(start, rule.per)
+        count = sum(1 for m in meetings
+                    if m.kind == rule.kind and m.status != "cancelled" and start <= m.start_day <= end)
+        if count < rule.at_least:
+            break
+        start = next_period_start(start, rule.per)
+    end = period_end(start, rule.per)
+    return MeetingInfo(rule.kind, f"{rule.kind.capitalize()} meeting of the {group_name}", slot_start=start,
+                       slot_end=end, slot_label=slot_label(start, rule.per), per=rule.per,
+                       at_least=rule.at_least)
+
+
+def next_of_kind(
+    kind: str, after: date, meetings: Sequence[services.MeetingRow], rules: Sequence[spec.CadenceRule],
+    group_name: str, inclusive: bool = True,
+) -> MeetingInfo | None:
+    """The next scheduled meeting of *kind* from *after* (not cancelled), else the expected slot."""
+    found = [m for m in meetings if m.kind == kind and m.status != "cancelled"
+             and (m.start_day >= after if inclusive else m.start_day > after)]
+    if found:
+        return _meeting_info(min(found, key=lambda m: (m.start_day, m.id)))
+    rule = next((r for r in rules if r.kind == kind), None)
+    if rule is None:
+        return None
+    return expected_meeting(rule, after if inclusive else after + timedelta(days=1), meetings, group_name)
+
+
+def choose_meeting(
+    which: str, meeting_id: str | None, as_of_day: date, meetings: Sequence[services.MeetingRow],
+    rules: Sequence[spec.CadenceRule], group_name: str,
+) -> MeetingInfo:
+    """Resolve ``--next-virtual`` / ``--next-face-to-face`` / ``--next`` / ``--meeting ID``."""
+    if which == "meeting":
+        row = next((m for m in meetings if m.id == meeting_id), None)
+        if row is None:
+            known = ", ".join(m.id for m in meetings)
+            raise UnknownItem(f"there is no meeting {meeting_id!r} (known: {known})")
+        return _meeting_info(row)
+    if which in ("virtual", "face-to-face"):
+        found = next_of_kind(which, as_of_day, meetings, rules, group_name)
+        if found is None:
+            raise UsageError(f"no {which} meeting is scheduled from {as_of_day} on, and no cadence rule "
+                             f"says when to expect one; use --meeting ID")
+        return found
+    # --next: the first scheduled meeting of any kind, unless a slot the group's cadence requires
+    # ends before it
+    candidates: list[MeetingInfo] = []
+    scheduled = [m for m in meetings if m.status != "cancelled" and m.start_day >= as_of_day]
+    if scheduled:
+        candidates.append(_meeting_info(min(scheduled, key=lambda m: (m.start_day, m.id))))
+    for rule in rules:
+        if rule.report:
+            nxt = next_of_kind(rule.kind, as_of_day, meetings, rules, group_name)
+            if nxt is not None:
+                candidates.append(nxt)
+    if not candidates:
+        raise UsageError(f"no meeting is scheduled from {as_of_day} on, and no cadence rule says when to "
+                         "expect one; use --meeting ID")
+    return min(candidates, key=lambda m: (m.day, m.expected, m.id or ""))
+
+
+def _cadence_notes(meeting: MeetingInfo, c: _Context) -> list[CadenceNote]:
+    notes = []
+    for rule in c.rules:
+        if not rule.report:
+            continue
+        nxt = next_of_kind(rule.kind, meeting.last_day, c.meetings, c.rules, c.group.name, inclusive=False)
+        if nxt is not None:
+            notes.append(CadenceNote(rule.kind, rule.per, rule.at_least, nxt))
+    return notes
+
+
+# ---------------------------------------------------------------------------
+# events
+
+
+@dataclass(frozen=True)
+class _Closing:
+    action: str
+    party: str
+    occurrence: str
+    status: str
+    on: datetime
+    note: str
+
+
+def _last_events(session: Session, ctx: ReadContext, since: datetime | None,
+                 actions: Iterable[str] | None = None, parties: Iterable[str] | None = None) -> list[_Closing]:
+    """The latest event per assignment in (since, as-of]: when it closes the assignment, the
+    assignment is still closed at the as-of moment (no later event before it)."""
+    query = select(Event.assignment_id, Event.action_id, Event.party_id, Event.occurrence, Event.to_status,
+                   Event.occurred_at, Event.note).where(Event.occurred_at <= ctx.as_of_utc)
+    if since is not None:
+        query = query.where(Event.occurred_at >= to_utc_naive(since))
+    if actions is not None:
+        query = query.where(Event.action_id.in_(list(actions)))
+    if parties is not None:
+        query = query.where(Event.party_id.in_(list(parties)))
+    last: dict[int, Any] = {}
+    for ev in session.execute(query.order_by(Event.occurred_at, Event.id)):
+        last[ev.assignment_id] = ev
+    from .timeutil import from_utc_naive
+
+    return [
+        _Closing(ev.action_id, ev.party_id, ev.occurrence, ev.to_status, from_utc_naive(ev.occurred_at, ctx.tz),
+                 ev.note)
+        for ev in last.values()
+    ]
+
+
+def _summaries(rows: Iterable[Item]) -> list[ActionSummary]:
+    """Group assignments by action (and by occurrence, for a recurring action)."""
+    by_action: dict[tuple[str, str], ActionSummary] = {}
+    for item in rows:
+        key = (item.action, item.occurrence)
+        summary = by_action.get(key)
+        if summary is None:
+            summary = by_action[key] = ActionSummary(item.action, item.title, item.due, item.due_kind, item.source,
+                                                     [])
+        summary.items.append(item)
+    return list(by_action.values())
+
+
+# ---------------------------------------------------------------------------
+# the agenda
+
+
+def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | None = None) -> Agenda:
+    c = _Context(session, ctx)
+    today = ctx.as_of_day
+    meeting = choose_meeting(which, meeting_id, today, c.meetings, c.rules, c.group.name)
+    previous_rows = [m for m in c.meetings if m.status != "cancelled" and m.id != meeting.id
+                     and m.start_day <= min(today, meeting.day - timedelta(days=1))]
+    previous = _meeting_info(max(previous_rows, key=lambda m: (m.start_day, m.id))) if previous_rows else None
+    cadence = _cadence_notes(meeting, c)
+    following = min((n.next for n in cadence), key=lambda m: m.day, default=None)
+    if following is None:
+        later = [m for m in c.meetings if m.status != "cancelled" and m.start_day > meeting.last_day]
+        following = _meeting_info(min(later, key=lambda m: (m.start_day, m.id))) if later else None
+    window_end = following.day if following else meeting.last_day + timedelta(days=ctx.lookahead_days)
+
+    # one pass over the public assignments (judging each needs every action's state, which is a
+    # scan of its own: once, not once per section)
+    rows = services.assignment_rows(session, ctx, Filters(include_restricted=False))
+    by_action: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_action[row.action].append(row)
+
+    due_here = _due_at_meeting(c, meeting, by_action)
+    here_ids = {s.action for s in due_here}
+
+    overdue_rows = sorted((r for r in rows if r.overdue), key=lambda r: (-(r.days_overdue or 0), r.action, r.party))
+    groups: dict[str, list[Item]] = defaultdict(list)
+    for row in overdue_rows:
+        groups[row.party].append(c.item(row))
+    overdue_by_owner = [OwnerGroup(c.party(pid), groups[pid]) for pid in sorted(groups, key=c.party_order)]
+
+    since = start_of_day(previous.start, ctx.tz) if previous and previous.start else None
+    closings = _last_events(session, ctx, since)
+    completed = _completed(c, closings, by_action)
+    deliverables = _deliverables(c, window_end, {(x.action, x.party) for x in closings if x.status in CLOSED},
+                                 by_action)
+
+    deadlines = _summaries(
+        c.item(r) for r in rows
+        if r.status not in CLOSED and not r.overdue and r.action not in here_ids
+        and r.due is not None and today <= r.due <= window_end
+    )
+    deadlines.sort(key=lambda s: (s.due or date.max, s.action))
+
+    return Agenda(c.group.name, ctx.as_of, meeting, previous, following, window_end, due_here, overdue_by_owner,
+                  deliverables, completed, deadlines, _chains(c), cadence)
+
+
+def _due_at_meeting(c: _Context, meeting: MeetingInfo, by_action: dict[str, list[Row]]) -> list[ActionSummary]:
+    """Actions due at the meeting itself (not the preparations due some days before it).
+
+    For an expected meeting: deadlines that resolved to its slot, and those of earlier slots of
+    the same kind that passed without a meeting while the action is still open (it still awaits
+    "the next meeting", which this one is)."""
+    # recurring actions have dated occurrences, never a meeting deadline
+    query = select(Action.id, Action.due_spec, Action.due_date).where(
+        _live(Action.withdrawn_at, c.ctx), Action.visibility == "public")
+    if meeting.expected:
+        query = query.where(Action.due_kind == "expected")
+    else:
+        query = query.where(Action.due_meeting == meeting.id)
+    exact: set[str] = set()
+    earlier: set[str] = set()
+    for aid, due_spec, due_date in c.session.execute(query):
+        if (due_spec or {}).get("offset_days"):
+            continue
+        if not meeting.expected:
+            exact.add(aid)
+        elif (due_spec or {}).get("next") == meeting.kind and due_date is not None:
+            if due_date == meeting.day:
+                exact.add(aid)
+            elif due_date < meeting.day:
+                earlier.add(aid)
+    if not exact and not earlier:
+        return []
+    rows = [r for aid in sorted(exact | earlier, key=_position(by_action)) for r in by_action.get(aid, [])]
+    summaries = _summaries(c.item(r) for r in rows)
+    out = []
+    for s in summaries:
+        if s.action in earlier:
+            if not s.pending:
+                continue
+            s.rolled_over = True
+        out.append(s)
+    return out
+
+
+def _position(by_action: dict[str, list[Row]]) -> Any:
+    """Sort key: the order actions come in from the query (their order in the actions file)."""
+    order = {aid: n for n, aid in enumerate(by_action)}
+    return lambda aid: (order.get(aid, len(order)), aid)
+
+
+def _completed(c: _Context, closings: list[_Closing], by_action: dict[str, list[Row]]) -> list[ActionSummary]:
+    done = [x for x in closings if x.status in COMPLETED]
+    if not done:
+        return []
+    rows = [r for aid in sorted({x.action for x in done}, key=_position(by_action))
+            for r in by_action.get(aid, []) if r.status in CLOSED]
+    by_key = {(x.action, x.party, x.occurrence): x for x in done}
+    items = []
+    for row in rows:
+        closing = by_key.get((row.action, row.party, row.occurrence))
+        if closing is None:
+            continue
+        item = c.item(row)
+        item.on, item.note = closing.on.date(), closing.note
+        items.append(item)
+    return _summaries(items)
+
+
+def _deliverables(c: _Context, window_end: date, closed_since: set[tuple[str, str]],
+                  by_action: dict[str, list[Row]]) -> list[Deliverable]:
+    """Fanned-out actions with a deadline by the following meeting that are still pending, or
+    that were completed since the previous meeting."""
+    query = (
+        select(Assignment.action_id)
+        .join(Action, Action.id == Assignment.action_id)
+        .where(_live(Assignment.withdrawn_at, c.ctx), _live(Action.withdrawn_at, c.ctx),
+               Action.visibility == "public", Assignment.occurrence == "",
+               Assignment.due_date.is_not(None), Assignment.due_date <= window_end)
+        .group_by(Assignment.action_id)
+        .having(func.count(func.distinct(Assignment.party_id)) > 1)
+    )
+    ids = list(c.session.scalars(query))
+    if not ids:
+        return []
+    notes = {(x.action, x.party): x for x in _last_events(c.session, c.ctx, None, actions=ids)}
+    out = []
+    for aid in sorted(ids, key=_position(by_action)):
+        arows = by_action.get(aid, [])
+        if not arows:
+            continue
+        pending = any(r.status not in CLOSED for r in arows)
+        recent = any((aid, r.party) in closed_since for r in arows)
+        if not pending and not recent:
+            continue
+        first = arows[0]
+        cells = []
+        for r in sorted(arows, key=lambda r: c.party_order(r.party)):
+            ev = notes.get((aid, r.party))
+            closed_ev = ev if ev is not None and r.status in CLOSED and ev.status == r.status else None
+            cells.append(DeliverableCell(
+                c.party(r.party), r.status, CELL_WORD.get(r.status, r.status),
+                closed_ev.on.date() if closed_ev else None, closed_ev.note if closed_ev else "", r.overdue))
+        out.append(Deliverable(aid, first.title, first.due, first.due_kind,
+                               c.source(first.source_meeting, first.source_ref), cells))
+    out.sort(key=lambda d: (d.due or date.max, d.action))
+    return out
+
+
+def _chains(c: _Context) -> list[list[ChainStep]]:
+    status = _status_expr(c.session, c.ctx)
+    states = services.action_states(c.session, c.ctx, status)
+    deps = services.dependency_map(c.session)
+    open_actions = {a for a, s in states.items() if not s.closed}
+    chains = planning.blocked_chains(deps, open_actions)
+    if not chains:
+        return []
+    ids = sorted({a for chain in chains for a in chain})
+    actions = {
+        a.id: a for a in c.session.execute(
+            select(Action.id, Action.title, Action.owners, Action.due_date, Action.due_kind, Action.visibility)
+            .where(Action.id.in_(ids)))
+    }
+    today = c.ctx.as_of_day
+    out = []
+    for chain in chains:
+        if any(actions[a].visibility != "public" for a in chain):
+            continue
+        steps = []
+        for position, aid in enumerate(chain):
+            a = actions[aid]
+            if a.due_date is not None and a.due_date < today:
+                state = "overdue"
+            elif position > 0:
+                state = "blocked"
+            else:
+                state = "open"
+            steps.append(ChainStep(aid, a.title, list(a.owners), a.due_date, a.due_kind, state))
+        out.append(steps)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# digests
+
+
+def recipients(session: Session, party: str | None) -> list[PartyRef]:
+    """``--party P``: that party; ``--all``: every party with an address, and the secretariat."""
+    parties = _parties(session)
+    if party is not None:
+        found = parties.get(party)
+        if found is None:
+            raise UnknownItem(f"there is no party {party!r}")
+        if not found.emails and found.kind != "secretariat":
+            raise UsageError(f"party {party} has no email address in the actions file, so it gets no digest")
+        return [found]
+    return [p for p in parties.values() if p.emails or p.kind == "secretariat"]
+
+
+def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list[Digest]:
+    """One digest per party in *who*; a party of kind ``secretariat`` gets the group-wide one."""
+    c = _Context(session, ctx)
+    today = ctx.as_of_day
+    soon = today + timedelta(days=ctx.lookahead_days)
+    group_wide = any(p.kind == "secretariat" for p in who)
+    ids = [p.id for p in who]
+    participations: dict[str, set[str]] = defaultdict(set)
+    part_query = select(Participant.party_id, Participant.action_id)
+    if not group_wide:
+        part_query = part_query.where(Participant.party_id.in_(ids))
+    for pid, aid in session.execute(part_query):
+        participations[pid].add(aid)
+    if group_wide or len(who) > 1:
+        rows = services.assignment_rows(session, ctx, Filters(status="pending"))
+    else:
+        own = services.assignment_rows(session, ctx, Filters(owner=ids[0], status="pending"))
+        wanted = sorted(participations[ids[0]])
+        others = services.assignment_rows(session, ctx, Filters(actions=wanted, status="pending")) if wanted else []
+        seen = {(r.action, r.party, r.occurrence) for r in own}
+        rows = own + [r for r in others if (r.action, r.party, r.occurrence) not in seen]
+    since = ctx.as_of - timedelta(days=7)
+    closings = [x for x in _last_events(session, ctx, since, parties=None if group_wide else ids)
+                if x.status in COMPLETED]
+    titles: dict[str, str] = {
+        aid: title for aid, title in session.execute(
+            select(Action.id, Action.title).where(Action.id.in_(sorted({x.action for x in closings}))))
+    } if closings else {}
+    sources = {
+        aid: (m, ref) for aid, m, ref in session.execute(select(Action.id, Action.source_meeting, Action.source_ref)
+                                                           .where(Action.id.in_(sorted(titles))))
+    } if titles else {}
+    meetings = _upcoming_meetings(c)
+    period = "{}-W{:02d}".format(*today.isocalendar()[:2])
+    secretariat_email = next((p.emails[0] for p in c.parties.values() if p.kind == "secretariat" and p.emails), "")
+
+    by_party: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_party[row.party].append(row)
+    out = []
+    for party in who:
+        wide = party.kind == "secretariat"
+        mine = rows if wide else by_party.get(party.id, [])
+        overdue = sorted((r for r in mine if r.overdue), key=lambda r: (-(r.days_overdue or 0), r.action, r.party))
+        due_soon = sorted((r for r in mine if not r.overdue and r.due is not None and today <= r.due <= soon),
+                          key=lambda r: (r.due or date.max, r.action, r.party))
+        blocked = [r for r in mine if r.blocked_by or r.at_risk]
+        part = set() if wide else participations.get(party.id, set())
+        taking_part = sorted(
+            (r for r in rows if r.action in part and r.party != party.id
+             and (r.overdue or r.blocked_by or r.at_risk or (r.due is not None and today <= r.due <= soon))),
+            key=lambda r: (r.due or date.max, r.action, r.party))
+        completed = []
+        for x in sorted(closings, key=lambda x: (x.on, x.action, x.party)):
+            if not wide and x.party != party.id:
+                continue
+            meeting, ref = sources.get(x.action, ("", ""))
+            completed.append(Item(x.action, titles.get(x.action, x.action), c.party(x.party), x.occurrence, None,
+                                  "", None, x.status, x.status, False, None, [], False, c.source(meeting, ref),
+                                  on=x.on.date(), note=x.note))
+        out.append(Digest(
+            c.group.name, c.group.domain, party, wide, ctx.as_of, period, ctx.lookahead_days, since,
+            [c.item(r) for r in overdue], [c.item(r) for r in due_soon], [c.item(r) for r in blocked], completed,
+            [c.item(r) for r in taking_part], meetings, secretariat_email,
+        ))
+    return out
+
+
+def _upcoming_meetings(c: _Context) -> list[MeetingInfo]:
+    """Scheduled meetings from the as-of day on, and where the cadence expects the next ones."""
+    today = c.ctx.as_of_day
+    out = [_meeting_info(m) for m in c.meetings if m.status != "cancelled" and m.start_day >= today]
+    for rule in c.rules:
+        if not rule.report:
+            continue
+        nxt = next_of_kind(rule.kind, today, c.meetings, c.rules, c.group.name)
+        if nxt is not None and nxt.expected:
+            out.append(nxt)
+    out.sort(key=lambda m: (m.day, m.expected, m.id or ""))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the dependency graph
+
+
+def graph(session: Session, ctx: ReadContext, everything: bool = False) -> Graph:
+    """Actions linked by dependencies (or every action), each with one state for its colour."""
+    group = services.group_info(session)
+    deps = services.dependency_map(session)
+    linked = {a for a, ds in deps.items() for a in [a, *ds]}
+    rows = services.assignment_rows(session, ctx, Filters(include_restricted=False))
+    by_action: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        if everything or row.action in linked:
+            by_action[row.action].append(row)
+    owners_q = select(Action.id, Action.title, Action.owners, Action.due_date, Action.due_kind).where(
+        _live(Action.withdrawn_at, ctx), Action.visibility == "public").order_by(Action.position)
+    nodes = []
+    for aid, title, owners, due, due_kind in session.execute(owners_q):
+        if not everything and aid not in linked:
+            continue
+        arows = by_action.get(aid, [])
+        nodes.append(GraphNode(aid, title, _action_state(arows), list(owners), due, due_kind,
+                               sum(1 for r in arows if r.status == "done"), len(arows)))
+    present = {n.action for n in nodes}
+    edges = sorted((d, a) for a, ds in deps.items() for d in ds if a in present and d in present)
+    return Graph(group.name, ctx.as_of, nodes, edges)
+
+
+def _action_state(rows: Sequence[Row]) -> str:
+    if not rows:
+        return "open"
+    pending = [r for r in rows if r.status not in CLOSED]
+    if not pending:
+        statuses = {r.status for r in rows}
+        return "done" if "done" in statuses else statuses.pop()
+    if any(r.overdue for r in pending):
+        return "overdue"
+    if any(r.blocked_by for r in pending):
+        return "blocked"
+    if any(r.at_risk for r in pending):
+        return "at risk"
+    if any(r.status == "in_progress" for r in pending):
+        return "in progress"
+    return "open"
+
+
