@@ -44,6 +44,12 @@ class ConcurrentChange(WorkplanError):
     exit_code = 1
 
 
+class OutputError(WorkplanError):
+    """A file could not be written where the command was asked to write it."""
+
+    exit_code = 1
+
+
 class DatabaseError(WorkplanError):
     """The database could not be reached, is locked, or is not a workplan database."""
 

@@ -1,0 +1,382 @@
+"""iCalendar feeds: a :class:`~workplan.feeds.FeedSet` in, one ``.ics`` file's bytes per feed out.
+
+Pure: no session, no clock, no locale. Every VEVENT is serialised once and the same bytes are
+spliced into every feed that shows it (a meeting appears in every party's feed).
+
+What the feeds contain (documented for subscribers in the README):
+
+* meetings — a timed VEVENT in the meeting's own zone (with its VTIMEZONE) when the time is
+  known; an all-day VEVENT (exclusive DTEND) when only dates are; a meeting known only by its
+  month is a TENTATIVE all-day event spanning that month whose summary says so. STATUS: held →
+  CONFIRMED, planned → TENTATIVE, cancelled or withdrawn → CANCELLED.
+* deadlines — all-day, TRANSPARENT VEVENTs on the resolved due date: in a party's feed one per
+  assignment (``assignment-ACTION+PARTY[+OCCURRENCE]@DOMAIN``); in ``all.ics``, and in the feeds
+  of the parties an action lists under ``with``, one per action (``action-ACTION[+OCCURRENCE]@DOMAIN``)
+  naming the owners still open. Closed assignments stay, marked done or waived; cancelled
+  assignments and withdrawn actions stay with STATUS:CANCELLED. An *expected* deadline (its
+  meeting is not scheduled yet) is TENTATIVE and says so.
+* SEQUENCE is the stored sequence (raised by sync when a date, time or title changes) plus the
+  number of status changes the item has seen; DTSTAMP and LAST-MODIFIED are the item's latest
+  change in the data. No VALARM: subscribed clients strip or ignore it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, Timezone
+
+from ..feeds import FeedAction, FeedAssignment, FeedMeeting, FeedSet
+
+PRODID = "-//workplan//calendar feeds//EN"
+REFRESH = timedelta(hours=12)
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+CLOSED_WORD = {"done": "✓ Done", "waived": "✓ Waived", "cancelled": "Cancelled"}
+STATUS_WORD = {"open": "open", "in_progress": "in progress", "done": "done", "waived": "waived",
+               "cancelled": "cancelled"}
+MAX_NAMED = 6  # owners named in a summary before "+N more"
+
+
+def day_text(day: date) -> str:
+    """``31 December 2018``: the same on every machine, whatever its locale."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def month_text(day: date) -> str:
+    return f"{MONTHS[day.month - 1]} {day.year}"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One file: its name, its calendar properties, and the keys of the components it shows."""
+
+    filename: str
+    name: str
+    description: str
+    components: tuple[str, ...]
+
+
+# ---------------------------------------------------------------------------
+# meetings
+
+
+def _meeting_moments(m: FeedMeeting) -> tuple[Any, Any]:
+    """DTSTART and DTEND of a meeting (DTEND None: a timed meeting with no known end)."""
+    if m.precision == "month":
+        last = m.end_day
+        return m.start_day, last + timedelta(days=1)
+    if m.precision == "datetime":
+        tz = ZoneInfo(m.timezone)
+        start = datetime.fromisoformat(m.start).astimezone(tz)
+        if m.end is None:
+            return start, None
+        if "T" in m.end:
+            return start, datetime.fromisoformat(m.end).astimezone(tz)
+        # a start time but only an end date: until the end of that day, in the meeting's zone
+        return start, datetime.combine(m.end_day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return m.start_day, m.end_day + timedelta(days=1)
+
+
+def meeting_status(m: FeedMeeting) -> str:
+    if m.withdrawn or m.status == "cancelled":
+        return "CANCELLED"
+    if m.precision == "month":
+        return "TENTATIVE"
+    return "CONFIRMED" if m.status == "held" else "TENTATIVE"
+
+
+def meeting_summary(m: FeedMeeting) -> str:
+    title = m.title
+    if m.precision == "month":
+        title = f"{title} (sometime in {month_text(m.start_day)}; day not fixed)"
+    if m.withdrawn:
+        return f"Withdrawn: {title}"
+    if m.status == "cancelled":
+        return f"Cancelled: {title}"
+    return title
+
+
+def meeting_description(m: FeedMeeting) -> str:
+    kind = m.kind.replace("-", " ")
+    state = {"held": "held", "planned": "planned", "cancelled": "cancelled"}.get(m.status, m.status)
+    if m.withdrawn:
+        state = "withdrawn from the workplan"
+    lines = [f"{kind[:1].upper()}{kind[1:]} meeting, {state}."]
+    if m.precision == "month":
+        lines.append(f"Only the month is known: {month_text(m.start_day)}. The days are not fixed yet; "
+                     "this event spans the whole month.")
+    if m.description:
+        lines += ["", m.description]
+    if m.url:
+        lines += ["", m.url]
+    lines += ["", f"Meeting: {m.id}"]
+    return "\n".join(lines)
+
+
+def meeting_event(m: FeedMeeting, domain: str) -> Event:
+    ev = Event()
+    ev.add("uid", f"meeting-{m.id}@{domain}")
+    ev.add("dtstamp", _utc(m.modified))
+    ev.add("last-modified", _utc(m.modified))
+    ev.add("sequence", m.sequence)
+    ev.add("summary", meeting_summary(m))
+    start, end = _meeting_moments(m)
+    ev.add("dtstart", start)
+    if end is not None:
+        ev.add("dtend", end)
+    ev.add("status", meeting_status(m))
+    ev.add("transp", "TRANSPARENT" if m.precision == "month" else "OPAQUE")
+    if m.location:
+        ev.add("location", m.location)
+    if m.url:
+        ev.add("url", m.url)
+    ev.add("categories", ["Meeting", m.kind])
+    ev.add("description", meeting_description(m))
+    return ev
+
+
+def timezones(meetings: Iterable[FeedMeeting]) -> list[Timezone]:
+    """The VTIMEZONEs the timed meetings reference, covering only the years they span (so the
+    component stays short, and the same as long as those years' rules do)."""
+    years: dict[str, list[int]] = {}
+    for m in meetings:
+        if m.precision == "datetime":
+            years.setdefault(m.timezone, []).extend((m.start_day.year, m.end_day.year))
+    return [
+        Timezone.from_tzinfo(ZoneInfo(name), name, date(min(ys), 1, 1), date(max(ys) + 1, 1, 1))
+        for name, ys in sorted(years.items())
+    ]
+
+
+# ---------------------------------------------------------------------------
+# deadlines
+
+
+def _due_line(action: FeedAction, a: FeedAssignment, meeting_titles: dict[str, str]) -> str:
+    due = f"Due: {day_text(a.due_date)}"
+    if a.due_at is not None:
+        due += f", by {a.due_at:%H:%M} {a.due_at.tzinfo}"
+    spec = action.due_spec
+    offset = int(spec.get("offset_days") or 0)
+    rel = ""
+    if offset:
+        rel = f"{abs(offset)} days {'before' if offset < 0 else 'after'} "
+    if a.occurrence:
+        return due + " (this period's occurrence of a recurring action)"
+    if a.due_kind == "expected":
+        kind = str(spec.get("next", "")).replace("-", " ")
+        return (due + f" — expected: {rel}the next {kind} meeting, which is not scheduled yet; "
+                "the date is the end of the period in which the agreed cadence expects it")
+    if a.due_kind == "meeting" and a.due_meeting:
+        title = meeting_titles.get(a.due_meeting, a.due_meeting)
+        what = f"the next {str(spec.get('next')).replace('-', ' ')} meeting, " if spec.get("form") == "next" else ""
+        return due + f" — {rel or 'at '}{what}{title} ({a.due_meeting})"
+    return due
+
+
+def _source_lines(action: FeedAction) -> list[str]:
+    lines: list[str] = []
+    if action.source_meeting:
+        where = action.source_meeting_title or action.source_meeting
+        ref = f", {action.source_ref}" if action.source_ref else ""
+        lines.append(f"Source: {where} ({action.source_meeting}){ref}")
+        if action.source_text:
+            lines.append(f"“{action.source_text}”")
+    return lines
+
+
+def _dependency_lines(action: FeedAction) -> list[str]:
+    if not action.depends_on:
+        return []
+    return ["Depends on:"] + [
+        f"- {d.id}: {d.title} ({'closed' if d.closed else 'not closed yet'})" for d in action.depends_on
+    ]
+
+
+def _owner_state(a: FeedAssignment) -> str:
+    if a.withdrawn:
+        return "withdrawn"
+    word = STATUS_WORD.get(a.status, a.status)
+    if a.status != "open" and a.status_since is not None:
+        word += f" since {day_text(a.status_since.date())}"
+    return word
+
+
+def _body(action: FeedAction, head: Sequence[str], due: str, meeting_titles: dict[str, str],
+          party_names: dict[str, str]) -> str:
+    lines = [action.title, "", due, *head]
+    if action.with_:
+        lines.append("With: " + ", ".join(action.with_))
+    lines += _dependency_lines(action)
+    source = _source_lines(action)
+    if source:
+        lines += ["", *source]
+    if action.description:
+        lines += ["", action.description]
+    if action.withdrawn:
+        lines += ["", "This action was withdrawn from the workplan."]
+    lines += ["", f"Action: {action.id}"]
+    return "\n".join(lines)
+
+
+def _deadline_event(uid: str, summary: str, description: str, day: date, status: str, sequence: int,
+                    modified: datetime) -> Event:
+    ev = Event()
+    ev.add("uid", uid)
+    ev.add("dtstamp", _utc(modified))
+    ev.add("last-modified", _utc(modified))
+    ev.add("sequence", sequence)
+    ev.add("summary", summary)
+    ev.add("dtstart", day)
+    ev.add("dtend", day + timedelta(days=1))
+    ev.add("status", status)
+    ev.add("transp", "TRANSPARENT")
+    ev.add("categories", ["Deadline"])
+    ev.add("description", description)
+    return ev
+
+
+def assignment_summary(action: FeedAction, a: FeedAssignment) -> str:
+    if action.withdrawn or a.withdrawn:
+        return f"Withdrawn: {action.title} — {a.party}"
+    if a.status in CLOSED_WORD:
+        return f"{CLOSED_WORD[a.status]}: {action.title} — {a.party}"
+    due = "Due (expected)" if a.due_kind == "expected" else "Due"
+    extra = " (in progress)" if a.status == "in_progress" else ""
+    return f"{due}: {action.title} — {a.party}{extra}"
+
+
+def assignment_event(action: FeedAction, a: FeedAssignment, domain: str, meeting_titles: dict[str, str],
+                     party_names: dict[str, str]) -> Event:
+    occurrence = f"+{a.occurrence}" if a.occurrence else ""
+    owner = f"Owner: {a.party} ({party_names.get(a.party, a.party)}) — {_owner_state(a)}"
+    others = sorted({o.party for o in action.assignments if o.party != a.party})
+    head = [owner] + ([f"Other owners: {', '.join(others)}"] if others else [])
+    cancelled = action.withdrawn or a.withdrawn or a.status == "cancelled"
+    status = "CANCELLED" if cancelled else "TENTATIVE" if a.due_kind == "expected" else "CONFIRMED"
+    return _deadline_event(
+        f"assignment-{action.id}+{a.party}{occurrence}@{domain}",
+        assignment_summary(action, a),
+        _body(action, head, _due_line(action, a, meeting_titles), meeting_titles, party_names),
+        a.due_date, status, a.sequence, max(action.modified, a.modified),
+    )
+
+
+def action_summary(action: FeedAction, owners: Sequence[FeedAssignment]) -> str:
+    if action.withdrawn:
+        return f"Withdrawn: {action.title}"
+    live = [a for a in owners if not a.withdrawn]
+    pending = [a.party for a in live if a.status not in CLOSED_WORD]
+    if not pending:
+        if live and all(a.status == "cancelled" for a in live):
+            return f"Cancelled: {action.title}"
+        word = "✓ Done" if all(a.status == "done" for a in live) else "✓ Closed"
+        return f"{word}: {action.title}"
+    named = ", ".join(pending[:MAX_NAMED]) + (f" +{len(pending) - MAX_NAMED} more" if len(pending) > MAX_NAMED
+                                              else "")
+    due = "Due (expected)" if owners[0].due_kind == "expected" else "Due"
+    return f"{due}: {action.title} — {named}"
+
+
+def action_event(action: FeedAction, owners: Sequence[FeedAssignment], domain: str,
+                 meeting_titles: dict[str, str], party_names: dict[str, str]) -> Event:
+    """One action's deadline (one occurrence of it) for everyone: which owners are still open."""
+    first = owners[0]
+    occurrence = f"+{first.occurrence}" if first.occurrence else ""
+    live = [a for a in owners if not a.withdrawn]
+    head = ["Owners:"] + [f"- {a.party} ({party_names.get(a.party, a.party)}): {_owner_state(a)}" for a in owners]
+    cancelled = action.withdrawn or not live or all(a.status == "cancelled" for a in live)
+    status = "CANCELLED" if cancelled else "TENTATIVE" if first.due_kind == "expected" else "CONFIRMED"
+    modified = max([action.modified, *(a.modified for a in owners)])
+    sequence = action.sequence + sum(a.sequence for a in owners)
+    return _deadline_event(
+        f"action-{action.id}{occurrence}@{domain}",
+        action_summary(action, owners),
+        _body(action, head, _due_line(action, first, meeting_titles), meeting_titles, party_names),
+        first.due_date, status, sequence, modified,
+    )
+
+
+# ---------------------------------------------------------------------------
+# the feeds
+
+
+def _calendar_head(group_name: str, timezone: str, feed: Feed) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", feed.name)
+    cal.add("x-wr-caldesc", feed.description)
+    cal.add("x-wr-timezone", timezone)
+    cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", "PT12H")
+    text = cal.to_ical()
+    end = b"END:VCALENDAR\r\n"
+    assert text.endswith(end)
+    return text[: -len(end)]
+
+
+def render_feeds(fs: FeedSet) -> dict[str, bytes]:
+    """Every feed of the workplan: ``all.ics``, ``meetings.ics`` and ``<PARTY>.ics`` per party."""
+    domain = fs.group.domain
+    names = {p.id: p.name for p in fs.parties}
+    titles = fs.meeting_titles
+    parts: dict[str, bytes] = {}
+
+    zones = b"".join(tz.to_ical() for tz in timezones(fs.meetings))
+    meeting_keys = []
+    for m in fs.meetings:
+        key = f"meeting:{m.id}"
+        parts[key] = meeting_event(m, domain).to_ical()
+        meeting_keys.append(key)
+
+    public: list[str] = []
+    per_party: dict[str, list[tuple[date, int, str]]] = {p.id: [] for p in fs.parties}
+    for position, action in enumerate(fs.actions):
+        occurrences: dict[str, list[FeedAssignment]] = {}
+        for a in action.assignments:
+            occurrences.setdefault(a.occurrence, []).append(a)
+        owners_all = {a.party for a in action.assignments}
+        for occurrence, owners in sorted(occurrences.items()):
+            key = f"action:{action.id}:{occurrence}"
+            parts[key] = action_event(action, owners, domain, titles, names).to_ical()
+            if action.visibility == "public":
+                public.append(key)
+            for party in action.with_:
+                if party not in owners_all and party in per_party:
+                    per_party[party].append((owners[0].due_date, position, key))
+            for a in owners:
+                akey = f"assignment:{action.id}:{a.party}:{occurrence}"
+                parts[akey] = assignment_event(action, a, domain, titles, names).to_ical()
+                per_party.setdefault(a.party, []).append((a.due_date, position, akey))
+
+    group = fs.group
+    feeds = [
+        Feed("all.ics", group.name,
+             f"Meetings and public deadlines of the {group.name}, from its workplan.",
+             (*meeting_keys, *public)),
+        Feed("meetings.ics", f"{group.name} — meetings", f"Meetings of the {group.name}.", tuple(meeting_keys)),
+    ]
+    for pid, items in per_party.items():
+        name = names.get(pid, pid)
+        feeds.append(Feed(
+            f"{pid}.ics", f"{group.name} — {pid} ({name})" if name != pid else f"{group.name} — {pid}",
+            f"What {name} owes or takes part in, and the meetings of the {group.name}.",
+            (*meeting_keys, *(key for _, _, key in sorted(items))),
+        ))
+    out: dict[str, bytes] = {}
+    for feed in feeds:
+        body = b"".join(parts[k] for k in feed.components)
+        out[feed.filename] = _calendar_head(group.name, group.timezone, feed) + zones + body + b"END:VCALENDAR\r\n"
+    return out
