@@ -106,12 +106,13 @@ def meeting_summary(m: FeedMeeting) -> str:
 
 
 def meeting_description(m: FeedMeeting) -> str:
-    kind = m.kind.replace("-", " ")
+    kind = m.kind
     state = {"held": "held", "planned": "planned", "cancelled": "cancelled"}.get(m.status, m.status)
     if m.withdrawn:
         state = "withdrawn from the workplan"
     lines = [f"{kind[:1].upper()}{kind[1:]} meeting, {state}."]
     if m.precision == "month":
+        lines.append("")
         lines.append(f"Only the month is known: {month_text(m.start_day)}. The days are not fixed yet; "
                      "this event spans the whole month.")
     if m.description:
@@ -211,8 +212,7 @@ def _owner_state(a: FeedAssignment) -> str:
     return word
 
 
-def _body(action: FeedAction, head: Sequence[str], due: str, meeting_titles: dict[str, str],
-          party_names: dict[str, str]) -> str:
+def _body(action: FeedAction, head: Sequence[str], due: str) -> str:
     lines = [action.title, "", due, *head]
     if action.with_:
         lines.append("With: " + ", ".join(action.with_))
@@ -266,7 +266,7 @@ def assignment_event(action: FeedAction, a: FeedAssignment, domain: str, meeting
     return _deadline_event(
         f"assignment-{action.id}+{a.party}{occurrence}@{domain}",
         assignment_summary(action, a),
-        _body(action, head, _due_line(action, a, meeting_titles), meeting_titles, party_names),
+        _body(action, head, _due_line(action, a, meeting_titles)),
         a.due_date, status, a.sequence, max(action.modified, a.modified),
     )
 
@@ -301,7 +301,7 @@ def action_event(action: FeedAction, owners: Sequence[FeedAssignment], domain: s
     return _deadline_event(
         f"action-{action.id}{occurrence}@{domain}",
         action_summary(action, owners),
-        _body(action, head, _due_line(action, first, meeting_titles), meeting_titles, party_names),
+        _body(action, head, _due_line(action, first, meeting_titles)),
         first.due_date, status, sequence, modified,
     )
 
@@ -321,7 +321,7 @@ def _calendar_head(group_name: str, timezone: str, feed: Feed) -> bytes:
     cal.add("x-wr-timezone", timezone)
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT12H")
-    text = cal.to_ical()
+    text: bytes = cal.to_ical()
     end = b"END:VCALENDAR\r\n"
     assert text.endswith(end)
     return text[: -len(end)]
