@@ -374,3 +374,38 @@ def test_help_does_not_import_icalendar_or_sqlalchemy() -> None:
             "assert 'icalendar' not in sys.modules and 'sqlalchemy' not in sys.modules, "
             "sorted(m for m in sys.modules if m.split('.')[0] in ('icalendar', 'sqlalchemy'))")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
+
+
+def test_todo_writes_the_deadlines_as_tasks_too(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "t", MINIMAL)
+    assert run_cli(folder, "done", "a1", "--party", "CR", "--on", "2020-03-20").code == 0
+    result = run_cli(folder, "calendars", "--todo", "--as-of", "2020-04-15")
+    assert result.code == 0, result.err
+    names = sorted(str(p.relative_to(folder / "calendars")) for p in (folder / "calendars").rglob("*.ics"))
+    assert names == ["CR.ics", "PA.ics", "TS.ics", "all.ics", "meetings.ics",
+                     "todo/CR.ics", "todo/PA.ics", "todo/TS.ics", "todo/all.ics"]
+    data = (folder / "calendars" / "todo" / "CR.ics").read_bytes()
+    cal = icalendar.Calendar.from_ical(data)
+    todos = {str(t["UID"]): t for t in cal.walk("VTODO")}
+    assert not cal.walk("VEVENT"), "meetings are events only"
+    task = todos["task-assignment-a1+CR@test.example.org"]
+    assert str(task["STATUS"]) == "COMPLETED" and int(task["PERCENT-COMPLETE"]) == 100
+    assert task.decoded("DUE") == date(2020, 4, 1)
+    assert task.decoded("COMPLETED").date() == date(2020, 3, 20)
+    vo = vobject.readOne(data.decode())
+    assert [t.uid.value for t in vo.vtodo_list] == list(todos)
+    everyone = icalendar.Calendar.from_ical((folder / "calendars" / "todo" / "all.ics").read_bytes())
+    statuses = {str(t["UID"]): str(t["STATUS"]) for t in everyone.walk("VTODO")}
+    assert statuses == {"task-action-a1@test.example.org": "IN-PROCESS",
+                        "task-action-a2@test.example.org": "NEEDS-ACTION"}
+
+
+@pytest.mark.parametrize("party", ["all", "Meetings"])
+def test_a_party_named_like_another_feed_is_refused(tmp_path: Path, party: str) -> None:
+    yaml = MINIMAL.replace("  - {id: PA, name: Panama", f"  - {{id: {party}, name: Clash, kind: member}}\n"
+                           "  - {id: PA, name: Panama")
+    folder = write_project(tmp_path / "c", yaml)
+    result = run_cli(folder, "calendars")
+    assert result.code == 2
+    assert f"party '{party}' would overwrite" in result.err
+    assert not (folder / "calendars").exists()

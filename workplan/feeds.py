@@ -19,6 +19,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from . import spec
+from .errors import UsageError
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
 from .services import GroupInfo, ReadContext, _status_expr, group_info
 
@@ -105,6 +106,23 @@ class FeedSet:
     meeting_titles: dict[str, str] = field(default_factory=dict)
 
 
+RESERVED = ("all", "meetings")
+
+
+def _check_file_names(parties: tuple[FeedParty, ...]) -> None:
+    """Each party's feed is PARTY.ics: no party may take the name of another feed, nor differ
+    from another only by case (one file on the case-insensitive disks of Windows and macOS)."""
+    seen: dict[str, str] = {}
+    for p in parties:
+        folded = p.id.casefold()
+        if folded in RESERVED:
+            raise UsageError(f"party {p.id!r} would overwrite {folded}.ics; give it another id in the actions file")
+        if folded in seen:
+            raise UsageError(f"parties {seen[folded]!r} and {p.id!r} differ only by case, so their feeds would be "
+                             "the same file; rename one of them")
+        seen[folded] = p.id
+
+
 def horizon(as_of: date) -> date:
     """Occurrences of recurring actions shown: up to the end of the year after the read moment's.
 
@@ -125,6 +143,7 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
         FeedParty(pid, name)
         for pid, name in session.execute(select(Party.id, Party.name).order_by(Party.position, Party.id))
     )
+    _check_file_names(parties)
     meetings = tuple(
         FeedMeeting(
             m.id, m.title, m.kind, m.start, m.end, m.start_day, m.end_day, m.precision, m.timezone,

@@ -41,12 +41,14 @@ def atomic_write(path: Path, data: bytes) -> bool:
 
 
 def write_files(folder: Path, files: Mapping[str, bytes]) -> WriteReport:
-    """Write every file of *files* (name → bytes) into *folder*, creating it if needed."""
+    """Write every file of *files* (relative name → bytes) into *folder*, creating folders as needed."""
     report = WriteReport(total=len(files))
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
-            if atomic_write(folder / name, data):
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if atomic_write(path, data):
                 report.changed.append(name)
     except OSError as exc:
         raise OutputError(f"cannot write the feeds into {folder}: {exc.strerror or exc}") from None

@@ -13,13 +13,16 @@ from .params import as_of_option
 @click.command()
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the feeds into (default: the calendars.dir setting, calendars/).")
+@click.option("--todo", is_flag=True,
+              help="Also write todo/all.ics and todo/PARTY.ics: the deadlines as tasks (VTODO).")
 @as_of_option
 @pass_app
-def calendars(app: App, out: Path | None, as_of: str | None) -> None:
+def calendars(app: App, out: Path | None, todo: bool, as_of: str | None) -> None:
     """Write the iCalendar feeds: all.ics, meetings.ics and one PARTY.ics per party.
 
-    Files whose content did not change are left untouched; the others are replaced
-    atomically, so a subscriber never reads half a feed.
+    Meetings are events; deadlines are all-day events (every calendar shows those), and with
+    --todo also tasks for the clients that show them. Files whose content did not change are
+    left untouched; the others are replaced atomically, so a subscriber never reads half a feed.
     """
     from .. import feeds
     from ..files import write_files
@@ -28,7 +31,7 @@ def calendars(app: App, out: Path | None, as_of: str | None) -> None:
     folder = out if out is not None else app.settings.calendars_dir
     with app.session() as session:
         data = feeds.feed_set(session, app.read_context(session, as_of))
-    written = write_files(folder, render_feeds(data))
+    written = write_files(folder, render_feeds(data, todo=todo))
     click.echo(f"{len(written.changed)} of {written.total} feeds written to {folder}"
                + (f" ({', '.join(written.changed)})" if written.changed and len(written.changed) <= 5 else ""))
 

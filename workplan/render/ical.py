@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone
+from icalendar import Calendar, Event, Timezone, Todo
 
 from ..feeds import FeedAction, FeedAssignment, FeedMeeting, FeedSet
 
@@ -62,7 +62,8 @@ class Feed:
     filename: str
     name: str
     description: str
-    components: tuple[str, ...]
+    meetings: tuple[str, ...]
+    deadlines: tuple[str, ...]
 
 
 # ---------------------------------------------------------------------------
@@ -228,21 +229,60 @@ def _body(action: FeedAction, head: Sequence[str], due: str) -> str:
     return "\n".join(lines)
 
 
-def _deadline_event(uid: str, summary: str, description: str, day: date, status: str, sequence: int,
-                    modified: datetime) -> Event:
+@dataclass(frozen=True)
+class Deadline:
+    """One deadline as both kinds of component show it (a VEVENT, or a VTODO for task lists)."""
+
+    key: str  # the UID without its prefix and domain: ACTION[+PARTY][+OCCURRENCE]
+    kind: str  # assignment | action
+    summary: str
+    description: str
+    day: date
+    status: str  # the workplan status: open | in_progress | done | waived | cancelled
+    expected: bool
+    sequence: int
+    modified: datetime  # naive UTC
+    completed: datetime | None = None  # when it was done or waived
+
+
+TODO_STATUS = {"open": "NEEDS-ACTION", "in_progress": "IN-PROCESS", "done": "COMPLETED", "waived": "COMPLETED",
+               "cancelled": "CANCELLED"}
+
+
+def _stamp(component: Any, d: Deadline, uid: str) -> None:
+    component.add("uid", uid)
+    component.add("dtstamp", _utc(d.modified))
+    component.add("last-modified", _utc(d.modified))
+    component.add("sequence", d.sequence)
+    component.add("summary", d.summary)
+
+
+def deadline_event(d: Deadline, domain: str) -> Event:
     ev = Event()
-    ev.add("uid", uid)
-    ev.add("dtstamp", _utc(modified))
-    ev.add("last-modified", _utc(modified))
-    ev.add("sequence", sequence)
-    ev.add("summary", summary)
-    ev.add("dtstart", day)
-    ev.add("dtend", day + timedelta(days=1))
+    _stamp(ev, d, f"{d.kind}-{d.key}@{domain}")
+    ev.add("dtstart", d.day)
+    ev.add("dtend", d.day + timedelta(days=1))
+    status = "CANCELLED" if d.status == "cancelled" else "TENTATIVE" if d.expected else "CONFIRMED"
     ev.add("status", status)
     ev.add("transp", "TRANSPARENT")
     ev.add("categories", ["Deadline"])
-    ev.add("description", description)
+    ev.add("description", d.description)
     return ev
+
+
+def deadline_todo(d: Deadline, domain: str) -> Todo:
+    """The same deadline as a task: due on its day, completed when done or waived."""
+    todo = Todo()
+    _stamp(todo, d, f"task-{d.kind}-{d.key}@{domain}")
+    todo.add("due", d.day)
+    todo.add("status", TODO_STATUS.get(d.status, "NEEDS-ACTION"))
+    if TODO_STATUS.get(d.status) == "COMPLETED":
+        todo.add("percent-complete", 100)
+        if d.completed is not None:
+            todo.add("completed", d.completed.astimezone(UTC))
+    todo.add("categories", ["Deadline"])
+    todo.add("description", d.description)
+    return todo
 
 
 def assignment_summary(action: FeedAction, a: FeedAssignment) -> str:
@@ -255,19 +295,19 @@ def assignment_summary(action: FeedAction, a: FeedAssignment) -> str:
     return f"{due}: {action.title} — {a.party}{extra}"
 
 
-def assignment_event(action: FeedAction, a: FeedAssignment, domain: str, meeting_titles: dict[str, str],
-                     party_names: dict[str, str]) -> Event:
+def assignment_deadline(action: FeedAction, a: FeedAssignment, meeting_titles: dict[str, str],
+                        party_names: dict[str, str]) -> Deadline:
+    """One party's deadline (in that party's feed)."""
     occurrence = f"+{a.occurrence}" if a.occurrence else ""
     owner = f"Owner: {a.party} ({party_names.get(a.party, a.party)}) — {_owner_state(a)}"
     others = sorted({o.party for o in action.assignments if o.party != a.party})
     head = [owner] + ([f"Other owners: {', '.join(others)}"] if others else [])
-    cancelled = action.withdrawn or a.withdrawn or a.status == "cancelled"
-    status = "CANCELLED" if cancelled else "TENTATIVE" if a.due_kind == "expected" else "CONFIRMED"
-    return _deadline_event(
-        f"assignment-{action.id}+{a.party}{occurrence}@{domain}",
-        assignment_summary(action, a),
-        _body(action, head, _due_line(action, a, meeting_titles)),
-        a.due_date, status, a.sequence, max(action.modified, a.modified),
+    status = "cancelled" if action.withdrawn or a.withdrawn else a.status
+    return Deadline(
+        f"{action.id}+{a.party}{occurrence}", "assignment", assignment_summary(action, a),
+        _body(action, head, _due_line(action, a, meeting_titles)), a.due_date, status,
+        a.due_kind == "expected", a.sequence, max(action.modified, a.modified),
+        a.status_since if a.status in ("done", "waived") else None,
     )
 
 
@@ -287,22 +327,26 @@ def action_summary(action: FeedAction, owners: Sequence[FeedAssignment]) -> str:
     return f"{due}: {action.title} — {named}"
 
 
-def action_event(action: FeedAction, owners: Sequence[FeedAssignment], domain: str,
-                 meeting_titles: dict[str, str], party_names: dict[str, str]) -> Event:
+def action_deadline(action: FeedAction, owners: Sequence[FeedAssignment], meeting_titles: dict[str, str],
+                    party_names: dict[str, str]) -> Deadline:
     """One action's deadline (one occurrence of it) for everyone: which owners are still open."""
     first = owners[0]
     occurrence = f"+{first.occurrence}" if first.occurrence else ""
     live = [a for a in owners if not a.withdrawn]
     head = ["Owners:"] + [f"- {a.party} ({party_names.get(a.party, a.party)}): {_owner_state(a)}" for a in owners]
-    cancelled = action.withdrawn or not live or all(a.status == "cancelled" for a in live)
-    status = "CANCELLED" if cancelled else "TENTATIVE" if first.due_kind == "expected" else "CONFIRMED"
-    modified = max([action.modified, *(a.modified for a in owners)])
-    sequence = action.sequence + sum(a.sequence for a in owners)
-    return _deadline_event(
-        f"action-{action.id}{occurrence}@{domain}",
-        action_summary(action, owners),
-        _body(action, head, _due_line(action, first, meeting_titles)),
-        first.due_date, status, sequence, modified,
+    if action.withdrawn or not live or all(a.status == "cancelled" for a in live):
+        status = "cancelled"
+    elif any(a.status not in CLOSED_WORD for a in live):
+        status = "in_progress" if any(a.status != "open" for a in live) else "open"
+    else:
+        status = "done"
+    since = [a.status_since for a in live if a.status_since is not None]
+    return Deadline(
+        f"{action.id}{occurrence}", "action", action_summary(action, owners),
+        _body(action, head, _due_line(action, first, meeting_titles)), first.due_date, status,
+        first.due_kind == "expected", action.sequence + sum(a.sequence for a in owners),
+        max([action.modified, *(a.modified for a in owners)]),
+        max(since) if status == "done" and since else None,
     )
 
 
@@ -310,14 +354,14 @@ def action_event(action: FeedAction, owners: Sequence[FeedAssignment], domain: s
 # the feeds
 
 
-def _calendar_head(group_name: str, timezone: str, feed: Feed) -> bytes:
+def _calendar_head(timezone: str, name: str, description: str) -> bytes:
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", feed.name)
-    cal.add("x-wr-caldesc", feed.description)
+    cal.add("x-wr-calname", name)
+    cal.add("x-wr-caldesc", description)
     cal.add("x-wr-timezone", timezone)
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT12H")
@@ -327,21 +371,28 @@ def _calendar_head(group_name: str, timezone: str, feed: Feed) -> bytes:
     return text[: -len(end)]
 
 
-def render_feeds(fs: FeedSet) -> dict[str, bytes]:
-    """Every feed of the workplan: ``all.ics``, ``meetings.ics`` and ``<PARTY>.ics`` per party."""
+def render_feeds(fs: FeedSet, todo: bool = False) -> dict[str, bytes]:
+    """Every feed of the workplan: ``all.ics``, ``meetings.ics`` and ``<PARTY>.ics`` per party;
+    with *todo*, also ``todo/all.ics`` and ``todo/<PARTY>.ics``: the same deadlines as VTODOs."""
     domain = fs.group.domain
     names = {p.id: p.name for p in fs.parties}
     titles = fs.meeting_titles
-    parts: dict[str, bytes] = {}
+    events: dict[str, bytes] = {}
+    todos: dict[str, bytes] = {}
 
     zones = b"".join(tz.to_ical() for tz in timezones(fs.meetings))
     meeting_keys = []
     for m in fs.meetings:
         key = f"meeting:{m.id}"
-        parts[key] = meeting_event(m, domain).to_ical()
+        events[key] = meeting_event(m, domain).to_ical()
         meeting_keys.append(key)
 
-    public: list[str] = []
+    def keep(key: str, d: Deadline) -> None:
+        events[key] = deadline_event(d, domain).to_ical()
+        if todo:
+            todos[key] = deadline_todo(d, domain).to_ical()
+
+    public: list[tuple[date, int, str]] = []
     per_party: dict[str, list[tuple[date, int, str]]] = {p.id: [] for p in fs.parties}
     for position, action in enumerate(fs.actions):
         occurrences: dict[str, list[FeedAssignment]] = {}
@@ -350,33 +401,42 @@ def render_feeds(fs: FeedSet) -> dict[str, bytes]:
         owners_all = {a.party for a in action.assignments}
         for occurrence, owners in sorted(occurrences.items()):
             key = f"action:{action.id}:{occurrence}"
-            parts[key] = action_event(action, owners, domain, titles, names).to_ical()
+            keep(key, action_deadline(action, owners, titles, names))
+            due = owners[0].due_date
             if action.visibility == "public":
-                public.append(key)
+                public.append((due, position, key))
             for party in action.with_:
                 if party not in owners_all and party in per_party:
-                    per_party[party].append((owners[0].due_date, position, key))
+                    per_party[party].append((due, position, key))
             for a in owners:
                 akey = f"assignment:{action.id}:{a.party}:{occurrence}"
-                parts[akey] = assignment_event(action, a, domain, titles, names).to_ical()
+                keep(akey, assignment_deadline(action, a, titles, names))
                 per_party.setdefault(a.party, []).append((a.due_date, position, akey))
 
     group = fs.group
     feeds = [
-        Feed("all.ics", group.name,
-             f"Meetings and public deadlines of the {group.name}, from its workplan.",
-             (*meeting_keys, *public)),
-        Feed("meetings.ics", f"{group.name} — meetings", f"Meetings of the {group.name}.", tuple(meeting_keys)),
+        Feed("all.ics", group.name, f"Meetings and public deadlines of the {group.name}, from its workplan.",
+             tuple(meeting_keys), tuple(key for *_, key in sorted(public))),
+        Feed("meetings.ics", f"{group.name} — meetings", f"Meetings of the {group.name}.", tuple(meeting_keys), ()),
     ]
     for pid, items in per_party.items():
         name = names.get(pid, pid)
         feeds.append(Feed(
             f"{pid}.ics", f"{group.name} — {pid} ({name})" if name != pid else f"{group.name} — {pid}",
             f"What {name} owes or takes part in, and the meetings of the {group.name}.",
-            (*meeting_keys, *(key for _, _, key in sorted(items))),
+            tuple(meeting_keys), tuple(key for *_, key in sorted(items)),
         ))
     out: dict[str, bytes] = {}
+    end = b"END:VCALENDAR\r\n"
     for feed in feeds:
-        body = b"".join(parts[k] for k in feed.components)
-        out[feed.filename] = _calendar_head(group.name, group.timezone, feed) + zones + body + b"END:VCALENDAR\r\n"
+        body = b"".join(events[k] for k in (*feed.meetings, *feed.deadlines))
+        out[feed.filename] = _calendar_head(group.timezone, feed.name, feed.description) + zones + body + end
+    if todo:
+        for feed in feeds:
+            if feed.filename == "meetings.ics":
+                continue
+            body = b"".join(todos[k] for k in feed.deadlines)
+            out[f"todo/{feed.filename}"] = _calendar_head(
+                group.timezone, f"{feed.name} — tasks", f"{feed.description} As tasks (VTODO), without meetings."
+            ) + body + end
     return out
