@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import icalendar
 import vobject
 
 from workplan.feeds import FeedAction, FeedAssignment, FeedMeeting, FeedParty, FeedSet
-from workplan.render.ical import day_text, render_feeds
+from workplan.render.ical import (
+    Component,
+    action_deadline,
+    assignment_deadline,
+    day_text,
+    deadline_event,
+    deadline_todo,
+    meeting_event,
+    render_feeds,
+)
 from workplan.services import GroupInfo
 
 GROUP = GroupInfo("g", "Test Group", "America/Panama", "test.example.org")
@@ -143,3 +152,59 @@ def test_dtstamp_and_last_modified_come_from_the_data() -> None:
     m = meeting(modified=datetime(2019, 5, 6, 7, 8, 9))
     ev = events(feeds((m,))["meetings.ics"])["meeting-m@test.example.org"]
     assert ev.decoded("DTSTAMP") == ev.decoded("LAST-MODIFIED") == datetime(2019, 5, 6, 7, 8, 9, tzinfo=ZoneInfo("UTC"))
+
+
+# ---------------------------------------------------------------------------
+# the fast component writer gives exactly icalendar's bytes
+
+
+def _reference(component: Component) -> bytes:
+    """The same properties written by icalendar itself."""
+    ref = icalendar.Event() if component.name == "VEVENT" else icalendar.Todo()
+    for name, value in component.properties.items():
+        ref.add(name, value)
+    return ref.to_ical()  # type: ignore[no-any-return]
+
+
+TRICKY = [
+    "Reunión Técnica — Migración, año 2018; acción\ny una segunda línea",
+    "a\\b; c, d\r\ne\rf",
+    "x" * 73 + "\\;" + "y" * 80,  # an escape right at a fold
+    "é" * 40 + "—" * 30,  # multi-octet characters across folds
+    "🙂" * 25,
+    "",
+]
+
+
+def test_the_component_writer_matches_icalendar_byte_for_byte() -> None:
+    madrid = ZoneInfo("Europe/Madrid")
+    for text in TRICKY:
+        for name in ("VEVENT", "VTODO"):
+            c = Component(name)
+            c.add("uid", f"x+{len(text)}@test.example.org")
+            c.add("dtstamp", datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC))
+            c.add("sequence", 12)
+            c.add("summary", text)
+            c.add("description", text + text)
+            c.add("categories", ["Deadline", text])
+            c.add("url", "https://example.org/a?b=c,d;e")
+            if name == "VEVENT":
+                c.add("dtstart", datetime(2020, 10, 26, 9, tzinfo=madrid))
+                c.add("dtend", date(2020, 10, 27))
+                c.add("location", text)
+            else:
+                c.add("due", date(2020, 10, 27))
+                c.add("percent-complete", 100)
+            assert c.to_ical() == _reference(c), (name, text)
+
+
+def test_every_component_of_the_golden_workplan_matches_icalendar() -> None:
+    occ = [assignment("CR", occurrence="2020-06-30", due_date=date(2020, 6, 30), status="done",
+                      status_since=datetime(2020, 6, 1, tzinfo=ZoneInfo("America/Panama")))]
+    for d in (assignment_deadline(action(*occ), occ[0], {}, {}), action_deadline(action(*occ), occ, {}, {})):
+        for c in (deadline_event(d, "t.example.org"), deadline_todo(d, "t.example.org")):
+            assert c.to_ical() == _reference(c)
+    m = meeting(precision="datetime", start="2020-03-10T09:00:00-05:00", end="2020-03-11",
+                end_day=date(2020, 3, 11), url="https://x.example.org", location="Sala 1, piso 2")
+    c = meeting_event(m, "t.example.org")
+    assert c.to_ical() == _reference(c)

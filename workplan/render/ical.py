@@ -22,13 +22,14 @@ What the feeds contain (documented for subscribers in the README):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, Todo
+from icalendar import Calendar, Timezone
 
 from ..feeds import FeedAction, FeedAssignment, FeedMeeting, FeedSet
 
@@ -64,6 +65,101 @@ class Feed:
     description: str
     meetings: tuple[str, ...]
     deadlines: tuple[str, ...]
+
+
+# ---------------------------------------------------------------------------
+# writing components
+#
+# icalendar builds the calendar head and the VTIMEZONEs; events and tasks, tens of thousands of
+# them in a large workplan, are written here, about fifty times faster than icalendar's
+# per-character line folding allows. The suite checks that this writer gives exactly the bytes
+# icalendar gives for the same properties (tests/test_ical_render.py), so icalendar stays the
+# reference for escaping, folding, value formats and property order.
+
+Value = str | int | date | datetime | list[str]
+_URI = frozenset({"URL"})
+# icalendar's order: these first, in this order, then the others alphabetically
+_CANONICAL = {"VEVENT": ("SUMMARY", "DTSTART", "DTEND", "DURATION", "DTSTAMP", "UID", "RECURRENCE-ID", "SEQUENCE",
+                         "RRULE", "RDATE", "EXDATE"), "VTODO": ()}
+
+
+class Component:
+    """A VEVENT or VTODO as a name and typed property values (one value per property)."""
+
+    __slots__ = ("name", "properties")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.properties: dict[str, Value] = {}
+
+    def add(self, name: str, value: Value) -> None:
+        self.properties[name.upper()] = value
+
+    def to_ical(self) -> bytes:
+        props = self.properties
+        lines = [f"BEGIN:{self.name}"]
+        lines += [fold(_FORMAT[type(props[k])](k, props[k])) for k in _order(self.name, tuple(props))]
+        lines.append(f"END:{self.name}\r\n")
+        return "\r\n".join(lines).encode("utf-8")
+
+
+@functools.cache
+def _order(component: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    canonical = _CANONICAL[component]
+    return (*(k for k in canonical if k in names), *sorted(k for k in names if k not in canonical))
+
+
+def escape_text(text: str) -> str:
+    """RFC 5545 §3.3.11 TEXT: backslash, semicolon, comma and line breaks escaped."""
+    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+
+
+def _datetime(name: str, value: datetime) -> str:
+    if value.tzinfo is UTC:
+        return f"{name}:{value:%Y%m%dT%H%M%SZ}"
+    assert isinstance(value.tzinfo, ZoneInfo), "timed values carry an IANA zone or UTC"
+    return f"{name};TZID={value.tzinfo.key}:{value:%Y%m%dT%H%M%S}"
+
+
+def _text(name: str, value: str) -> str:
+    return f"{name}:{value if name in _URI else escape_text(value)}"
+
+
+_FORMAT: dict[type, Callable[[str, Any], str]] = {
+    str: _text,
+    int: lambda name, value: f"{name}:{value}",
+    date: lambda name, value: f"{name};VALUE=DATE:{value:%Y%m%d}",
+    datetime: _datetime,
+    list: lambda name, value: f"{name}:" + ",".join(escape_text(v) for v in value),
+}
+
+
+def content_line(name: str, value: Value) -> str:
+    """One property as a content line (unfolded)."""
+    return _FORMAT[type(value)](name, value)
+
+
+def fold(line: str) -> str:
+    """Fold a content line as icalendar does: pieces of at most 74 octets, never inside a UTF-8
+    character, and never right after a backslash (some clients mis-read an escape split in two)."""
+    if len(line) < 19:  # even at four octets a character, shorter than 75 octets
+        return line
+    data = line.encode("utf-8")
+    if len(data) < 75:
+        return line
+    pieces: list[bytes] = []
+    start, size = 0, len(data)
+    while size - start > 74:
+        cut = start + 74
+        while data[cut] & 0xC0 == 0x80:  # a continuation byte: cut before its character
+            cut -= 1
+        if data[cut - 1] in b"\\^" and cut - 1 > start:
+            cut -= 1
+        pieces.append(data[start:cut])
+        start = cut
+    pieces.append(data[start:])
+    return b"\r\n ".join(pieces).decode("utf-8")
 
 
 # ---------------------------------------------------------------------------
@@ -124,8 +220,8 @@ def meeting_description(m: FeedMeeting) -> str:
     return "\n".join(lines)
 
 
-def meeting_event(m: FeedMeeting, domain: str) -> Event:
-    ev = Event()
+def meeting_event(m: FeedMeeting, domain: str) -> Component:
+    ev = Component("VEVENT")
     ev.add("uid", f"meeting-{m.id}@{domain}")
     ev.add("dtstamp", _utc(m.modified))
     ev.add("last-modified", _utc(m.modified))
@@ -249,7 +345,7 @@ TODO_STATUS = {"open": "NEEDS-ACTION", "in_progress": "IN-PROCESS", "done": "COM
                "cancelled": "CANCELLED"}
 
 
-def _stamp(component: Any, d: Deadline, uid: str) -> None:
+def _stamp(component: Component, d: Deadline, uid: str) -> None:
     component.add("uid", uid)
     component.add("dtstamp", _utc(d.modified))
     component.add("last-modified", _utc(d.modified))
@@ -257,8 +353,8 @@ def _stamp(component: Any, d: Deadline, uid: str) -> None:
     component.add("summary", d.summary)
 
 
-def deadline_event(d: Deadline, domain: str) -> Event:
-    ev = Event()
+def deadline_event(d: Deadline, domain: str) -> Component:
+    ev = Component("VEVENT")
     _stamp(ev, d, f"{d.kind}-{d.key}@{domain}")
     ev.add("dtstart", d.day)
     ev.add("dtend", d.day + timedelta(days=1))
@@ -270,9 +366,9 @@ def deadline_event(d: Deadline, domain: str) -> Event:
     return ev
 
 
-def deadline_todo(d: Deadline, domain: str) -> Todo:
+def deadline_todo(d: Deadline, domain: str) -> Component:
     """The same deadline as a task: due on its day, completed when done or waived."""
-    todo = Todo()
+    todo = Component("VTODO")
     _stamp(todo, d, f"task-{d.kind}-{d.key}@{domain}")
     todo.add("due", d.day)
     todo.add("status", TODO_STATUS.get(d.status, "NEEDS-ACTION"))
