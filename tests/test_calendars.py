@@ -409,3 +409,41 @@ def test_a_party_named_like_another_feed_is_refused(tmp_path: Path, party: str) 
     assert result.code == 2
     assert f"party '{party}' would overwrite" in result.err
     assert not (folder / "calendars").exists()
+
+
+def _queries_for_feed_set(folder: Path) -> int:
+    from sqlalchemy import event
+
+    from workplan import feeds
+    from workplan.cli.app import App
+
+    app = App(folder, None, None, None, False)
+    try:
+        with app.session() as session:
+            ctx = app.read_context(session, "2030-01-01")
+            statements: list[str] = []
+            engine = session.get_bind()
+
+            def count(*_: object) -> None:
+                statements.append("q")
+
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                feeds.feed_set(session, ctx)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+    finally:
+        app.close()
+    return len(statements)
+
+
+def test_the_feeds_are_read_with_a_fixed_number_of_queries(tmp_path: Path) -> None:
+    small = write_project(tmp_path / "small", MINIMAL)
+    many = MINIMAL + "".join(
+        f"  - {{id: x{i}, title: Extra {i}, owners: [members], with: [TS], depends_on: [a1],"
+        f" due: 2020-0{1 + i % 9}-10}}\n"
+        for i in range(60)
+    )
+    large = write_project(tmp_path / "large", many)
+    assert run_cli(large, "done", "x1", "--party", "CR").code == 0
+    assert _queries_for_feed_set(small) == _queries_for_feed_set(large) == 9

@@ -132,7 +132,7 @@ def horizon(as_of: date) -> date:
 
 
 def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
-    """Everything the feeds show, as of ``ctx.as_of``: eight queries whatever the size."""
+    """Everything the feeds show, as of ``ctx.as_of``: nine queries whatever the size of the workplan."""
     group = group_info(session)
     cutoff = ctx.as_of_utc
 

@@ -519,7 +519,7 @@ def render_feeds(fs: FeedSet, todo: bool = False) -> dict[str, bytes]:
         name = names.get(pid, pid)
         feeds.append(Feed(
             f"{pid}.ics", f"{group.name} — {pid} ({name})" if name != pid else f"{group.name} — {pid}",
-            f"What {name} owes or takes part in, and the meetings of the {group.name}.",
+            f"Deadlines of {name}, of the actions it takes part in, and the meetings of the {group.name}.",
             tuple(meeting_keys), tuple(key for *_, key in sorted(items)),
         ))
     out: dict[str, bytes] = {}
