@@ -113,7 +113,7 @@ def normalise(ics: bytes) -> list[str]:
 
 
 def build(project: Path, as_of: str, out: Path) -> None:
-    from tests.conftest import run_cli
+    from conftest import run_cli
 
     result = run_cli(project, "calendars", "--as-of", as_of, "--out", str(out))
     if result.code != 0:

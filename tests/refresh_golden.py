@@ -9,10 +9,14 @@ before committing it: the suite never refreshes these files by itself.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
-from tests.golden import GOLDEN_DIR, GOLDEN_FEEDS, SHIPPED_CALENDARS, build_golden, build_shipped
+# the test modules import each other as top-level modules, as pytest does
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from golden import GOLDEN_DIR, GOLDEN_FEEDS, SHIPPED_CALENDARS, build_golden, build_shipped  # noqa: E402
 
 
 def main() -> None:

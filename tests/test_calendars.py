@@ -12,9 +12,8 @@ import icalendar
 import pytest
 import recurring_ical_events
 import vobject
-
-from tests.conftest import MINIMAL, run_cli, write_project
-from tests.golden import (
+from conftest import MINIMAL, run_cli, write_project
+from golden import (
     GOLDEN_AS_OF,
     GOLDEN_DIR,
     GOLDEN_FEEDS,
@@ -81,6 +80,8 @@ def _expected_counts(project: Path, as_of: str) -> dict[str, int]:
     from workplan.models import Participant, Party
 
     app = App(project, None, None, None, False)
+    previous = Path.cwd()
+    os.chdir(project)  # App reads the actions file relative to the process's folder, as the CLI runs it
     try:
         with app.session() as session:
             ctx = app.read_context(session, as_of)
@@ -92,6 +93,7 @@ def _expected_counts(project: Path, as_of: str) -> dict[str, int]:
             participants = list(session.execute(select(Participant.action_id, Participant.party_id)))
     finally:
         app.close()
+        os.chdir(previous)
     deadlines = {(r.action, r.occurrence) for r in rows}
     public = {(r.action, r.occurrence) for r in rows if r.visibility == "public"}
     counts = {"meetings.ics": meetings, "all.ics": meetings + len(public)}
@@ -418,6 +420,8 @@ def _queries_for_feed_set(folder: Path) -> int:
     from workplan.cli.app import App
 
     app = App(folder, None, None, None, False)
+    previous = Path.cwd()
+    os.chdir(folder)
     try:
         with app.session() as session:
             ctx = app.read_context(session, "2030-01-01")
@@ -434,6 +438,7 @@ def _queries_for_feed_set(folder: Path) -> int:
                 event.remove(engine, "before_cursor_execute", count)
     finally:
         app.close()
+        os.chdir(previous)
     return len(statements)
 
 
