@@ -128,6 +128,10 @@ def test_shipped_feeds_are_accepted_by_independent_parsers_with_every_event(ship
         assert len(set(uids(data))) == n, f"{name}: UIDs are unique"
     # the numbers a reader of actions.yaml would expect: 5 meetings; CR owes three things
     # with a due date and takes part in three more
+    names = vobject.readOne((shipped / "CR.ics").read_text(encoding="utf-8"))
+    assert names.x_wr_calname.value == "RCM Ad Hoc Group on Extra-regional Migration — CR (Costa Rica)"
+    assert names.x_wr_caldesc.value == ("Deadlines of Costa Rica and of the actions it takes part in; meetings of "
+                                        "the RCM Ad Hoc Group on Extra-regional Migration.")
     assert expected["meetings.ics"] == 5
     assert expected["CR.ics"] == 5 + 3 + 3
 
@@ -168,6 +172,7 @@ def test_shipped_feeds_say_what_is_due_by_whom(shipped: Path) -> None:
     text = str(matrix["DESCRIPTION"])
     assert "expected: the next virtual meeting, which is not scheduled yet" in text
     assert "done since 31 May 2018" in text
+    assert str(matrix["STATUS"]) == "CONFIRMED", "a closed deadline is no longer tentative, expected or not"
     assert "“It was recommended and requested that each country send the missing information" in text
     # the same action in all.ics names the owners still open, and is marked expected
     everyone = {str(e["UID"]): e for e in parse_icalendar((shipped / "all.ics").read_bytes())}

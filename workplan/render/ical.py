@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Timezone
+from icalendar import Calendar, Timezone, vText
 
 from ..feeds import FeedAction, FeedAssignment, FeedMeeting, FeedSet
 
@@ -358,7 +358,9 @@ def deadline_event(d: Deadline, domain: str) -> Component:
     _stamp(ev, d, f"{d.kind}-{d.key}@{domain}")
     ev.add("dtstart", d.day)
     ev.add("dtend", d.day + timedelta(days=1))
-    status = "CANCELLED" if d.status == "cancelled" else "TENTATIVE" if d.expected else "CONFIRMED"
+    # expected: the date may still move; once closed it no longer matters when it was expected
+    tentative = d.expected and d.status in ("open", "in_progress")
+    status = "CANCELLED" if d.status == "cancelled" else "TENTATIVE" if tentative else "CONFIRMED"
     ev.add("status", status)
     ev.add("transp", "TRANSPARENT")
     ev.add("categories", ["Deadline"])
@@ -456,8 +458,10 @@ def _calendar_head(timezone: str, name: str, description: str) -> bytes:
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", name)
-    cal.add("x-wr-caldesc", description)
+    # TEXT, escaped: icalendar would write an unknown X- property raw, and a comma in it would
+    # cut the name short in parsers that read it as a list (vobject does)
+    cal.add("x-wr-calname", vText(name))
+    cal.add("x-wr-caldesc", vText(description))
     cal.add("x-wr-timezone", timezone)
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT12H")
@@ -511,7 +515,7 @@ def render_feeds(fs: FeedSet, todo: bool = False) -> dict[str, bytes]:
 
     group = fs.group
     feeds = [
-        Feed("all.ics", group.name, f"Meetings and public deadlines of the {group.name}, from its workplan.",
+        Feed("all.ics", group.name, f"Meetings and public deadlines of the {group.name}.",
              tuple(meeting_keys), tuple(key for *_, key in sorted(public))),
         Feed("meetings.ics", f"{group.name} — meetings", f"Meetings of the {group.name}.", tuple(meeting_keys), ()),
     ]
@@ -519,7 +523,7 @@ def render_feeds(fs: FeedSet, todo: bool = False) -> dict[str, bytes]:
         name = names.get(pid, pid)
         feeds.append(Feed(
             f"{pid}.ics", f"{group.name} — {pid} ({name})" if name != pid else f"{group.name} — {pid}",
-            f"Deadlines of {name}, of the actions it takes part in, and the meetings of the {group.name}.",
+            f"Deadlines of {name} and of the actions it takes part in; meetings of the {group.name}.",
             tuple(meeting_keys), tuple(key for *_, key in sorted(items)),
         ))
     out: dict[str, bytes] = {}
