@@ -132,6 +132,9 @@ def test_shipped_feeds_are_accepted_by_independent_parsers_with_every_event(ship
     assert names.x_wr_calname.value == "RCM Ad Hoc Group on Extra-regional Migration — CR (Costa Rica)"
     assert names.x_wr_caldesc.value == ("Deadlines of Costa Rica and of the actions it takes part in; meetings of "
                                         "the RCM Ad Hoc Group on Extra-regional Migration.")
+    troika = vobject.readOne((shipped / "TROIKA.ics").read_text(encoding="utf-8"))
+    assert troika.x_wr_calname.value.endswith("TROIKA (RCM Troika (outgoing, current and incoming Presidencies "
+                                              "Pro-Tempore))"), "commas in a name survive"
     assert expected["meetings.ics"] == 5
     assert expected["CR.ics"] == 5 + 3 + 3
 
