@@ -460,3 +460,27 @@ def test_the_feeds_are_read_with_a_fixed_number_of_queries(tmp_path: Path) -> No
     large = write_project(tmp_path / "large", many)
     assert run_cli(large, "done", "x1", "--party", "CR").code == 0
     assert _queries_for_feed_set(small) == _queries_for_feed_set(large) == 9
+
+
+def test_a_dependency_without_a_due_date_still_counts_as_closed_when_it_is(tmp_path: Path) -> None:
+    yaml = MINIMAL + """\
+  - id: ongoing
+    title: Ongoing groundwork
+    owners: [TS]
+  - id: after
+    title: Builds on the groundwork
+    owners: [PA]
+    depends_on: [ongoing]
+    due: 2020-06-01
+"""
+    folder = write_project(tmp_path / "d", yaml)
+    assert run_cli(folder, "calendars", "--as-of", "2020-04-01").code == 0
+    before = {str(e["UID"]): e for e in parse_icalendar((folder / "calendars" / "PA.ics").read_bytes())}
+    uid = "assignment-after+PA@test.example.org"
+    assert "- ongoing: Ongoing groundwork (not closed yet)" in str(before[uid]["DESCRIPTION"])
+    assert "action-ongoing@test.example.org" not in uids((folder / "calendars" / "all.ics").read_bytes())
+    assert run_cli(folder, "done", "ongoing", "--on", "2020-04-10").code == 0
+    assert run_cli(folder, "calendars", "--as-of", "2020-04-15").code == 0
+    after = {str(e["UID"]): e for e in parse_icalendar((folder / "calendars" / "PA.ics").read_bytes())}
+    assert "- ongoing: Ongoing groundwork (closed)" in str(after[uid]["DESCRIPTION"])
+    assert after[uid].decoded("LAST-MODIFIED") > before[uid].decoded("LAST-MODIFIED"), "its description changed"

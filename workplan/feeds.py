@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from . import spec
@@ -58,6 +58,7 @@ class FeedDependency:
     id: str
     title: str
     closed: bool
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,11 +177,19 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
             Assignment.due_date, Assignment.due_at, Assignment.due_kind, Assignment.due_meeting,
             status.label("status"), Assignment.sequence, Assignment.updated_at, Assignment.withdrawn_at,
         )
-        .where(Assignment.due_date.is_not(None))
-        .where(or_(Assignment.occurrence == "", Assignment.due_date <= horizon(ctx.as_of_day)))
         .order_by(Assignment.action_id, Assignment.occurrence, Assignment.party_id)
     )
+    # every assignment counts for whether its action is closed (a dependency may have no due
+    # date, or occurrences past the horizon); only those with a date within it are shown
+    last = horizon(ctx.as_of_day)
+    open_left: dict[str, int] = defaultdict(int)
     for r in session.execute(query):
+        if not gone(r.withdrawn_at):
+            open_left[r.action_id] += r.status not in CLOSED
+        if r.due_date is None or (r.occurrence and r.due_date > last):
+            if made_at := changes.get(r.id, (0, None, None))[2]:
+                latest_change[r.action_id] = max(latest_change.get(r.action_id, made_at), made_at)
+            continue
         count, occurred, made = changes.get(r.id, (0, None, None))
         modified = max(filter(None, (r.updated_at, made, r.withdrawn_at if gone(r.withdrawn_at) else None)))
         by_action[r.action_id].append(FeedAssignment(
@@ -212,9 +221,11 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
     ).all()
     action_titles = {r.id: r.title for r in rows}
 
+    withdrawn_actions = {r.id for r in rows if gone(r.withdrawn_at)}
+
     def closed(aid: str) -> bool:
-        live = [a for a in by_action.get(aid, ()) if not a.withdrawn]
-        return bool(live) and all(a.status in CLOSED for a in live)
+        """As services.action_states decides: every live assignment closed (none: never closed)."""
+        return aid in open_left and open_left[aid] == 0
 
     actions: list[FeedAction] = []
     for r in rows:
@@ -224,7 +235,8 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
         modified = r.updated_at
         if gone(r.withdrawn_at) and r.withdrawn_at > modified:
             modified = r.withdrawn_at
-        deps = tuple(FeedDependency(d, action_titles.get(d, d), closed(d)) for d in depends.get(r.id, ()))
+        deps = tuple(FeedDependency(d, action_titles.get(d, d), closed(d), d in withdrawn_actions)
+                     for d in depends.get(r.id, ()))
         # a dependency closing changes what this action's description says
         for d in depends.get(r.id, ()):
             if d in latest_change and latest_change[d] > modified:

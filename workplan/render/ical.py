@@ -296,7 +296,8 @@ def _dependency_lines(action: FeedAction) -> list[str]:
     if not action.depends_on:
         return []
     return ["Depends on:"] + [
-        f"- {d.id}: {d.title} ({'closed' if d.closed else 'not closed yet'})" for d in action.depends_on
+        f"- {d.id}: {d.title} ({'withdrawn' if d.withdrawn else 'closed' if d.closed else 'not closed yet'})"
+        for d in action.depends_on
     ]
 
 
