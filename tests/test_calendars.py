@@ -484,3 +484,22 @@ def test_a_dependency_without_a_due_date_still_counts_as_closed_when_it_is(tmp_p
     after = {str(e["UID"]): e for e in parse_icalendar((folder / "calendars" / "PA.ics").read_bytes())}
     assert "- ongoing: Ongoing groundwork (closed)" in str(after[uid]["DESCRIPTION"])
     assert after[uid].decoded("LAST-MODIFIED") > before[uid].decoded("LAST-MODIFIED"), "its description changed"
+
+
+def test_golden_feeds_with_time_zones_read_the_same_in_every_parser(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    built = build_golden(tmp_path)
+    for name in GOLDEN_FEEDS:
+        data = (built / name).read_bytes()
+        n = len(parse_icalendar(data))
+        assert len(parse_recurring(data)) == len(parse_vobject(data)) == n, name
+    data = (built / "meetings.ics").read_bytes()
+    madrid = "meeting-madrid@test.example.org"
+    expected = datetime(2020, 10, 26, 8, 0, tzinfo=UTC)  # 09:00 in Madrid, after the end of summer time
+    by_uid = {str(e["UID"]): e for e in parse_recurring(data)}
+    assert by_uid[madrid].decoded("DTSTART").astimezone(UTC) == expected
+    vo = {e.uid.value: e for e in parse_vobject(data)}  # type: ignore[attr-defined]
+    assert vo[madrid].dtstart.value.astimezone(UTC) == expected
+    panama = vo["meeting-v1@test.example.org"].dtstart.value
+    assert panama.astimezone(UTC) == datetime(2020, 6, 15, 15, 0, tzinfo=UTC)
