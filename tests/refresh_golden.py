@@ -16,7 +16,7 @@ from pathlib import Path
 # the test modules import each other as top-level modules, as pytest does
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from golden import GOLDEN_DIR, GOLDEN_FEEDS, SHIPPED_CALENDARS, build_golden, build_shipped  # noqa: E402
+from golden_feeds import GOLDEN_DIR, GOLDEN_FEEDS, SHIPPED_CALENDARS, build_golden, build_shipped  # noqa: E402
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import pytest
 import recurring_ical_events
 import vobject
 from conftest import MINIMAL, run_cli, write_project
-from golden import (
+from golden_feeds import (
     GOLDEN_AS_OF,
     GOLDEN_DIR,
     GOLDEN_FEEDS,
