@@ -7,8 +7,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL, Runner, run_cli, write_project
 from golden import check_golden
+
+from conftest import MINIMAL, Runner, run_cli, write_project
 
 MISSING = ["BZ", "DO", "NI", "US"]
 RECEIVED = ["CA", "CR", "HN", "GT", "SV", "MX", "PA"]

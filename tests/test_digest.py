@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO, Runner, run_cli
 from golden import check_golden
 from test_agenda import HOSTILE, _html_text, hostile_project
+
+from conftest import REPO, Runner, run_cli
 
 AS_OF = "2019-01-15"
 

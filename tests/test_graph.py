@@ -7,8 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import Runner, run_cli
 from test_agenda import HOSTILE, hostile_project
+
+from conftest import Runner, run_cli
 
 
 def test_dot_colours_by_state(wp: Runner) -> None:

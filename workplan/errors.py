@@ -55,8 +55,8 @@ class MissingProgram(WorkplanError):
     exit_code = 1
 
 
-class WriteFailed(WorkplanError):
-    """A document (agenda, digest, graph) could not be written where it was asked for."""
+class OutputError(WorkplanError):
+    """A file could not be written where the command was asked to write it."""
 
     exit_code = 1
 

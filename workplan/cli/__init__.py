@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..errors import ValidationFailed, WorkplanError
-from . import database, documents, project, reading, status
+from . import calendars, database, documents, project, reading, status
 from .app import App
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -39,7 +39,8 @@ def cli(ctx: click.Context, config: Path | None, db: str | None, file: Path | No
     ctx.call_on_close(ctx.obj.close)
 
 
-for command in (*project.COMMANDS, *reading.COMMANDS, *status.COMMANDS, *documents.COMMANDS, *database.COMMANDS):
+for command in (*project.COMMANDS, *reading.COMMANDS, *status.COMMANDS, *documents.COMMANDS, *calendars.COMMANDS,
+                *database.COMMANDS):
     cli.add_command(command)
 
 

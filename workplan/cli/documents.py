@@ -15,7 +15,7 @@ def _write_or_print(app: App, text: str | bytes, out: Path | None) -> None:
     if out is None:
         click.echo(data.decode("utf-8"), nl=False)  # every document here is UTF-8 text
         return
-    from ..fileutil import atomic_write
+    from ..files import atomic_write
 
     atomic_write(out, data)
     click.echo(f"wrote {out}", err=True)
@@ -71,7 +71,7 @@ def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: 
     OUT/PARTY.eml, which an email client opens. The secretariat's digest covers the whole group.
     """
     from .. import reports
-    from ..fileutil import atomic_write
+    from ..files import atomic_write
     from ..render.digest import build_message, sender_address
     from ..templating import Templates
 

@@ -1,1 +1,1 @@
-"""Renderers: plain objects in, text or bytes out. Nothing here opens a database."""
+"""Renderers: plain objects in, text or bytes out. Nothing here opens a database or a session."""

@@ -1,0 +1,252 @@
+"""What the calendar feeds show, read from the database in one go.
+
+:func:`feed_set` runs a fixed handful of SELECTs (whatever the number of actions)
+and returns plain, frozen objects; :mod:`workplan.render.ical` turns them into
+bytes without a session. Everything a feed shows comes from the data — statuses
+as of ``ctx.as_of``, ``updated_at`` and the event log — never from the wall clock,
+so an unchanged workplan gives the same feeds on any machine. For the same reason
+the feeds carry no derived state that moves with time alone (overdue, at risk).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from . import spec
+from .errors import UsageError
+from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
+from .services import GroupInfo, ReadContext, _status_expr, group_info
+
+CLOSED = spec.CLOSED
+IMPORTED = "actions.yaml"  # the origin of facts imported from the minutes
+
+
+@dataclass(frozen=True)
+class FeedParty:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class FeedMeeting:
+    id: str
+    title: str
+    kind: str
+    start: str  # as written: 2016-09, 2016-07-13 or an ISO datetime
+    end: str | None
+    start_day: date
+    end_day: date
+    precision: str  # month | date | datetime
+    timezone: str
+    location: str
+    url: str
+    description: str
+    status: str  # planned | held | cancelled
+    withdrawn: bool
+    sequence: int
+    modified: datetime  # naive UTC
+
+
+@dataclass(frozen=True)
+class FeedDependency:
+    id: str
+    title: str
+    closed: bool
+    withdrawn: bool = False
+
+
+@dataclass(frozen=True)
+class FeedAssignment:
+    """One deadline of one party (one occurrence of a recurring action)."""
+
+    action_id: str
+    party: str
+    occurrence: str  # '' or the occurrence's ISO date
+    due_date: date
+    due_at: datetime | None  # aware, in the group's zone
+    due_kind: str  # date | meeting | expected
+    due_meeting: str | None
+    status: str  # as of the read moment
+    status_since: datetime | None  # aware, in the group's zone; when the status was reached
+    withdrawn: bool
+    sequence: int  # stored SEQUENCE plus the status changes it has seen
+    modified: datetime  # naive UTC
+
+
+@dataclass(frozen=True)
+class FeedAction:
+    id: str
+    title: str
+    description: str
+    source_meeting: str
+    source_meeting_title: str
+    source_ref: str
+    source_text: str
+    due_spec: dict[str, Any]
+    visibility: str
+    withdrawn: bool
+    sequence: int
+    modified: datetime  # naive UTC, its own changes only
+    with_: tuple[str, ...]
+    depends_on: tuple[FeedDependency, ...]
+    assignments: tuple[FeedAssignment, ...]  # every owner and occurrence with a due date
+
+
+@dataclass(frozen=True)
+class FeedSet:
+    group: GroupInfo
+    parties: tuple[FeedParty, ...]
+    meetings: tuple[FeedMeeting, ...]
+    actions: tuple[FeedAction, ...]
+    meeting_titles: dict[str, str] = field(default_factory=dict)
+
+
+RESERVED = ("all", "meetings")
+
+
+def _check_file_names(parties: tuple[FeedParty, ...]) -> None:
+    """Each party's feed is PARTY.ics: no party may take the name of another feed, nor differ
+    from another only by case (one file on the case-insensitive disks of Windows and macOS)."""
+    seen: dict[str, str] = {}
+    for p in parties:
+        folded = p.id.casefold()
+        if folded in RESERVED:
+            raise UsageError(f"party {p.id!r} would overwrite {folded}.ics; give it another id in the actions file")
+        if folded in seen:
+            raise UsageError(f"parties {seen[folded]!r} and {p.id!r} differ only by case, so their feeds would be "
+                             "the same file; rename one of them")
+        seen[folded] = p.id
+
+
+def horizon(as_of: date) -> date:
+    """Occurrences of recurring actions shown: up to the end of the year after the read moment's.
+
+    The database materialises occurrences up to a horizon that depends on when it was synced;
+    cutting at a horizon derived from the read moment keeps the feeds reproducible."""
+    return date(as_of.year + 1, 12, 31)
+
+
+def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
+    """Everything the feeds show, as of ``ctx.as_of``: nine queries whatever the size of the workplan."""
+    group = group_info(session)
+    cutoff = ctx.as_of_utc
+
+    def gone(withdrawn_at: datetime | None) -> bool:
+        return withdrawn_at is not None and withdrawn_at <= cutoff
+
+    parties = tuple(
+        FeedParty(pid, name)
+        for pid, name in session.execute(select(Party.id, Party.name).order_by(Party.position, Party.id))
+    )
+    _check_file_names(parties)
+    meetings = tuple(
+        FeedMeeting(
+            m.id, m.title, m.kind, m.start, m.end, m.start_day, m.end_day, m.precision, m.timezone,
+            m.location or "", m.url or "", m.description or "", m.status, gone(m.withdrawn_at), m.sequence,
+            max(m.updated_at, m.withdrawn_at) if gone(m.withdrawn_at) and m.withdrawn_at else m.updated_at,
+        )
+        for m in session.scalars(select(Meeting).order_by(Meeting.start_day, Meeting.id))
+    )
+    titles = {m.id: m.title for m in meetings}
+
+    # status changes per assignment up to the read moment: how many, and the latest moments.
+    # A fact imported from the minutes counts by when it happened (recorded_at is the sync's
+    # wall clock, different on every clone); a change made with the tool also by when it was made.
+    recorded = case((Event.origin == IMPORTED, Event.occurred_at), else_=Event.recorded_at)
+    changes: dict[int, tuple[int, datetime, datetime]] = {
+        aid: (count, occurred, max(occurred, made))
+        for aid, count, occurred, made in session.execute(
+            select(Event.assignment_id, func.count(), func.max(Event.occurred_at), func.max(recorded))
+            .where(Event.occurred_at <= cutoff)
+            .group_by(Event.assignment_id)
+        )
+    }
+
+    status = _status_expr(session, ctx)
+    by_action: dict[str, list[FeedAssignment]] = defaultdict(list)
+    latest_change: dict[str, datetime] = {}
+    query = (
+        select(
+            Assignment.id, Assignment.action_id, Assignment.party_id, Assignment.occurrence,
+            Assignment.due_date, Assignment.due_at, Assignment.due_kind, Assignment.due_meeting,
+            status.label("status"), Assignment.sequence, Assignment.updated_at, Assignment.withdrawn_at,
+        )
+        .order_by(Assignment.action_id, Assignment.occurrence, Assignment.party_id)
+    )
+    # every assignment counts for whether its action is closed (a dependency may have no due
+    # date, or occurrences past the horizon); only those with a date within it are shown
+    last = horizon(ctx.as_of_day)
+    open_left: dict[str, int] = defaultdict(int)
+    for r in session.execute(query):
+        if not gone(r.withdrawn_at):
+            open_left[r.action_id] += r.status not in CLOSED
+        if r.due_date is None or (r.occurrence and r.due_date > last):
+            if made_at := changes.get(r.id, (0, None, None))[2]:
+                latest_change[r.action_id] = max(latest_change.get(r.action_id, made_at), made_at)
+            continue
+        count, occurred, made = changes.get(r.id, (0, None, None))
+        modified = max(filter(None, (r.updated_at, made, r.withdrawn_at if gone(r.withdrawn_at) else None)))
+        by_action[r.action_id].append(FeedAssignment(
+            r.action_id, r.party_id, r.occurrence, r.due_date,
+            r.due_at.replace(tzinfo=UTC).astimezone(ctx.tz) if r.due_at else None,
+            r.due_kind, r.due_meeting, r.status,
+            occurred.replace(tzinfo=UTC).astimezone(ctx.tz) if occurred else None,
+            gone(r.withdrawn_at), r.sequence + count, modified,
+        ))
+        if made is not None and (r.action_id not in latest_change or made > latest_change[r.action_id]):
+            latest_change[r.action_id] = made
+
+    participants: dict[str, list[str]] = defaultdict(list)
+    for aid, pid in session.execute(
+            select(Participant.action_id, Participant.party_id).order_by(Participant.action_id, Participant.party_id)):
+        participants[aid].append(pid)
+    depends: dict[str, list[str]] = defaultdict(list)
+    for aid, dep in session.execute(
+            select(Dependency.action_id, Dependency.depends_on_id).order_by(Dependency.action_id,
+                                                                           Dependency.depends_on_id)):
+        depends[aid].append(dep)
+
+    rows = session.execute(
+        select(
+            Action.id, Action.title, Action.description, Action.source_meeting, Action.source_ref,
+            Action.source_text, Action.due_spec, Action.visibility, Action.sequence, Action.updated_at,
+            Action.withdrawn_at,
+        ).order_by(Action.position, Action.id)
+    ).all()
+    action_titles = {r.id: r.title for r in rows}
+
+    withdrawn_actions = {r.id for r in rows if gone(r.withdrawn_at)}
+
+    def closed(aid: str) -> bool:
+        """As services.action_states decides: every live assignment closed (none: never closed)."""
+        return aid in open_left and open_left[aid] == 0
+
+    actions: list[FeedAction] = []
+    for r in rows:
+        assignments = by_action.get(r.id)
+        if not assignments:
+            continue  # no due date: an ongoing commitment has no place in a calendar
+        modified = r.updated_at
+        if gone(r.withdrawn_at) and r.withdrawn_at > modified:
+            modified = r.withdrawn_at
+        deps = tuple(FeedDependency(d, action_titles.get(d, d), closed(d), d in withdrawn_actions)
+                     for d in depends.get(r.id, ()))
+        # a dependency closing changes what this action's description says
+        for d in depends.get(r.id, ()):
+            if d in latest_change and latest_change[d] > modified:
+                modified = latest_change[d]
+        actions.append(FeedAction(
+            r.id, r.title, r.description or "", r.source_meeting or "", titles.get(r.source_meeting or "", ""),
+            r.source_ref or "", r.source_text or "", dict(r.due_spec or {}), r.visibility, gone(r.withdrawn_at),
+            r.sequence, modified, tuple(participants.get(r.id, ())), deps, tuple(assignments),
+        ))
+    return FeedSet(group, parties, meetings, tuple(actions), titles)
+
+
+

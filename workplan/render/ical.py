@@ -1,0 +1,543 @@
+"""iCalendar feeds: a :class:`~workplan.feeds.FeedSet` in, one ``.ics`` file's bytes per feed out.
+
+Pure: no session, no clock, no locale. Every VEVENT is serialised once and the same bytes are
+spliced into every feed that shows it (a meeting appears in every party's feed).
+
+What the feeds contain (documented for subscribers in the README):
+
+* meetings — a timed VEVENT in the meeting's own zone (with its VTIMEZONE) when the time is
+  known; an all-day VEVENT (exclusive DTEND) when only dates are; a meeting known only by its
+  month is a TENTATIVE all-day event spanning that month whose summary says so. STATUS: held →
+  CONFIRMED, planned → TENTATIVE, cancelled or withdrawn → CANCELLED.
+* deadlines — all-day, TRANSPARENT VEVENTs on the resolved due date: in a party's feed one per
+  assignment (``assignment-ACTION+PARTY[+OCCURRENCE]@DOMAIN``); in ``all.ics``, and in the feeds
+  of the parties an action lists under ``with``, one per action (``action-ACTION[+OCCURRENCE]@DOMAIN``)
+  naming the owners still open. Closed assignments stay, marked done or waived; cancelled
+  assignments and withdrawn actions stay with STATUS:CANCELLED. An *expected* deadline (its
+  meeting is not scheduled yet) is TENTATIVE and says so.
+* SEQUENCE is the stored sequence (raised by sync when a date, time or title changes) plus the
+  number of status changes the item has seen; DTSTAMP and LAST-MODIFIED are the item's latest
+  change in the data. No VALARM: subscribed clients strip or ignore it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Timezone, vText
+
+from ..feeds import FeedAction, FeedAssignment, FeedMeeting, FeedSet
+
+PRODID = "-//workplan//calendar feeds//EN"
+REFRESH = timedelta(hours=12)
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+CLOSED_WORD = {"done": "✓ Done", "waived": "✓ Waived", "cancelled": "Cancelled"}
+STATUS_WORD = {"open": "open", "in_progress": "in progress", "done": "done", "waived": "waived",
+               "cancelled": "cancelled"}
+MAX_NAMED = 6  # owners named in a summary before "+N more"
+
+
+def day_text(day: date) -> str:
+    """``31 December 2018``: the same on every machine, whatever its locale."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def month_text(day: date) -> str:
+    return f"{MONTHS[day.month - 1]} {day.year}"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One file: its name, its calendar properties, and the keys of the components it shows."""
+
+    filename: str
+    name: str
+    description: str
+    meetings: tuple[str, ...]
+    deadlines: tuple[str, ...]
+
+
+# ---------------------------------------------------------------------------
+# writing components
+#
+# icalendar builds the calendar head and the VTIMEZONEs; events and tasks, tens of thousands of
+# them in a large workplan, are written here, about fifty times faster than icalendar's
+# per-character line folding allows. The suite checks that this writer gives exactly the bytes
+# icalendar gives for the same properties (tests/test_ical_render.py), so icalendar stays the
+# reference for escaping, folding, value formats and property order.
+
+Value = str | int | date | datetime | list[str]
+_URI = frozenset({"URL"})
+# icalendar's order: these first, in this order, then the others alphabetically
+_CANONICAL = {"VEVENT": ("SUMMARY", "DTSTART", "DTEND", "DURATION", "DTSTAMP", "UID", "RECURRENCE-ID", "SEQUENCE",
+                         "RRULE", "RDATE", "EXDATE"), "VTODO": ()}
+
+
+class Component:
+    """A VEVENT or VTODO as a name and typed property values (one value per property)."""
+
+    __slots__ = ("name", "properties")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.properties: dict[str, Value] = {}
+
+    def add(self, name: str, value: Value) -> None:
+        self.properties[name.upper()] = value
+
+    def to_ical(self) -> bytes:
+        props = self.properties
+        lines = [f"BEGIN:{self.name}"]
+        lines += [fold(_FORMAT[type(props[k])](k, props[k])) for k in _order(self.name, tuple(props))]
+        lines.append(f"END:{self.name}\r\n")
+        return "\r\n".join(lines).encode("utf-8")
+
+
+@functools.cache
+def _order(component: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    canonical = _CANONICAL[component]
+    return (*(k for k in canonical if k in names), *sorted(k for k in names if k not in canonical))
+
+
+def escape_text(text: str) -> str:
+    """RFC 5545 §3.3.11 TEXT: backslash, semicolon, comma and line breaks escaped."""
+    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+
+
+def _datetime(name: str, value: datetime) -> str:
+    if value.tzinfo is UTC:
+        return f"{name}:{value:%Y%m%dT%H%M%SZ}"
+    assert isinstance(value.tzinfo, ZoneInfo), "timed values carry an IANA zone or UTC"
+    return f"{name};TZID={value.tzinfo.key}:{value:%Y%m%dT%H%M%S}"
+
+
+def _text(name: str, value: str) -> str:
+    return f"{name}:{value if name in _URI else escape_text(value)}"
+
+
+_FORMAT: dict[type, Callable[[str, Any], str]] = {
+    str: _text,
+    int: lambda name, value: f"{name}:{value}",
+    date: lambda name, value: f"{name};VALUE=DATE:{value:%Y%m%d}",
+    datetime: _datetime,
+    list: lambda name, value: f"{name}:" + ",".join(escape_text(v) for v in value),
+}
+
+
+def content_line(name: str, value: Value) -> str:
+    """One property as a content line (unfolded)."""
+    return _FORMAT[type(value)](name, value)
+
+
+def fold(line: str) -> str:
+    """Fold a content line as icalendar does: pieces of at most 74 octets, never inside a UTF-8
+    character, and never right after a backslash (some clients mis-read an escape split in two)."""
+    if len(line) < 19:  # even at four octets a character, shorter than 75 octets
+        return line
+    data = line.encode("utf-8")
+    if len(data) < 75:
+        return line
+    pieces: list[bytes] = []
+    start, size = 0, len(data)
+    while size - start > 74:
+        cut = start + 74
+        while data[cut] & 0xC0 == 0x80:  # a continuation byte: cut before its character
+            cut -= 1
+        if data[cut - 1] in b"\\^" and cut - 1 > start:
+            cut -= 1
+        pieces.append(data[start:cut])
+        start = cut
+    pieces.append(data[start:])
+    return b"\r\n ".join(pieces).decode("utf-8")
+
+
+# ---------------------------------------------------------------------------
+# meetings
+
+
+def _meeting_moments(m: FeedMeeting) -> tuple[Any, Any]:
+    """DTSTART and DTEND of a meeting (DTEND None: a timed meeting with no known end)."""
+    if m.precision == "month":
+        last = m.end_day
+        return m.start_day, last + timedelta(days=1)
+    if m.precision == "datetime":
+        tz = ZoneInfo(m.timezone)
+        start = datetime.fromisoformat(m.start).astimezone(tz)
+        if m.end is None:
+            return start, None
+        if "T" in m.end:
+            return start, datetime.fromisoformat(m.end).astimezone(tz)
+        # a start time but only an end date: until the end of that day, in the meeting's zone
+        return start, datetime.combine(m.end_day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return m.start_day, m.end_day + timedelta(days=1)
+
+
+def meeting_status(m: FeedMeeting) -> str:
+    if m.withdrawn or m.status == "cancelled":
+        return "CANCELLED"
+    if m.precision == "month":
+        return "TENTATIVE"
+    return "CONFIRMED" if m.status == "held" else "TENTATIVE"
+
+
+def meeting_summary(m: FeedMeeting) -> str:
+    title = m.title
+    if m.precision == "month":
+        title = f"{title} (sometime in {month_text(m.start_day)}; day not fixed)"
+    if m.withdrawn:
+        return f"Withdrawn: {title}"
+    if m.status == "cancelled":
+        return f"Cancelled: {title}"
+    return title
+
+
+def meeting_description(m: FeedMeeting) -> str:
+    kind = m.kind
+    state = {"held": "held", "planned": "planned", "cancelled": "cancelled"}.get(m.status, m.status)
+    if m.withdrawn:
+        state = "withdrawn from the workplan"
+    lines = [f"{kind[:1].upper()}{kind[1:]} meeting, {state}."]
+    if m.precision == "month":
+        lines.append("")
+        lines.append(f"Only the month is known: {month_text(m.start_day)}. The days are not fixed yet; "
+                     "this event spans the whole month.")
+    if m.description:
+        lines += ["", m.description]
+    if m.url:
+        lines += ["", m.url]
+    lines += ["", f"Meeting: {m.id}"]
+    return "\n".join(lines)
+
+
+def meeting_event(m: FeedMeeting, domain: str) -> Component:
+    ev = Component("VEVENT")
+    ev.add("uid", f"meeting-{m.id}@{domain}")
+    ev.add("dtstamp", _utc(m.modified))
+    ev.add("last-modified", _utc(m.modified))
+    ev.add("sequence", m.sequence)
+    ev.add("summary", meeting_summary(m))
+    start, end = _meeting_moments(m)
+    ev.add("dtstart", start)
+    if end is not None:
+        ev.add("dtend", end)
+    ev.add("status", meeting_status(m))
+    ev.add("transp", "TRANSPARENT" if m.precision == "month" else "OPAQUE")
+    if m.location:
+        ev.add("location", m.location)
+    if m.url:
+        ev.add("url", m.url)
+    ev.add("categories", ["Meeting", m.kind])
+    ev.add("description", meeting_description(m))
+    return ev
+
+
+def timezones(meetings: Iterable[FeedMeeting]) -> list[Timezone]:
+    """The VTIMEZONEs the timed meetings reference, covering only the years they span (so the
+    component stays short, and the same as long as those years' rules do)."""
+    years: dict[str, list[int]] = {}
+    for m in meetings:
+        if m.precision == "datetime":
+            years.setdefault(m.timezone, []).extend((m.start_day.year, m.end_day.year))
+    return [
+        Timezone.from_tzinfo(ZoneInfo(name), name, date(min(ys), 1, 1), date(max(ys) + 1, 1, 1))
+        for name, ys in sorted(years.items())
+    ]
+
+
+# ---------------------------------------------------------------------------
+# deadlines
+
+
+def _due_line(action: FeedAction, a: FeedAssignment, meeting_titles: dict[str, str]) -> str:
+    due = f"Due: {day_text(a.due_date)}"
+    if a.due_at is not None:
+        due += f", by {a.due_at:%H:%M} {a.due_at.tzinfo}"
+    spec = action.due_spec
+    offset = int(spec.get("offset_days") or 0)
+    rel = ""
+    if offset:
+        rel = f"{abs(offset)} days {'before' if offset < 0 else 'after'} "
+    if a.occurrence:
+        return due + " (this period's occurrence of a recurring action)"
+    if a.due_kind == "expected":
+        kind = str(spec.get("next", "")).replace("-", " ")
+        return (due + f" — expected: {rel}the next {kind} meeting, which is not scheduled yet; "
+                "the date is the end of the period in which the agreed cadence expects it")
+    if a.due_kind == "meeting" and a.due_meeting:
+        title = meeting_titles.get(a.due_meeting, a.due_meeting)
+        what = f"the next {str(spec.get('next')).replace('-', ' ')} meeting, " if spec.get("form") == "next" else ""
+        return due + f" — {rel or 'at '}{what}{title} ({a.due_meeting})"
+    return due
+
+
+def _source_lines(action: FeedAction) -> list[str]:
+    lines: list[str] = []
+    if action.source_meeting:
+        where = action.source_meeting_title or action.source_meeting
+        ref = f", {action.source_ref}" if action.source_ref else ""
+        lines.append(f"Source: {where} ({action.source_meeting}){ref}")
+        if action.source_text:
+            lines.append(f"“{action.source_text}”")
+    return lines
+
+
+def _dependency_lines(action: FeedAction) -> list[str]:
+    if not action.depends_on:
+        return []
+    return ["Depends on:"] + [
+        f"- {d.id}: {d.title} ({'withdrawn' if d.withdrawn else 'closed' if d.closed else 'not closed yet'})"
+        for d in action.depends_on
+    ]
+
+
+def _owner_state(a: FeedAssignment) -> str:
+    if a.withdrawn:
+        return "withdrawn"
+    word = STATUS_WORD.get(a.status, a.status)
+    if a.status != "open" and a.status_since is not None:
+        word += f" since {day_text(a.status_since.date())}"
+    return word
+
+
+def _body(action: FeedAction, head: Sequence[str], due: str) -> str:
+    lines = [action.title, "", due, *head]
+    if action.with_:
+        lines.append("With: " + ", ".join(action.with_))
+    lines += _dependency_lines(action)
+    source = _source_lines(action)
+    if source:
+        lines += ["", *source]
+    if action.description:
+        lines += ["", action.description]
+    if action.withdrawn:
+        lines += ["", "This action was withdrawn from the workplan."]
+    lines += ["", f"Action: {action.id}"]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One deadline as both kinds of component show it (a VEVENT, or a VTODO for task lists)."""
+
+    key: str  # the UID without its prefix and domain: ACTION[+PARTY][+OCCURRENCE]
+    kind: str  # assignment | action
+    summary: str
+    description: str
+    day: date
+    status: str  # the workplan status: open | in_progress | done | waived | cancelled
+    expected: bool
+    sequence: int
+    modified: datetime  # naive UTC
+    completed: datetime | None = None  # when it was done or waived
+
+
+TODO_STATUS = {"open": "NEEDS-ACTION", "in_progress": "IN-PROCESS", "done": "COMPLETED", "waived": "COMPLETED",
+               "cancelled": "CANCELLED"}
+
+
+def _stamp(component: Component, d: Deadline, uid: str) -> None:
+    component.add("uid", uid)
+    component.add("dtstamp", _utc(d.modified))
+    component.add("last-modified", _utc(d.modified))
+    component.add("sequence", d.sequence)
+    component.add("summary", d.summary)
+
+
+def deadline_event(d: Deadline, domain: str) -> Component:
+    ev = Component("VEVENT")
+    _stamp(ev, d, f"{d.kind}-{d.key}@{domain}")
+    ev.add("dtstart", d.day)
+    ev.add("dtend", d.day + timedelta(days=1))
+    # expected: the date may still move; once closed it no longer matters when it was expected
+    tentative = d.expected and d.status in ("open", "in_progress")
+    status = "CANCELLED" if d.status == "cancelled" else "TENTATIVE" if tentative else "CONFIRMED"
+    ev.add("status", status)
+    ev.add("transp", "TRANSPARENT")
+    ev.add("categories", ["Deadline"])
+    ev.add("description", d.description)
+    return ev
+
+
+def deadline_todo(d: Deadline, domain: str) -> Component:
+    """The same deadline as a task: due on its day, completed when done or waived."""
+    todo = Component("VTODO")
+    _stamp(todo, d, f"task-{d.kind}-{d.key}@{domain}")
+    todo.add("due", d.day)
+    todo.add("status", TODO_STATUS.get(d.status, "NEEDS-ACTION"))
+    if TODO_STATUS.get(d.status) == "COMPLETED":
+        todo.add("percent-complete", 100)
+        if d.completed is not None:
+            todo.add("completed", d.completed.astimezone(UTC))
+    todo.add("categories", ["Deadline"])
+    todo.add("description", d.description)
+    return todo
+
+
+def assignment_summary(action: FeedAction, a: FeedAssignment) -> str:
+    if action.withdrawn or a.withdrawn:
+        return f"Withdrawn: {action.title} — {a.party}"
+    if a.status in CLOSED_WORD:
+        return f"{CLOSED_WORD[a.status]}: {action.title} — {a.party}"
+    due = "Due (expected)" if a.due_kind == "expected" else "Due"
+    extra = " (in progress)" if a.status == "in_progress" else ""
+    return f"{due}: {action.title} — {a.party}{extra}"
+
+
+def assignment_deadline(action: FeedAction, a: FeedAssignment, meeting_titles: dict[str, str],
+                        party_names: dict[str, str]) -> Deadline:
+    """One party's deadline (in that party's feed)."""
+    occurrence = f"+{a.occurrence}" if a.occurrence else ""
+    owner = f"Owner: {a.party} ({party_names.get(a.party, a.party)}) — {_owner_state(a)}"
+    others = sorted({o.party for o in action.assignments if o.party != a.party})
+    head = [owner] + ([f"Other owners: {', '.join(others)}"] if others else [])
+    status = "cancelled" if action.withdrawn or a.withdrawn else a.status
+    return Deadline(
+        f"{action.id}+{a.party}{occurrence}", "assignment", assignment_summary(action, a),
+        _body(action, head, _due_line(action, a, meeting_titles)), a.due_date, status,
+        a.due_kind == "expected", a.sequence, max(action.modified, a.modified),
+        a.status_since if a.status in ("done", "waived") else None,
+    )
+
+
+def action_summary(action: FeedAction, owners: Sequence[FeedAssignment]) -> str:
+    if action.withdrawn:
+        return f"Withdrawn: {action.title}"
+    live = [a for a in owners if not a.withdrawn]
+    pending = [a.party for a in live if a.status not in CLOSED_WORD]
+    if not pending:
+        if live and all(a.status == "cancelled" for a in live):
+            return f"Cancelled: {action.title}"
+        word = "✓ Done" if all(a.status == "done" for a in live) else "✓ Closed"
+        return f"{word}: {action.title}"
+    named = ", ".join(pending[:MAX_NAMED]) + (f" +{len(pending) - MAX_NAMED} more" if len(pending) > MAX_NAMED
+                                              else "")
+    due = "Due (expected)" if owners[0].due_kind == "expected" else "Due"
+    return f"{due}: {action.title} — {named}"
+
+
+def action_deadline(action: FeedAction, owners: Sequence[FeedAssignment], meeting_titles: dict[str, str],
+                    party_names: dict[str, str]) -> Deadline:
+    """One action's deadline (one occurrence of it) for everyone: which owners are still open."""
+    first = owners[0]
+    occurrence = f"+{first.occurrence}" if first.occurrence else ""
+    live = [a for a in owners if not a.withdrawn]
+    head = ["Owners:"] + [f"- {a.party} ({party_names.get(a.party, a.party)}): {_owner_state(a)}" for a in owners]
+    if action.withdrawn or not live or all(a.status == "cancelled" for a in live):
+        status = "cancelled"
+    elif any(a.status not in CLOSED_WORD for a in live):
+        status = "in_progress" if any(a.status != "open" for a in live) else "open"
+    else:
+        status = "done"
+    since = [a.status_since for a in live if a.status_since is not None]
+    return Deadline(
+        f"{action.id}{occurrence}", "action", action_summary(action, owners),
+        _body(action, head, _due_line(action, first, meeting_titles)), first.due_date, status,
+        first.due_kind == "expected", action.sequence + sum(a.sequence for a in owners),
+        max([action.modified, *(a.modified for a in owners)]),
+        max(since) if status == "done" and since else None,
+    )
+
+
+# ---------------------------------------------------------------------------
+# the feeds
+
+
+def _calendar_head(timezone: str, name: str, description: str) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    # TEXT, escaped: icalendar would write an unknown X- property raw, and a comma in it would
+    # cut the name short in parsers that read it as a list (vobject does)
+    cal.add("x-wr-calname", vText(name))
+    cal.add("x-wr-caldesc", vText(description))
+    cal.add("x-wr-timezone", timezone)
+    cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", "PT12H")
+    text: bytes = cal.to_ical()
+    end = b"END:VCALENDAR\r\n"
+    assert text.endswith(end)
+    return text[: -len(end)]
+
+
+def render_feeds(fs: FeedSet, todo: bool = False) -> dict[str, bytes]:
+    """Every feed of the workplan: ``all.ics``, ``meetings.ics`` and ``<PARTY>.ics`` per party;
+    with *todo*, also ``todo/all.ics`` and ``todo/<PARTY>.ics``: the same deadlines as VTODOs."""
+    domain = fs.group.domain
+    names = {p.id: p.name for p in fs.parties}
+    titles = fs.meeting_titles
+    events: dict[str, bytes] = {}
+    todos: dict[str, bytes] = {}
+
+    zones = b"".join(tz.to_ical() for tz in timezones(fs.meetings))
+    meeting_keys = []
+    for m in fs.meetings:
+        key = f"meeting:{m.id}"
+        events[key] = meeting_event(m, domain).to_ical()
+        meeting_keys.append(key)
+
+    def keep(key: str, d: Deadline) -> None:
+        events[key] = deadline_event(d, domain).to_ical()
+        if todo:
+            todos[key] = deadline_todo(d, domain).to_ical()
+
+    public: list[tuple[date, int, str]] = []
+    per_party: dict[str, list[tuple[date, int, str]]] = {p.id: [] for p in fs.parties}
+    for position, action in enumerate(fs.actions):
+        occurrences: dict[str, list[FeedAssignment]] = {}
+        for a in action.assignments:
+            occurrences.setdefault(a.occurrence, []).append(a)
+        owners_all = {a.party for a in action.assignments}
+        for occurrence, owners in sorted(occurrences.items()):
+            key = f"action:{action.id}:{occurrence}"
+            keep(key, action_deadline(action, owners, titles, names))
+            due = owners[0].due_date
+            if action.visibility == "public":
+                public.append((due, position, key))
+            for party in action.with_:
+                if party not in owners_all and party in per_party:
+                    per_party[party].append((due, position, key))
+            for a in owners:
+                akey = f"assignment:{action.id}:{a.party}:{occurrence}"
+                keep(akey, assignment_deadline(action, a, titles, names))
+                per_party.setdefault(a.party, []).append((a.due_date, position, akey))
+
+    group = fs.group
+    feeds = [
+        Feed("all.ics", group.name, f"Meetings and public deadlines of the {group.name}.",
+             tuple(meeting_keys), tuple(key for *_, key in sorted(public))),
+        Feed("meetings.ics", f"{group.name} — meetings", f"Meetings of the {group.name}.", tuple(meeting_keys), ()),
+    ]
+    for pid, items in per_party.items():
+        name = names.get(pid, pid)
+        feeds.append(Feed(
+            f"{pid}.ics", f"{group.name} — {pid} ({name})" if name != pid else f"{group.name} — {pid}",
+            f"Deadlines of {name} and of the actions it takes part in; meetings of the {group.name}.",
+            tuple(meeting_keys), tuple(key for *_, key in sorted(items)),
+        ))
+    out: dict[str, bytes] = {}
+    end = b"END:VCALENDAR\r\n"
+    for feed in feeds:
+        body = b"".join(events[k] for k in (*feed.meetings, *feed.deadlines))
+        out[feed.filename] = _calendar_head(group.timezone, feed.name, feed.description) + zones + body + end
+    if todo:
+        for feed in feeds:
+            if feed.filename == "meetings.ics":
+                continue
+            body = b"".join(todos[k] for k in feed.deadlines)
+            out[f"todo/{feed.filename}"] = _calendar_head(
+                group.timezone, f"{feed.name} — tasks", f"{feed.description} As tasks (VTODO), without meetings."
+            ) + body + end
+    return out
