@@ -476,3 +476,31 @@ def test_serve_on_a_corrupt_database_is_one_sentence(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("workplan: ") and str(db) in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_upgrade_brings_the_token_table_and_a_data_revision(tmp_path: Path, db_backend: str) -> None:
+    """A database from before the feed server gains feed_token and the revision the server reads,
+    so that status changes only ever update that row (never race to insert it)."""
+    from sqlalchemy import inspect, text
+
+    from conftest import new_postgres_url
+    from workplan import db as wpdb
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if db_backend == "sqlite" else new_postgres_url()
+    engine = wpdb.make_engine(url)
+    wpdb.migrate_to(engine, "0002")
+    assert "feed_token" not in inspect(engine).get_table_names()
+    wpdb.upgrade(engine, url)
+    assert "feed_token" in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT value FROM meta WHERE key = 'data_revision'")).scalar() == "upgraded"
+    engine.dispose()
+    folder = write_project(tmp_path / "p", MINIMAL)
+    assert run_cli(folder, "--db", url, "sync").code == 0
+    before = scalar(url, "SELECT value FROM meta WHERE key = 'data_revision'")
+    assert run_cli(folder, "--db", url, "done", "a1", "--party", "CR").code == 0
+    assert scalar(url, "SELECT value FROM meta WHERE key = 'data_revision'") not in (before, "upgraded")
+    assert run_cli(folder, "--db", url, "sync").code == 0  # nothing changed: the revision stays
+    after = scalar(url, "SELECT value FROM meta WHERE key = 'data_revision'")
+    assert run_cli(folder, "--db", url, "sync").code == 0
+    assert scalar(url, "SELECT value FROM meta WHERE key = 'data_revision'") == after
