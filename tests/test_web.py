@@ -409,6 +409,8 @@ def test_board_shows_overdue_by_owner_and_escapes_every_value(tmp_path: Path) ->
         for bad in ("2020-02-30", "tomorrow", "2020-06-01%0d%0aX:1", "<script>"):
             reply = server.request(f"/?as_of={bad}")
             assert reply.status == 400 and b"<" not in reply.body
+        assert server.request("/?" + "&".join(f"x{i}=1" for i in range(50))).status == 400
+        assert server.request("/?utm_source=mail").status == 200
         assert server.request("/", headers={"If-None-Match": board.headers["etag"]}).status == 304
 
         agenda = server.request("/agenda/next-virtual")

@@ -228,7 +228,10 @@ class WorkplanApp:
     def _board(self, _arg: str, environ: dict[str, Any]) -> tuple[Resource, Headers]:
         from urllib.parse import parse_qs
 
-        query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=10)
+        try:
+            query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=10)
+        except ValueError:  # more fields than any link to the board has
+            raise HTTPError("400 Bad Request", "Too many query parameters; the board takes as_of only.") from None
         day = (query.get("as_of") or [""])[0]
         revision = self._read_revision()
         headers: Headers = [("Cache-Control", "no-cache"), ("Content-Security-Policy", HTML_POLICY)]
@@ -236,7 +239,8 @@ class WorkplanApp:
             snap = self._current(revision)
             with self._lock:
                 if snap.board is None:
-                    snap.board = self._remember("board", self._render_board(snap.ctx, snap.modified))
+                    snap.board = self._remember("board", self._render_board(snap.ctx, snap.modified,
+                                                                            pinned=self.as_of is not None))
                 return snap.board, headers
         if not _DAY.match(day):
             raise HTTPError("400 Bad Request", "as_of must be a day written YYYY-MM-DD.")
@@ -249,7 +253,7 @@ class WorkplanApp:
             if key not in self._boards:
                 snap = self._current_locked(revision)
                 ctx = ReadContext(snap.tz, parse_as_of(day, snap.tz), snap.ctx.lookahead_days)
-                self._boards[key] = self._render_board(ctx, snap.modified)
+                self._boards[key] = self._render_board(ctx, snap.modified, pinned=False)
                 while len(self._boards) > BOARD_DAYS_KEPT:
                     self._boards.popitem(last=False)
             return self._boards[key], headers
@@ -366,12 +370,12 @@ class WorkplanApp:
         body = render_feeds(feeds.visible_to(fs, party))[f"{party}.ics"]
         return self._remember(f"private:{party}", Resource.of(body, CALENDAR, modified))
 
-    def _render_board(self, ctx: ReadContext, modified: datetime) -> Resource:
+    def _render_board(self, ctx: ReadContext, modified: datetime, pinned: bool) -> Resource:
         from .board import status_board
 
         with session_scope(self.engine, self.url) as session:
             data = status_board(session, ctx)
-        html = self.templates.render("board.html", board=data, as_of_pinned=self.as_of is not None)
+        html = self.templates.render("board.html", board=data, as_of_pinned=pinned)
         return Resource.of(html.encode("utf-8"), HTML, modified)
 
     def _remember(self, name: str, r: Resource) -> Resource:
