@@ -174,6 +174,10 @@ def test_feeds_are_rendered_once_per_change_not_per_request(tmp_path: Path) -> N
         served = time.perf_counter() - started
         # 200 requests answered from what was rendered once: far less than rendering even 20 times
         assert served < max(5.0, 20 * render) / 4, (served, render)
+        # the board stays a page to read: the most overdue 25 per owner, and how many more
+        board = server.request("/").text
+        assert board.count("<code>b") == 2 * 25 and board.count("… and 2975 more, less late") == 2
+        assert '<span class="big">6000</span>' in board
 
 
 # ---------------------------------------------------------------------------

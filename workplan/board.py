@@ -27,6 +27,8 @@ VERDICTS = {
 }
 PERIODS_SHOWN = 6  # per cadence rule, the latest ones
 PAST_MEETINGS_SHOWN = 3
+ROWS_PER_OWNER = 25  # a board to read at a glance; `workplan overdue --owner P` lists every one
+DUE_SOON_SHOWN = 100
 
 
 @dataclass(frozen=True)
@@ -46,11 +48,12 @@ class BoardItem:
 class OwnerLate:
     party: str
     name: str
-    items: tuple[BoardItem, ...]
+    items: tuple[BoardItem, ...]  # the most overdue first, at most ROWS_PER_OWNER
+    count: int  # all of them
 
     @property
-    def most_days(self) -> int:
-        return max((i.days_overdue or 0) for i in self.items)
+    def more(self) -> int:
+        return self.count - len(self.items)
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,8 @@ class Board:
     lookahead_days: int
     overdue: tuple[OwnerLate, ...]
     overdue_count: int
-    due_soon: tuple[DueSoon, ...]
+    due_soon: tuple[DueSoon, ...]  # the first DUE_SOON_SHOWN
+    due_soon_count: int
     meetings: tuple[BoardMeeting, ...]
     cadence: tuple[CadenceRuleView, ...]
     parties: tuple[tuple[str, str], ...] = field(default=())  # (id, name): the public feeds
@@ -122,7 +126,8 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
         count += 1
     order = {pid: n for n, (pid, _) in enumerate(parties)}
     overdue = tuple(
-        OwnerLate(pid, names.get(pid, pid), tuple(sorted(items, key=lambda i: (-(i.days_overdue or 0), i.action))))
+        OwnerLate(pid, names.get(pid, pid),
+                  tuple(sorted(items, key=lambda i: (-(i.days_overdue or 0), i.action))[:ROWS_PER_OWNER]), len(items))
         for pid, items in sorted(late.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
     )
 
@@ -149,8 +154,8 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
                      m.end_day >= first)
         for m in [*past[-PAST_MEETINGS_SHOWN:], *coming]
     )
-    return Board(group.name, first, ctx.lookahead_days, overdue, count, due_soon, meetings,
-                 _cadence(services.cadence_compliance(session, ctx)), tuple(parties))
+    return Board(group.name, first, ctx.lookahead_days, overdue, count, due_soon[:DUE_SOON_SHOWN], len(due_soon),
+                 meetings, _cadence(services.cadence_compliance(session, ctx)), tuple(parties))
 
 
 def _cadence(periods: list[planning.PeriodCompliance]) -> tuple[CadenceRuleView, ...]:
