@@ -11,7 +11,7 @@ the feeds carry no derived state that moves with time alone (overdue, at risk).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -59,6 +59,7 @@ class FeedDependency:
     title: str
     closed: bool
     withdrawn: bool = False
+    restricted: bool = False
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
     action_titles = {r.id: r.title for r in rows}
 
     withdrawn_actions = {r.id for r in rows if gone(r.withdrawn_at)}
+    restricted = {r.id for r in rows if r.visibility != "public"}
 
     def closed(aid: str) -> bool:
         """As services.action_states decides: every live assignment closed (none: never closed)."""
@@ -235,7 +237,7 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
         modified = r.updated_at
         if gone(r.withdrawn_at) and r.withdrawn_at > modified:
             modified = r.withdrawn_at
-        deps = tuple(FeedDependency(d, action_titles.get(d, d), closed(d), d in withdrawn_actions)
+        deps = tuple(FeedDependency(d, action_titles.get(d, d), closed(d), d in withdrawn_actions, d in restricted)
                      for d in depends.get(r.id, ()))
         # a dependency closing changes what this action's description says
         for d in depends.get(r.id, ()):
@@ -249,4 +251,26 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
     return FeedSet(group, parties, meetings, tuple(actions), titles)
 
 
+def visible_to(fs: FeedSet, party: str | None = None) -> FeedSet:
+    """The feed set as *party* may see it (None: anyone, the public feeds).
 
+    For anyone: no restricted action. For a party's private feed: the actions it owns or takes
+    part in, restricted ones included, and nothing else. Either way, where a shown action
+    depends on a restricted one that is not shown, the dependency is named only as restricted
+    (its id and title would say what it is)."""
+    if party is None:
+        actions = [a for a in fs.actions if a.visibility == "public"]
+    else:
+        actions = [a for a in fs.actions if party in a.with_ or any(x.party == party for x in a.assignments)]
+    shown = {a.id for a in actions}
+
+    def named(d: FeedDependency) -> FeedDependency:
+        if not d.restricted or d.id in shown:
+            return d
+        return FeedDependency("(restricted)", "an action that is not public", d.closed, d.withdrawn, True)
+
+    return replace(fs, actions=tuple(
+        replace(a, depends_on=tuple(named(d) for d in a.depends_on)) if any(d.restricted for d in a.depends_on)
+        else a
+        for a in actions
+    ))

@@ -165,3 +165,15 @@ class Event(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     origin: Mapped[str] = mapped_column(String(32))
     fact_key: Mapped[str | None] = mapped_column(String(200))
+
+
+class FeedToken(Base):
+    """A private feed's secret, kept only as its SHA-256: the token itself is shown once, when
+    issued, and a stolen database does not let anyone read the feeds. Revoked tokens stay, dated."""
+
+    __tablename__ = "feed_token"
+    __table_args__ = (Index("ix_feed_token_party", "party_id"),)
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex sha256 of the token
+    party_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,20 @@ def synced_digest(session: Session) -> str | None:
     return get_meta(session, "actions_sha256")
 
 
+REVISION_KEY = "data_revision"
+
+
+def mark_changed(session: Session) -> None:
+    """Give the data a new revision, in the caller's transaction.
+
+    Whatever renders from the data and keeps the result (the feed server) compares this one
+    value instead of the data. A random value rather than a counter: two writers committing
+    one after the other always leave a value that the first one's readers have not seen,
+    without any read-modify-write race.
+    """
+    set_meta(session, REVISION_KEY, uuid.uuid4().hex)
+
+
 # ---------------------------------------------------------------------------
 # sync
 
@@ -110,6 +125,7 @@ def horizon_for(doc: spec.Document, now: datetime) -> date:
 def sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) -> SyncReport:
     """Load *doc* into the database, in the caller's transaction. Idempotent."""
     report = SyncReport()
+    previous_digest = synced_digest(session)
     tz = ZoneInfo(doc.group.timezone)
     now_n = to_utc_naive(now)
     set_meta(session, "group", json.dumps(
@@ -126,6 +142,8 @@ def sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) -
     _sync_assignments(session, doc, planned, titles_changed, tz, now_n, report)
     _import_progress(session, doc, now, report)
     set_meta(session, "actions_sha256", raw_digest)
+    if previous_digest != raw_digest or not report.empty:
+        mark_changed(session)
     return report
 
 
@@ -532,6 +550,7 @@ def change_status(
                 if row.status_at is not None and to_utc_naive(when) < row.status_at:
                     when = row.status_at.replace(tzinfo=UTC)
             _append_event(session, row, target, when, now, note, by, origin)
+    mark_changed(session)
     return changes
 
 
@@ -590,6 +609,7 @@ class Filters:
 
 
 DERIVED = ("overdue", "blocked", "at_risk", "closed", "pending")
+RESTRICTED_DEPENDENCY = "(restricted)"  # what shared documents say for a dependency that is not public
 
 
 def _status_expr(session: Session, ctx: ReadContext) -> ColumnElement[str]:
@@ -684,6 +704,10 @@ def assignment_rows(session: Session, ctx: ReadContext, filters: Filters | None 
         return []
     states = action_states(session, ctx, status)
     deps = dependency_map(session)
+    # rows for shared documents (agenda, board, graph) must not name a restricted action where
+    # a public one waits on it
+    hidden = set() if f.include_restricted else set(
+        session.scalars(select(Action.id).where(Action.visibility != "public")))
     rows: list[Row] = []
     for r in records:
         if f.tag and f.tag not in (r.tags or []) and f.tag != r.theme:
@@ -697,9 +721,11 @@ def assignment_rows(session: Session, ctx: ReadContext, filters: Filters | None 
             continue
         if f.status == "at_risk" and not j.at_risk:
             continue
+        blocked_by = list(dict.fromkeys(RESTRICTED_DEPENDENCY if d in hidden else d for d in j.blocked_by)) \
+            if hidden else j.blocked_by
         rows.append(Row(
             r.action_id, r.title, r.party_id, r.occurrence, r.due_date, due_at, r.due_kind, r.due_meeting,
-            r.status, j.overdue, j.days_overdue, j.blocked_by, j.at_risk, r.source_meeting, r.source_ref,
+            r.status, j.overdue, j.days_overdue, blocked_by, j.at_risk, r.source_meeting, r.source_ref,
             r.visibility, list(r.tags or []), r.theme,
         ))
     return rows
