@@ -52,6 +52,7 @@ class Group:
     name: str
     timezone: str
     domain: str
+    languages: tuple[str, ...] = ()  # what the file is written in; the first is what a plain string is in
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Party:
     kind: str
     emails: tuple[str, ...]
     pos: Pos
+    lang: str = ""  # the language of its digests and feed; "" for the group's first
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class Meeting:
     status: str
     description: str
     pos: Pos
+    # field → language → text, for the fields written as a mapping by language ({en: …, es: …})
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,7 @@ class Action:
     visibility: str
     progress: tuple[Progress, ...]
     pos: Pos
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -382,8 +387,10 @@ def loads(raw: bytes | str, path: str = "actions.yaml") -> Document:
 
 
 _TOP_KEYS = ("workplan", "group", "parties", "sets", "meetings", "cadence", "actions")
-_GROUP_KEYS = ("id", "name", "timezone", "domain")
-_PARTY_KEYS = ("id", "name", "kind", "email")
+_GROUP_KEYS = ("id", "name", "timezone", "domain", "languages")
+_PARTY_KEYS = ("id", "name", "kind", "email", "lang")
+# the languages workplan writes its documents in (catalogs in workplan/locale)
+LANGUAGES = ("en", "es")
 _MEETING_KEYS = ("id", "title", "kind", "start", "end", "timezone", "location", "url", "status", "description")
 _CADENCE_KEYS = ("kind", "per", "at_least", "from", "report")
 _ACTION_KEYS = (
@@ -399,6 +406,7 @@ class _Builder:
     def __init__(self, reader: _Reader) -> None:
         self.r = reader
         self.tz_name = "UTC"
+        self.languages: tuple[str, ...] = ()
 
     def document(self, root: Node) -> Document | None:
         r = self.r
@@ -436,7 +444,14 @@ class _Builder:
             r.error(m.get("timezone"), f"group timezone: {exc}")
             tz_name = "UTC"
         domain = r.text(m.get("domain"), "group domain", "workplan.invalid")
-        return Group(gid, r.text(m.get("name"), "group name", gid), tz_name, domain)
+        languages: list[str] = []
+        for code, lnode in r.names(m.get("languages"), "group languages"):
+            if code not in LANGUAGES:
+                r.error(lnode, f"group languages: {code!r} is not a language workplan writes ({', '.join(LANGUAGES)})")
+            elif code not in languages:
+                languages.append(code)
+        self.languages = tuple(languages)
+        return Group(gid, r.text(m.get("name"), "group name", gid), tz_name, domain, tuple(languages))
 
     def parties(self, node: Node | None) -> dict[str, Party]:
         r = self.r
@@ -468,6 +483,7 @@ class _Builder:
                 r.choice(m.get("kind"), f"kind of party {pid}", PARTY_KINDS, "other"),
                 tuple(emails),
                 r.pos(item),
+                self.language(m.get("lang"), f"lang of party {pid}"),
             )
         return out
 
@@ -526,18 +542,20 @@ class _Builder:
             if end is not None and end < start:
                 r.error(m["end"], f"meeting {mid} ends ({end.iso()}) before it starts ({start.iso()})")
                 end = None
+            translations: dict[str, dict[str, str]] = {}
             out[mid] = Meeting(
                 mid,
-                r.text(m.get("title"), f"title of meeting {mid}", mid),
+                self.texts(m.get("title"), f"title of meeting {mid}", translations, "title", mid),
                 r.choice(m.get("kind"), f"kind of meeting {mid}", MEETING_KINDS, "other"),
                 start,
                 end,
                 tz_name,
-                r.text(m.get("location"), f"location of meeting {mid}"),
+                self.texts(m.get("location"), f"location of meeting {mid}", translations, "location"),
                 r.text(m.get("url"), f"url of meeting {mid}"),
                 r.choice(m.get("status"), f"status of meeting {mid}", MEETING_STATUSES, "planned"),
-                r.text(m.get("description"), f"description of meeting {mid}"),
+                self.texts(m.get("description"), f"description of meeting {mid}", translations, "description"),
                 r.pos(item),
+                translations,
             )
         return out
 
@@ -618,9 +636,11 @@ class _Builder:
         if aid in seen:
             r.error(m["id"], f"action id {aid!r} is used twice (first on line {seen[aid].pos.line})")
             return None
-        title = r.text(m.get("title"), f"title of action {aid}", aid).strip()
+        translations: dict[str, dict[str, str]] = {}
+        title = self.texts(m.get("title"), f"title of action {aid}", translations, "title", aid).strip()
         if not title:
             r.error(m.get("title"), f"action {aid} has an empty title")
+        self.warn_missing_languages(m.get("title"), f"action {aid}", translations, "title")
         source = self._source(m.get("source"), aid, meetings)
 
         def resolve_names(key: str) -> tuple[str, ...]:
@@ -654,7 +674,7 @@ class _Builder:
         return Action(
             aid,
             title,
-            r.text(m.get("description"), f"description of action {aid}").strip(),
+            self.texts(m.get("description"), f"description of action {aid}", translations, "description").strip(),
             source,
             r.text(m.get("theme"), f"theme of action {aid}"),
             tags,
@@ -666,9 +686,49 @@ class _Builder:
             r.choice(m.get("visibility"), f"visibility of action {aid}", VISIBILITIES, "public"),
             progress,
             r.pos(item),
+            translations,
         )
 
     # -- fields ------------------------------------------------------------
+
+    def language(self, node: Node | None, what: str) -> str:
+        code = self.r.text(node, what)
+        if code and code not in LANGUAGES:
+            self.r.error(node, f"{what}: {code!r} is not a language workplan writes ({', '.join(LANGUAGES)})")
+            return ""
+        return code
+
+    def texts(self, node: Node | None, what: str, into: dict[str, dict[str, str]], key: str,
+              default: str = "") -> str:
+        """A text written once (``title: …``) or per language (``title: {en: …, es: …}``).
+
+        Returns the text in the group's first language (else the first one written), which is
+        what the plain column keeps; the versions by language go into ``into[key]``."""
+        r = self.r
+        if node is None or not isinstance(node, MappingNode):
+            return r.text(node, what, default)
+        versions: dict[str, str] = {}
+        for lang, vnode in (r.mapping(node, what, LANGUAGES) or {}).items():
+            value = r.text(vnode, f"{what} ({lang})").strip()
+            if value:
+                versions[lang] = value
+        if not versions:
+            r.error(node, f"{what} has no text in any language")
+            return default
+        into[key] = versions
+        first = next((versions[lang] for lang in self.languages if lang in versions), None)
+        return first if first is not None else next(iter(versions.values()))
+
+    def warn_missing_languages(self, node: Node | None, what: str, translations: dict[str, dict[str, str]],
+                               key: str) -> None:
+        """The group writes in several languages: say which ones this text lacks (a plain string
+        counts as the group's first language)."""
+        if len(self.languages) < 2 or node is None:
+            return
+        have = set(translations.get(key, {})) or {self.languages[0]}
+        missing = [lang for lang in self.languages if lang not in have]
+        if missing:
+            self.r.warn(node, f"{what} has no {key} in {', '.join(missing)} (group languages: {', '.join(self.languages)})")
 
     def _when(self, node: Node | None, what: str, tz: object) -> When | None:
         value = self.r.scalar(node, what)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
+from ..i18n import _
 from .app import App, pass_app
-from .params import as_of_option
+from .params import as_of_option, lang_option
 
 
 @click.command()
@@ -17,6 +18,7 @@ from .params import as_of_option
 @click.option("--todo", is_flag=True,
               help="Also write todo/all.ics and todo/PARTY.ics: the deadlines as tasks (VTODO).")
 @as_of_option
+@lang_option
 @pass_app
 def calendars(app: App, out: Path | None, todo: bool, as_of: str | None) -> None:
     """Write the iCalendar feeds: all.ics, meetings.ics and one PARTY.ics per party.
@@ -40,7 +42,8 @@ def calendars(app: App, out: Path | None, todo: bool, as_of: str | None) -> None
     finally:
         gc.enable()
     written = write_files(folder, files)
-    click.echo(f"{len(written.changed)} of {written.total} feeds written to {folder}"
+    click.echo(_("{changed} of {total} feeds written to {folder}").format(
+        changed=len(written.changed), total=written.total, folder=folder)
                + (f" ({', '.join(written.changed)})" if written.changed and len(written.changed) <= 5 else ""))
 
 
