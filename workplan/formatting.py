@@ -168,8 +168,9 @@ def detail(d: ActionDetail, fmt: str) -> str:
         due = _("recurring ({rule}), from {day}").format(
             rule=word(d.recurrence.get("repeat") or "") or d.recurrence.get("rrule"), day=d.recurrence.get("from"))
     # labels padded to one width, whatever their length in the language
-    labels = {key: _(key) for key in ("source:", "due:", "owners:", "with:", "depends on:", "needed by:",
-                                      "BLOCKED by:", "visibility:", "theme/tags:", "assignments:")}
+    labels = {"source:": _("source:"), "due:": _("due:"), "owners:": _("owners:"), "with:": _("with:"),
+              "depends on:": _("depends on:"), "needed by:": _("needed by:"), "BLOCKED by:": _("BLOCKED by:"),
+              "visibility:": _("visibility:"), "theme/tags:": _("theme/tags:"), "assignments:": _("assignments:")}
     pad = max(len(label) for key, label in labels.items() if key != "assignments:") + 1
 
     def field(key: str, value: str) -> str:

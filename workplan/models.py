@@ -35,6 +35,7 @@ class Party(Base):
     kind: Mapped[str] = mapped_column(String(32))
     emails: Mapped[list[str]]
     lang: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    names: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the name by language, when given so
     position: Mapped[int] = mapped_column(Integer, default=0)
     content_hash: Mapped[str] = mapped_column(String(64))
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)

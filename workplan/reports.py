@@ -282,7 +282,8 @@ class Graph:
 
 def _parties(session: Session) -> dict[str, PartyRef]:
     query = select(Party).where(Party.withdrawn_at.is_(None)).order_by(Party.position, Party.id)
-    return {p.id: PartyRef(p.id, p.name, p.kind, tuple(p.emails or ()), p.lang or "") for p in session.scalars(query)}
+    return {p.id: PartyRef(p.id, pick(p.name, {"name": p.names or {}}, "name"), p.kind, tuple(p.emails or ()),
+                           p.lang or "") for p in session.scalars(query)}
 
 
 class _Context:

@@ -63,7 +63,8 @@ def group_info(session: Session) -> GroupInfo:
     if raw is None:
         raise UsageError(_("the database holds no workplan yet; run `workplan sync` first"))
     data = json.loads(raw)
-    return GroupInfo(data["id"], data["name"], data["timezone"], data["domain"], tuple(data.get("languages", ())))
+    name = pick(data["name"], {"name": data.get("names") or {}}, "name")  # in the language of the moment
+    return GroupInfo(data["id"], name, data["timezone"], data["domain"], tuple(data.get("languages", ())))
 
 
 def file_digest(raw: bytes) -> str:
@@ -116,7 +117,8 @@ def sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) -
     now_n = to_utc_naive(now)
     set_meta(session, "group", json.dumps(
         {"id": doc.group.id, "name": doc.group.name, "timezone": doc.group.timezone, "domain": doc.group.domain,
-         **({"languages": list(doc.group.languages)} if doc.group.languages else {})},
+         **({"languages": list(doc.group.languages)} if doc.group.languages else {}),
+         **({"names": doc.group.names} if doc.group.names else {})},
         sort_keys=True,
     ))
     _sync_parties(session, doc, now_n, report)
@@ -135,15 +137,16 @@ def sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) -
 def _sync_parties(session: Session, doc: spec.Document, now: datetime, report: SyncReport) -> None:
     existing = {p.id: p for p in session.scalars(select(Party))}
     for position, party in enumerate(doc.parties.values()):
-        digest = _hash(party.name, party.kind, party.emails, position, *([party.lang] if party.lang else []))
+        digest = _hash(party.name, party.kind, party.emails, position,
+                       *([party.lang, party.names] if party.lang or party.names else []))
         row = existing.get(party.id)
         if row is None:
             session.add(Party(id=party.id, name=party.name, kind=party.kind, emails=list(party.emails),
-                              lang=party.lang, position=position, content_hash=digest))
+                              lang=party.lang, names=party.names or None, position=position, content_hash=digest))
             report.added.append(f"party {party.id}")
         elif row.content_hash != digest or row.withdrawn_at is not None:
             row.name, row.kind, row.emails, row.position = party.name, party.kind, list(party.emails), position
-            row.lang = party.lang
+            row.lang, row.names = party.lang, party.names or None
             row.content_hash, row.withdrawn_at = digest, None
             report.changed.append(f"party {party.id}")
     for pid, row in existing.items():

@@ -53,6 +53,7 @@ class Group:
     timezone: str
     domain: str
     languages: tuple[str, ...] = ()  # what the file is written in; the first is what a plain string is in
+    names: dict[str, str] = field(default_factory=dict)  # the name by language, when given so
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Party:
     emails: tuple[str, ...]
     pos: Pos
     lang: str = ""  # the language of its digests and feed; "" for the group's first
+    names: dict[str, str] = field(default_factory=dict)  # the name by language, when given so
 
 
 @dataclass(frozen=True)
@@ -451,7 +453,9 @@ class _Builder:
             elif code not in languages:
                 languages.append(code)
         self.languages = tuple(languages)
-        return Group(gid, r.text(m.get("name"), "group name", gid), tz_name, domain, tuple(languages))
+        names: dict[str, dict[str, str]] = {}
+        name = self.texts(m.get("name"), "group name", names, "name", gid)
+        return Group(gid, name, tz_name, domain, tuple(languages), names.get("name", {}))
 
     def parties(self, node: Node | None) -> dict[str, Party]:
         r = self.r
@@ -472,8 +476,9 @@ class _Builder:
                     r.error(enode, f"party {pid}: {address!r} is not an email address")
                 else:
                     emails.append(address)
-            name = r.text(m.get("name"), f"name of party {pid}", pid)
-            if any(ord(ch) < 32 or ch == "\x7f" for ch in name):
+            names: dict[str, dict[str, str]] = {}
+            name = self.texts(m.get("name"), f"name of party {pid}", names, "name", pid)
+            if any(ord(ch) < 32 or ch == "\x7f" for ch in " ".join([name, *names.get("name", {}).values()])):
                 # the name goes into email headers (To:), where a line break would inject headers
                 r.error(m["name"], f"party {pid}: the name contains a line break or control character")
                 name = pid
@@ -484,6 +489,7 @@ class _Builder:
                 tuple(emails),
                 r.pos(item),
                 self.language(m.get("lang"), f"lang of party {pid}"),
+                names.get("name", {}),
             )
         return out
 

@@ -23,10 +23,12 @@ def upgrade() -> None:
     with op.batch_alter_table('party', schema=None) as batch_op:
         # existing parties read in the group's first language
         batch_op.add_column(sa.Column('lang', sa.String(length=8), nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('names', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('party', schema=None) as batch_op:
+        batch_op.drop_column('names')
         batch_op.drop_column('lang')
     with op.batch_alter_table('meeting', schema=None) as batch_op:
         batch_op.drop_column('translations')
