@@ -454,7 +454,7 @@ class _Builder:
                 languages.append(code)
         self.languages = tuple(languages)
         names: dict[str, dict[str, str]] = {}
-        name = self.texts(m.get("name"), "group name", names, "name", gid)
+        name = self.texts(m.get("name"), "group name", names, "name", gid, plain_is_first=False)
         return Group(gid, name, tz_name, domain, tuple(languages), names.get("name", {}))
 
     def parties(self, node: Node | None) -> dict[str, Party]:
@@ -477,7 +477,7 @@ class _Builder:
                 else:
                     emails.append(address)
             names: dict[str, dict[str, str]] = {}
-            name = self.texts(m.get("name"), f"name of party {pid}", names, "name", pid)
+            name = self.texts(m.get("name"), f"name of party {pid}", names, "name", pid, plain_is_first=False)
             if any(ord(ch) < 32 or ch == "\x7f" for ch in " ".join([name, *names.get("name", {}).values()])):
                 # the name goes into email headers (To:), where a line break would inject headers
                 r.error(m["name"], f"party {pid}: the name contains a line break or control character")
@@ -556,7 +556,9 @@ class _Builder:
                 start,
                 end,
                 tz_name,
-                self.texts(m.get("location"), f"location of meeting {mid}", translations, "location"),
+                # a place reads the same in any language unless given per language
+                self.texts(m.get("location"), f"location of meeting {mid}", translations, "location",
+                           plain_is_first=False),
                 r.text(m.get("url"), f"url of meeting {mid}"),
                 r.choice(m.get("status"), f"status of meeting {mid}", MEETING_STATUSES, "planned"),
                 self.texts(m.get("description"), f"description of meeting {mid}", translations, "description"),
@@ -705,14 +707,19 @@ class _Builder:
         return code
 
     def texts(self, node: Node | None, what: str, into: dict[str, dict[str, str]], key: str,
-              default: str = "") -> str:
+              default: str = "", plain_is_first: bool = True) -> str:
         """A text written once (``title: …``) or per language (``title: {en: …, es: …}``).
 
         Returns the text in the group's first language (else the first one written), which is
-        what the plain column keeps; the versions by language go into ``into[key]``."""
+        what the plain column keeps; the versions by language go into ``into[key]``. A plain
+        string is in the group's first language (when it declares languages), so that output in
+        another language marks it; a name (*plain_is_first* false) reads the same in any."""
         r = self.r
         if node is None or not isinstance(node, MappingNode):
-            return r.text(node, what, default)
+            text = r.text(node, what, default)
+            if plain_is_first and self.languages and node is not None and text.strip():
+                into[key] = {self.languages[0]: text.strip()}
+            return text
         versions: dict[str, str] = {}
         for lang, vnode in (r.mapping(node, what, LANGUAGES) or {}).items():
             value = r.text(vnode, f"{what} ({lang})").strip()
