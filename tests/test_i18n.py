@@ -195,3 +195,15 @@ actions:
     synced = run_cli(folder, "sync")
     assert "changed: action a" in synced.out
     assert "Send the final report" in run_cli(folder, "list", "--lang", "en").out
+
+
+def test_party_feeds_in_the_party_language_unless_lang_says(wp: Runner, project: Path) -> None:
+    assert wp("calendars", "--as-of", AS_OF).code == 0
+    folder = project / "calendars"
+    assert "SUMMARY:Vence" in (folder / "CR.ics").read_text(encoding="utf-8")  # lang: es
+    assert "SUMMARY:Due" in (folder / "US.ics").read_text(encoding="utf-8")  # lang: en
+    assert "SUMMARY:Due" in (folder / "all.ics").read_text(encoding="utf-8")  # the shared ones: LANG, else English
+    assert wp("calendars", "--as-of", AS_OF, "--lang", "en").code == 0
+    assert "SUMMARY:Vence" not in (folder / "CR.ics").read_text(encoding="utf-8")
+    assert wp("calendars", "--as-of", AS_OF, "--lang", "es").code == 0
+    assert "SUMMARY:Due" not in (folder / "all.ics").read_text(encoding="utf-8")

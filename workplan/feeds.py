@@ -252,4 +252,17 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
     return FeedSet(group, parties, meetings, tuple(actions), titles)
 
 
+def party_languages(session: Session, explicit: str | None = None) -> dict[str, str]:
+    """The language of each party's feed: --lang, else its ``lang``, else the group's first
+    language, else the reader's."""
+    from .i18n import current
 
+    group = group_info(session)
+    default = explicit or (group.languages[0] if group.languages else "") or current()
+    return {pid: explicit or lang or default for pid, lang in session.execute(select(Party.id, Party.lang))}
+
+
+def feed_party(filename: str) -> str:
+    """``CR.ics`` and ``todo/CR.ics`` → ``CR``; the shared feeds name no party."""
+    name = filename.rsplit("/", 1)[-1].removesuffix(".ics")
+    return "" if name in ("all", "meetings") else name

@@ -549,6 +549,7 @@ def render_feeds(fs: FeedSet, todo: bool = False) -> dict[str, bytes]:
                 continue
             body = b"".join(todos[k] for k in feed.deadlines)
             out[f"todo/{feed.filename}"] = _calendar_head(
-                group.timezone, f"{feed.name} — tasks", f"{feed.description} As tasks (VTODO), without meetings."
+                group.timezone, _("{name} — tasks").format(name=feed.name),
+                feed.description + " " + _("As tasks (VTODO), without meetings.")
             ) + body + end
     return out
