@@ -182,32 +182,56 @@ def _day(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
+# English dates are written without Babel (whose import costs a read command a sixth of a
+# second); Python's month names are English unless a program calls setlocale, which this one
+# never does.
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
 def long_date(value: date | datetime) -> str:
     """31 December 2018; 31 de diciembre de 2018."""
+    day = _day(value)
+    lang = current()
+    if lang == "en":
+        return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
     from babel.dates import format_date
 
-    return format_date(_day(value), "long", locale=babel_locale())
+    return format_date(day, "long", locale=babel_locale(lang))
 
 
 def full_date(value: date | datetime) -> str:
     """Friday, 26 August 2016; viernes, 26 de agosto de 2016."""
+    day = _day(value)
+    lang = current()
+    if lang == "en":
+        return f"{_WEEKDAYS[day.weekday()]}, {long_date(day)}"
     from babel.dates import format_date
 
-    return format_date(_day(value), "full", locale=babel_locale())
+    return format_date(day, "full", locale=babel_locale(lang))
 
 
 def day_month(value: date | datetime) -> str:
     """31 May; 31 de mayo."""
+    day = _day(value)
+    lang = current()
+    if lang == "en":
+        return f"{day.day} {_MONTHS[day.month - 1]}"
     from babel.dates import format_skeleton
 
-    return format_skeleton("MMMMd", _day(value), locale=babel_locale())
+    return format_skeleton("MMMMd", day, locale=babel_locale(lang))
 
 
 def month_year(value: date | datetime) -> str:
     """September 2016; septiembre de 2016."""
+    day = _day(value)
+    lang = current()
+    if lang == "en":
+        return f"{_MONTHS[day.month - 1]} {day.year}"
     from babel.dates import format_skeleton
 
-    return format_skeleton("yMMMM", _day(value), locale=babel_locale())
+    return format_skeleton("yMMMM", day, locale=babel_locale(lang))
 
 
 def date_range(first: date, last: date | None) -> str:
@@ -223,12 +247,7 @@ def date_range(first: date, last: date | None) -> str:
 
 def days_late(days: int) -> str:
     """How late, for a table column: 901d in English (as it always read), 901 días in Spanish."""
-    from babel.dates import format_timedelta
-
-    lang = current()
-    # a threshold no unit reaches keeps the count in days, as the column compares them
-    return str(format_timedelta(timedelta(days=days), granularity="day", threshold=10**9,
-                                format="narrow" if lang == "en" else "long", locale=babel_locale(lang)))
+    return ngettext("{count}d", "{count}d", days).format(count=days)
 
 
 def days_ago(days: int) -> str:

@@ -119,7 +119,10 @@ def isodate(value: date | datetime | None) -> str:
 
 
 def daterange(first: date, last: date | None) -> str:
-    """31 May – 1 June 2018; 13–14 July 2016; 26 August 2016 (in the current language)."""
+    """31 May – 1 June 2018; 13–14 July 2016; one day with its weekday: Friday, 26 August 2016
+    (in the current language: viernes, 26 de agosto de 2016)."""
+    if last is None or last == first:
+        return i18n.full_date(first)
     return i18n.date_range(first, last)
 
 
