@@ -189,12 +189,18 @@ actions:
     due: 2030-01-31
 """)
     assert run_cli(folder, "sync").code == 0
+    assert run_cli(folder, "calendars", "--lang", "es").code == 0
+    feed = folder / "calendars" / "all.ics"
+    assert "SEQUENCE:0" in feed.read_text(encoding="utf-8").split("UID:action-a@")[1][:200]
     actions = folder / "actions.yaml"
     actions.write_text(actions.read_text(encoding="utf-8").replace("Send the report", "Send the final report"),
                        encoding="utf-8")
     synced = run_cli(folder, "sync")
     assert "changed: action a" in synced.out
     assert "Send the final report" in run_cli(folder, "list", "--lang", "en").out
+    # a subscriber reading the other language sees the event change too
+    assert run_cli(folder, "calendars", "--lang", "es").code == 0
+    assert "SEQUENCE:0" not in feed.read_text(encoding="utf-8").split("UID:action-a@")[1][:200]
 
 
 def test_party_feeds_in_the_party_language_unless_lang_says(wp: Runner, project: Path) -> None:

@@ -193,9 +193,9 @@ def _sync_meetings(session: Session, doc: spec.Document, tz: ZoneInfo, now: date
                                 updated_at=_data_time(m.start.day, tz), **fields))
             report.added.append(f"meeting {m.id}")
         elif row.content_hash != digest or row.withdrawn_at is not None:
-            moved = (row.start, row.end, row.title, row.status, row.timezone, row.translations) != (
+            moved = (row.start, row.end, row.title, row.status, row.timezone, _titles(row.translations)) != (
                 fields["start"], fields["end"], fields["title"], fields["status"], fields["timezone"],
-                fields.get("translations"))
+                _titles(fields.get("translations")))
             fields.setdefault("translations", None)
             for key, value in fields.items():
                 setattr(row, key, value)
@@ -208,6 +208,11 @@ def _sync_meetings(session: Session, doc: spec.Document, tz: ZoneInfo, now: date
             row.withdrawn_at, row.updated_at = now, now
             row.sequence += 1
             report.withdrawn.append(f"meeting {mid}")
+
+
+def _titles(translations: object) -> Any:
+    """The title in each language: a change to it moves the calendar SEQUENCE, as the title does."""
+    return translations.get("title") if isinstance(translations, dict) else None
 
 
 def _sync_cadence(session: Session, doc: spec.Document, report: SyncReport) -> None:
@@ -278,10 +283,10 @@ def _sync_actions(
             continue
         if row.content_hash == digest and row.withdrawn_at is None:
             continue
-        if (row.title, row.translations) != (action.title, fields.get("translations")):
+        if (row.title, _titles(row.translations)) != (action.title, _titles(fields.get("translations"))):
             titles_changed.add(action.id)
-        if (row.title, row.translations, row.due_date, row.due_at) != (
-                fields["title"], fields.get("translations"), fields["due_date"], fields["due_at"]):
+        if (row.title, _titles(row.translations), row.due_date, row.due_at) != (
+                fields["title"], _titles(fields.get("translations")), fields["due_date"], fields["due_at"]):
             row.sequence += 1
         fields.setdefault("translations", None)
         for key, value in fields.items():
