@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from .errors import ConfigError, DatabaseError
+from .i18n import _
 from .models import Base, Meta
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -78,7 +79,7 @@ def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -
         return engine
     if backend == "postgresql":
         return create_engine(url, pool_pre_ping=True)
-    raise ConfigError(f"database URL {describe(url)!r} is neither sqlite:///FILE nor postgresql://…")
+    raise ConfigError(_("database URL {url!r} is neither sqlite:///FILE nor postgresql://…").format(url=describe(url)))
 
 
 def head_revision() -> str:
@@ -116,15 +117,16 @@ def ensure_schema(engine: Engine, url: str) -> None:
                 conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head_revision()})
             return
         if "meta" not in names:
-            raise DatabaseError(f"{describe(url)} is a database, but not a workplan database")
+            raise DatabaseError(_("{url} is a database, but not a workplan database").format(url=describe(url)))
         current = current_revision(engine)
     except SADatabaseError as exc:
         raise database_error(exc, url) from None
     head = head_revision()
     if current != head:
         raise DatabaseError(
-            f"the database {describe(url)} is at schema revision {current or 'unknown'} and this workplan needs "
-            f"{head}; run `workplan db upgrade` (back it up first)"
+            _("the database {url} is at schema revision {current} and this workplan needs {head}; run "
+              "`workplan db upgrade` (back it up first)").format(url=describe(url), current=current or "unknown",
+                                                                  head=head)
         )
 
 
@@ -167,11 +169,11 @@ def database_error(exc: SADatabaseError, url: str) -> DatabaseError:
     first = str(getattr(exc, "orig", exc)).strip().splitlines()
     detail = first[0] if first else type(exc).__name__
     if isinstance(exc, OperationalError) and "locked" in detail:
-        return DatabaseError(f"the database {where} is busy (locked by another process); try again")
+        return DatabaseError(_("the database {url} is busy (locked by another process); try again").format(url=where))
     if "file is not a database" in detail or "malformed" in detail:
-        return DatabaseError(f"{where} is not a readable workplan database ({detail})")
+        return DatabaseError(_("{url} is not a readable workplan database ({detail})").format(url=where, detail=detail))
     if "connection" in detail.lower() or "could not" in detail.lower():
-        return DatabaseError(f"cannot reach the database {where}: {detail}")
+        return DatabaseError(_("cannot reach the database {url}: {detail}").format(url=where, detail=detail))
     return DatabaseError(f"database {where}: {detail}")
 
 

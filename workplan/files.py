@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import OutputError
+from .i18n import _
 
 
 @dataclass
@@ -27,7 +28,7 @@ def atomic_write(path: Path, data: bytes) -> bool:
         path.parent.mkdir(parents=True, exist_ok=True)
         return _replace(path, data)
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise OutputError(_("cannot write {file}: {reason}").format(file=path, reason=exc.strerror or exc)) from None
 
 
 def _replace(path: Path, data: bytes) -> bool:
@@ -61,5 +62,6 @@ def write_files(folder: Path, files: Mapping[str, bytes]) -> WriteReport:
             if _replace(path, data):
                 report.changed.append(name)
     except OSError as exc:
-        raise OutputError(f"cannot write the feeds into {folder}: {exc.strerror or exc}") from None
+        raise OutputError(_("cannot write the feeds into {folder}: {reason}").format(
+            folder=folder, reason=exc.strerror or exc)) from None
     return report
