@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import planning, services, spec
+from .changes import Changes
 from .errors import UnknownItem, UsageError
 from .models import Action, Assignment, Event, Participant, Party
 from .services import Filters, ReadContext, Row, _live, _status_expr
@@ -248,6 +249,7 @@ class Digest:
     taking_part: list[Item]
     meetings: list[MeetingInfo]
     secretariat_email: str = ""  # the default sender
+    changes: Changes | None = None  # since the last digest sent to this party (workplan.mail)
 
     @property
     def counts(self) -> dict[str, int]:
