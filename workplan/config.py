@@ -121,10 +121,10 @@ def _read_toml(path: Path) -> dict[str, str]:
             raise ConfigError(f"{path}: '{section}' must be a [section] table")
         for key, value in body.items():
             name = f"{section}.{key}"
+            if name == "smtp.password":  # checked first: it is not a setting, on purpose
+                raise ConfigError(f"{path}: the SMTP password is read only from WORKPLAN_SMTP_PASSWORD")
             if name not in _BY_KEY:
                 raise ConfigError(f"{path}: unknown setting {name!r} (known: {', '.join(_BY_KEY)})")
-            if name == "smtp.password":
-                raise ConfigError(f"{path}: the SMTP password is read only from WORKPLAN_SMTP_PASSWORD")
             out[name] = str(value)
     return out
 

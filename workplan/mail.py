@@ -265,7 +265,8 @@ class Mailer:
 
 
 def _network_reason(exc: BaseException, smtp: SmtpSettings) -> str:
-    if isinstance(exc, TimeoutError | socket.timeout):
+    # smtplib turns a timeout while reading an answer into SMTPServerDisconnected
+    if isinstance(exc, TimeoutError | socket.timeout) or isinstance(exc.__context__, TimeoutError | socket.timeout):
         return f"the SMTP server at {smtp.where} did not answer within {smtp.timeout:g} s"
     if isinstance(exc, ConnectionRefusedError):
         return f"the SMTP server at {smtp.where} refused the connection"
@@ -354,7 +355,7 @@ def _claim(session: Session, prepared: Prepared, msg: EmailMessage, to: Sequence
     if row.status == "sent":
         return "sent", row
     if row.status == "sending" and not resend_stale:
-        return ("unconfirmed" if now - row.started_at >= STALE_AFTER else "in progress"), row
+        return ("unconfirmed" if _stale(row, now) else "in progress"), row
     # failed, or a stale `sending` a person decided to send again: only if nobody changed it meanwhile
     done = session.execute(update(DigestSend).where(DigestSend.id == row.id, DigestSend.status == row.status,
                                                    DigestSend.started_at == row.started_at).values(**fields))
@@ -362,6 +363,12 @@ def _claim(session: Session, prepared: Prepared, msg: EmailMessage, to: Sequence
     if done.rowcount != 1:  # type: ignore[attr-defined]
         return "in progress", None
     return "go", row
+
+
+def _stale(row: DigestSend, now: datetime) -> bool:
+    """A `sending` entry no run is working on: one whose run recorded why it could not confirm
+    it, or one older than any run takes (the run died)."""
+    return row.status == "sending" and (bool(row.error) or now - row.started_at >= STALE_AFTER)
 
 
 def _record(engine: Engine, url: str, row_id: int, status: str, attempts: int, error: str, now: datetime) -> None:
@@ -420,14 +427,14 @@ def send_digests(engine: Engine, url: str, prepared: Sequence[Prepared],
                                  f"{failure.reason}; not sent again by itself: check whether it arrived, then "
                                  f"run `workplan digest --party {d.party.id} --send --resend-stale` or `--mark-sent`",
                                  to))
-                    stop = "not attempted after the connection was lost mid-message"
+                    stop = "left for the next run after the connection was lost mid-message"
                     continue
                 _record(engine, url, row_id, "failed", attempts, failure.reason, to_utc_naive(now()))
                 tries = f"after {attempts} attempt{'s' if attempts > 1 else ''}"
                 done(Outcome(d.party.id, d.period, "failed", f"{failure.reason} ({tries}); the next run sends it", to))
                 if failure.fatal or not failure.final:
                     # the server is unreachable or refuses us altogether: keep the others for the next run
-                    stop = f"not attempted: {failure.reason}; the next run sends it"
+                    stop = f"left for the next run: {failure.reason}"
                 continue
             note = ""
             if refused:
@@ -479,7 +486,7 @@ def status(session: Session, period: str, who: Sequence[PartyRef], now: datetime
         if row is None:
             out.append(LogLine(pid, period, "not sent", [], 0, None, None, "", False))
             continue
-        stale = row.status == "sending" and moment - row.started_at >= STALE_AFTER
+        stale = _stale(row, moment)
         word = "unconfirmed" if stale else row.status
         out.append(LogLine(pid, period, word, list(row.recipients or []), row.attempts, row.started_at,
                            row.sent_at, row.error, stale))

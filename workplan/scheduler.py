@@ -198,7 +198,8 @@ def run_foreground(app: App) -> None:
     """`workplan scheduler`: run until SIGTERM or SIGINT, then let a running job finish."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: Any) -> None:

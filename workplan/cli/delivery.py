@@ -43,13 +43,17 @@ def send(app: App, party: str | None, as_of: str | None, resend_stale: bool) -> 
 
 
 def _why(trouble: list[Outcome]) -> str:
+    reasons = []
     failed = next((o for o in trouble if o.status == "failed"), None)
     if failed is not None:
-        return failed.detail
-    unconfirmed = next((o for o in trouble if o.status == "unconfirmed"), None)
-    if unconfirmed is not None:
-        return "some need a decision, see `workplan digest --status`"
-    return trouble[0].detail
+        reasons.append(failed.detail)
+    unconfirmed = [o.party for o in trouble if o.status == "unconfirmed"]
+    if unconfirmed:
+        reasons.append(f"{', '.join(unconfirmed)} may have arrived and need{'s' if len(unconfirmed) == 1 else ''} "
+                       "a decision (see `workplan digest --status`)")
+    if failed is None and any(o.status == "not attempted" for o in trouble):
+        reasons.append("the others go out on the next run")
+    return "; ".join(reasons)
 
 
 def _summary(outcomes: list[Outcome]) -> str:
@@ -89,15 +93,14 @@ def status(app: App, party: str | None, as_of: str | None, fmt: str) -> None:
         } for x in lines]), nl=False)
         return
     click.echo(table(("PARTY", "PERIOD", "STATUS", "TRIES", "STARTED (UTC)", "SENT (UTC)", "NOTE"), [
-        (x.party, x.period, x.status, str(x.attempts) if x.attempts else "", stamp(x.started_at), stamp(x.sent_at),
-         ("NEEDS A DECISION: may or may not have arrived; --resend-stale or --mark-sent. " if x.decision_needed
-          else "") + x.error)
+        (x.party, x.period, x.status.upper() if x.decision_needed else x.status, str(x.attempts) if x.attempts else "",
+         stamp(x.started_at), stamp(x.sent_at), x.error)
         for x in lines]), nl=False)
     undecided = [x.party for x in lines if x.decision_needed]
     if undecided:
-        click.echo(f"{len(undecided)} digest(s) need a decision ({', '.join(undecided)}): check whether they "
-                   "arrived, then `workplan digest --party P --mark-sent` (they did) or "
-                   "`workplan digest --party P --send --resend-stale` (they did not)")
+        click.echo(f"NEEDS A DECISION: {', '.join(undecided)}: a send was begun and never confirmed, so it may or "
+                   "may not have arrived; check, then `workplan digest --party P --mark-sent` (it did) or "
+                   "`workplan digest --party P --send --resend-stale` (it did not)")
 
 
 def mark_sent(app: App, party: str | None, as_of: str | None) -> None:
