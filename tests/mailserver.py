@@ -88,8 +88,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server(recorder: Recorder, port: int | None = None) -> Iterator[int]:
-    controller = Controller(recorder, hostname="127.0.0.1", port=port or free_port())
+def smtp_server(recorder: Recorder, port: int | None = None, **options: Any) -> Iterator[int]:
+    """The server on loopback; *options* go to aiosmtpd's Controller (TLS, authentication)."""
+    controller = Controller(recorder, hostname="127.0.0.1", port=port or free_port(), **options)
     controller.start()
     try:
         yield controller.port

@@ -309,3 +309,21 @@ def test_login_needs_the_password_from_the_environment(tmp_path: Path, smtp_env:
     (folder / "workplan.toml").write_text('[smtp]\npassword = "x"\n', encoding="utf-8")
     result = send(folder, as_of="2020-04-15")
     assert result.code == 2 and "read only from WORKPLAN_SMTP_PASSWORD" in result.err
+
+
+def test_two_senders_at_once_send_each_digest_once(project: Path, wp: Runner, smtp_env: SmtpEnv) -> None:
+    """Two schedulers, or a scheduler and a person, sending the same week at the same moment."""
+    expected = recipients_of(project)
+    assert wp("sync").code == 0
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        smtp_env(port)
+        procs = [subprocess.Popen([sys.executable, "-m", "workplan.cli", "digest", "--all", "--send", "--as-of",
+                                   AS_OF], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert Counter(party_of(d, expected) for d in recorder.delivered) == Counter({pid: 1 for pid in expected})
+    sent_lines = sum(out.count(": sent: to ") for out, _ in outputs)
+    assert sent_lines == len(expected)
+    assert all("Traceback" not in out + err for out, err in outputs)

@@ -33,7 +33,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -236,6 +236,9 @@ class Mailer:
         except smtplib.SMTPResponseException as exc:
             # an answer after the message was handed over is still an answer: it was not taken
             raise _code_failure(exc.smtp_code, exc.smtp_error, "the message") from None
+        except ssl.SSLCertVerificationError as exc:
+            self._drop()
+            raise _Failure(_network_reason(exc, self.smtp), final=True, fatal=True) from None
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
             uncertain = self._conn is not None and self._conn.payload_sent
             self._drop()
@@ -272,6 +275,9 @@ def _network_reason(exc: BaseException, smtp: SmtpSettings) -> str:
         return f"the SMTP server at {smtp.where} refused the connection"
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return f"the SMTP server at {smtp.where} closed the connection"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"the SMTP server at {smtp.where} did not present a certificate this machine trusts "
+                f"({exc.verify_message or exc.reason})")
     if isinstance(exc, ssl.SSLError):
         return f"TLS with the SMTP server at {smtp.where} failed ({exc.reason or exc})"
     if isinstance(exc, socket.gaierror):
@@ -302,14 +308,21 @@ def prepare(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
     by_party: dict[str, list[services.Row]] = {}
     for row in rows:
         by_party.setdefault(row.party, []).append(row)
+    # the last digest sent to each party before this period (one query for the batch; the
+    # snapshots of older ones are not loaded)
+    period = digests[0].period if digests else ""
+    latest = (select(DigestSend.party_id, func.max(DigestSend.period).label("period"))
+              .where(DigestSend.party_id.in_([d.party.id for d in digests]), DigestSend.status == "sent",
+                     DigestSend.period < period)
+              .group_by(DigestSend.party_id).subquery())
+    previous_of = {row.party_id: row for row in session.scalars(
+        select(DigestSend).join(latest, (DigestSend.party_id == latest.c.party_id)
+                                & (DigestSend.period == latest.c.period)))}
     out = []
     for digest in digests:
         mine = rows if digest.group_wide else by_party.get(digest.party.id, [])
         snap = changes_mod.snapshot(mine)
-        previous = session.scalars(
-            select(DigestSend).where(DigestSend.party_id == digest.party.id, DigestSend.status == "sent",
-                                     DigestSend.period < digest.period)
-            .order_by(DigestSend.period.desc()).limit(1)).first()
+        previous = previous_of.get(digest.party.id)
         if previous is not None:
             since = from_utc_naive(previous.as_of, ctx.tz)
             digest.changes = changes_mod.compare(previous.snapshot or {}, snap, since, previous.period)
