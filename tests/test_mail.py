@@ -327,3 +327,18 @@ def test_two_senders_at_once_send_each_digest_once(project: Path, wp: Runner, sm
     sent_lines = sum(out.count(": sent: to ") for out, _ in outputs)
     assert sent_lines == len(expected)
     assert all("Traceback" not in out + err for out, err in outputs)
+
+
+def test_a_refused_recipient_does_not_hold_up_the_others(tmp_path: Path, smtp_env: SmtpEnv, db_backend: str) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL)
+    assert run_cli(folder, "sync").code == 0
+    recorder = Recorder(reject={"cr@example.org"})
+    with smtp_server(recorder) as port:
+        smtp_env(port)
+        result = send(folder, as_of="2020-04-15")
+    assert result.code == 1
+    assert "CR: FAILED: the server refused every recipient (550 5.1.1 No such mailbox here) (after 1 attempt)" \
+        in result.out
+    assert "1 of 3 digests for 2020-W16 were not sent (CR)" in result.err
+    assert sorted(d.rcpt_tos[0] for d in recorder.delivered) == ["pa@example.org", "ts@example.org"]
+    assert status(folder, "2020-04-15")["CR"]["status"] == "failed"
