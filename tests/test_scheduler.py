@@ -114,3 +114,43 @@ def test_bad_schedule_stops_the_command(project: Path, wp: Runner, monkeypatch: 
     result = wp("scheduler")
     assert result.code == 2
     assert "digest.schedule 'every monday' is not understood" in result.err and "Traceback" not in result.err
+
+
+def test_start_background_installs_the_two_jobs_once(project: Path, wp: Runner) -> None:
+    """What `workplan serve` calls: fixed ids, so starting twice replaces rather than adds."""
+    from workplan.cli.app import App
+    from workplan.scheduler import CALENDARS_JOB, DIGEST_JOB, MISFIRE_GRACE_SECONDS, start_background
+
+    assert wp("sync").code == 0
+    for _ in range(2):
+        app = App(project, config=None, db=None, file=None, debug=False)
+        scheduler = start_background(app)
+        try:
+            jobs = {job.id: job for job in scheduler.get_jobs()}
+            assert set(jobs) == {DIGEST_JOB, CALENDARS_JOB}
+            digest = jobs[DIGEST_JOB]
+            assert digest.coalesce is True and digest.misfire_grace_time == MISFIRE_GRACE_SECONDS
+            assert digest.func_ref == "workplan.scheduler:send_weekly_digests"
+            assert digest.next_run_time.weekday() == 0 and digest.next_run_time.strftime("%H:%M") == "08:00"
+            assert str(digest.next_run_time.tzinfo) == "America/Panama"
+        finally:
+            scheduler.shutdown(wait=True)
+            app.close()
+    assert scalar(database_url(project), "select count(*) from apscheduler_jobs") == 2
+
+
+def test_calendars_job_rebuilds_only_when_the_data_changed(project: Path, wp: Runner) -> None:
+    from workplan.scheduler import rebuild_calendars
+
+    assert wp("sync").code == 0
+    args: dict[str, str | None] = {"cwd": str(project), "config": None, "db": None, "file": None}
+    rebuild_calendars(args)
+    feed = project / "calendars" / "BZ.ics"
+    before = feed.read_bytes()
+    stamp = feed.stat().st_mtime_ns
+    rebuild_calendars(args)  # nothing changed: the feed is left alone
+    assert feed.stat().st_mtime_ns == stamp
+    assert wp("done", "statistics-matrix-2018", "--party", "BZ", "--on", "2019-01-16").code == 0
+    rebuild_calendars(args)
+    after = feed.read_bytes()
+    assert after != before and b"Done: Send the updated statistical information matrix" in after.replace(b"\r\n ", b"")
