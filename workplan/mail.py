@@ -330,6 +330,26 @@ def prepare(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
     return out
 
 
+def period_of(ctx: ReadContext) -> str:
+    """The period a digest counts in: the ISO week of the as-of day in the group's zone."""
+    return "{}-W{:02d}".format(*ctx.as_of_day.isocalendar()[:2])
+
+
+def plan(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> tuple[list[Prepared], list[Outcome]]:
+    """The digests still to send this period, prepared; and the outcomes of those already sent,
+    which are neither built nor rendered again (a second run costs one query)."""
+    period = period_of(ctx)
+    sent = {row.party_id: row for row in session.scalars(
+        select(DigestSend).where(DigestSend.period == period, DigestSend.status == "sent",
+                                 DigestSend.party_id.in_([p.id for p in who])))}
+    skipped = [Outcome(p.id, period, "skipped",
+                       f"already sent for {period} on {sent[p.id].sent_at or sent[p.id].updated_at:%Y-%m-%d %H:%M} UTC",
+                       tuple(sent[p.id].recipients or ()))
+               for p in who if p.id in sent]
+    todo = [p for p in who if p.id not in sent]
+    return (prepare(session, ctx, todo) if todo else []), skipped
+
+
 # ---------------------------------------------------------------------------
 # the send log
 

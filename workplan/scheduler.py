@@ -91,7 +91,9 @@ def send_weekly_digests(project: dict[str, str | None]) -> None:
     try:
         with app.session() as session:
             ctx = app.read_context(session, None)
-            prepared = mail.prepare(session, ctx, reports.recipients(session, None))
+            prepared, skipped = mail.plan(session, ctx, reports.recipients(session, None))
+        if skipped:
+            log.info("weekly digest: %d already sent this week", len(skipped))
         outcomes = mail.deliver(app.engine, app.settings, prepared, app.now,
                                 report=lambda o: log.info("digest %s %s: %s: %s", o.period, o.party, o.status,
                                                           o.detail))

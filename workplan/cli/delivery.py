@@ -23,15 +23,19 @@ def send(app: App, party: str | None, as_of: str | None, resend_stale: bool) -> 
 
     with app.session() as session:
         ctx = app.read_context(session, as_of)
-        prepared = mail.prepare(session, ctx, reports.recipients(session, party))
-    if not prepared:
-        raise UsageError("no party has an email address, so there is no digest to send")
+        who = reports.recipients(session, party)
+        if not who:
+            raise UsageError("no party has an email address, so there is no digest to send")
+        prepared, skipped = mail.plan(session, ctx, who)
 
     def report(outcome: Outcome) -> None:
         word = outcome.status.upper() if outcome.trouble else outcome.status
         click.echo(f"{outcome.party}: {word}: {outcome.detail}")
 
-    outcomes = mail.deliver(app.engine, app.settings, prepared, app.now, resend_stale=resend_stale, report=report)
+    for outcome in skipped:
+        report(outcome)
+    outcomes = skipped + mail.deliver(app.engine, app.settings, prepared, app.now, resend_stale=resend_stale,
+                                      report=report)
     click.echo(_summary(outcomes))
     trouble = [o for o in outcomes if o.trouble]
     if trouble:
@@ -78,7 +82,7 @@ def status(app: App, party: str | None, as_of: str | None, fmt: str) -> None:
 
     with app.session() as session:
         ctx = app.read_context(session, as_of)
-        period = "{}-W{:02d}".format(*ctx.as_of_day.isocalendar()[:2])
+        period = mail.period_of(ctx)
         lines = mail.status(session, period, reports.recipients(session, party), app.now())
 
     def stamp(moment: object) -> str:
@@ -109,7 +113,7 @@ def mark_sent(app: App, party: str | None, as_of: str | None) -> None:
 
     with app.session(write=True) as session:
         ctx = app.read_context(session, as_of)
-        period = "{}-W{:02d}".format(*ctx.as_of_day.isocalendar()[:2])
+        period = mail.period_of(ctx)
         who = [p.id for p in reports.recipients(session, party)]
         marked = mail.mark_sent(session, period, who, app.now())
     if marked:
