@@ -142,6 +142,7 @@ class _Failure(Exception):
     def __init__(self, reason: str, *, uncertain: bool = False, final: bool = False, fatal: bool = False) -> None:
         super().__init__(reason)
         self.reason, self.uncertain, self.final, self.fatal = reason, uncertain, final, fatal
+        self.attempts = 1
 
 
 def _mark_payload(conn: Any, data: Any) -> None:
@@ -258,7 +259,7 @@ class Mailer:
                 return attempt, self._attempt(msg, sender, to)
             except _Failure as failure:
                 self._drop()
-                failure.attempts = attempt  # type: ignore[attr-defined]
+                failure.attempts = attempt
                 if failure.uncertain or failure.final or attempt == self.smtp.attempts:
                     raise
                 delay = self.smtp.retry_delay * 2 ** (attempt - 1)
@@ -452,7 +453,7 @@ def send_digests(engine: Engine, url: str, prepared: Sequence[Prepared],
             try:
                 attempts, refused = mailer.send(msg.as_bytes(), envelope_sender(sender), to)
             except _Failure as failure:
-                attempts = getattr(failure, "attempts", 1)
+                attempts = failure.attempts
                 if failure.uncertain:
                     # leave it `sending`: it may have arrived, so only a person may send it again
                     _record(engine, url, row_id, "sending", attempts, failure.reason, to_utc_naive(now()))
