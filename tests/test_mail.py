@@ -342,3 +342,28 @@ def test_a_refused_recipient_does_not_hold_up_the_others(tmp_path: Path, smtp_en
     assert "1 of 3 digests for 2020-W16 were not sent (CR)" in result.err
     assert sorted(d.rcpt_tos[0] for d in recorder.delivered) == ["pa@example.org", "ts@example.org"]
     assert status(folder, "2020-04-15")["CR"]["status"] == "failed"
+
+
+def test_an_address_that_would_inject_a_header_is_never_sent_to(tmp_path: Path, smtp_env: SmtpEnv,
+                                                                 db_backend: str) -> None:
+    """`check` refuses such an address in the actions file; this one is written into the database
+    behind its back, and the sender still refuses it, while the others go out."""
+    from workplan.models import Party
+
+    folder = write_project(tmp_path / "p", MINIMAL)
+    assert run_cli(folder, "sync").code == 0
+    engine = make_engine(database_url(folder))
+    with Session(engine) as session:
+        party = session.get(Party, "CR")
+        assert party is not None
+        party.emails = ["cr@example.org\r\nBcc: everyone@example.org"]
+        session.commit()
+    engine.dispose()
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        smtp_env(port)
+        result = send(folder, as_of="2020-04-15")
+    assert result.code == 1
+    assert "CR: FAILED: party CR: 'cr@example.org\\r\\nBcc: everyone@example.org' is not an email address" in result.out
+    assert sorted(d.rcpt_tos[0] for d in recorder.delivered) == ["pa@example.org", "ts@example.org"]
+    assert all(b"everyone@example.org" not in d.data for d in recorder.delivered)

@@ -435,7 +435,12 @@ def send_digests(engine: Engine, url: str, prepared: Sequence[Prepared],
     try:
         for item in prepared:
             d = item.digest
-            to = tuple(check_address(a, f"party {d.party.id}") for a in (d.party.emails or (envelope_sender(sender),)))
+            try:
+                to = tuple(check_address(a, f"party {d.party.id}")
+                           for a in (d.party.emails or (envelope_sender(sender),)))
+            except UsageError as exc:  # the database holds what the actions file would refuse
+                done(Outcome(d.party.id, d.period, "failed", f"{exc}; nothing was sent to it"))
+                continue
             if stop is not None:
                 done(Outcome(d.party.id, d.period, "not attempted", stop, to))
                 continue
