@@ -41,6 +41,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp.security", "none", "none, starttls or ssl"),
     Setting("smtp.user", "", "SMTP login; the password comes only from WORKPLAN_SMTP_PASSWORD"),
     Setting("smtp.from", "", "From address of digests"),
+    Setting("smtp.timeout", "30", "seconds to wait for the SMTP server to answer before the attempt fails"),
+    Setting("smtp.attempts", "3", "attempts per digest when the SMTP server fails in a way that may pass"),
+    Setting("smtp.retry_delay", "5", "seconds before the second attempt; doubled before each further one"),
     Setting("digest.schedule", "mon 08:00", "when the weekly digest goes out, in the group's time zone"),
     Setting("digest.lookahead_days", "14", "how many days ahead digests and at-risk checks look"),
 )
@@ -118,10 +121,10 @@ def _read_toml(path: Path) -> dict[str, str]:
             raise ConfigError(f"{path}: '{section}' must be a [section] table")
         for key, value in body.items():
             name = f"{section}.{key}"
+            if name == "smtp.password":  # checked first: it is not a setting, on purpose
+                raise ConfigError(f"{path}: the SMTP password is read only from WORKPLAN_SMTP_PASSWORD")
             if name not in _BY_KEY:
                 raise ConfigError(f"{path}: unknown setting {name!r} (known: {', '.join(_BY_KEY)})")
-            if name == "smtp.password":
-                raise ConfigError(f"{path}: the SMTP password is read only from WORKPLAN_SMTP_PASSWORD")
             out[name] = str(value)
     return out
 

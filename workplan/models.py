@@ -182,3 +182,32 @@ class FeedToken(Base):
     party_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class DigestSend(Base):
+    """The send log: one row per digest, recipient and period, which makes sending exactly once.
+
+    ``status`` is ``sending`` (written and committed before the SMTP conversation), ``sent``
+    (committed after the server accepted the message) or ``failed`` (the server refused or could
+    not be reached; the next run tries again). A ``sending`` row that no run is working on means
+    the outcome is unknown (a crash, or the connection lost after the message was handed over):
+    it is never resent without a person deciding. ``snapshot`` is what the digest said, so that
+    the next one can open with what changed since.
+    """
+
+    __tablename__ = "digest_send"
+    __table_args__ = (UniqueConstraint("party_id", "period", name="uq_digest_send"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    party_id: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))  # the ISO week of the as-of day, 2019-W03
+    status: Mapped[str] = mapped_column(String(16))
+    recipients: Mapped[list[str]]
+    message_id: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    as_of: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    snapshot: Mapped[dict[str, Any]]
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import planning, services, spec
+from .changes import Changes
 from .errors import UnknownItem, UsageError
 from .i18n import _, current, language, pick, word
 from .models import Action, Assignment, Event, Participant, Party
@@ -250,6 +251,7 @@ class Digest:
     taking_part: list[Item]
     meetings: list[MeetingInfo]
     secretariat_email: str = ""  # the default sender
+    changes: Changes | None = None  # since the last digest sent to this party (workplan.mail)
 
     @property
     def counts(self) -> dict[str, int]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..errors import ValidationFailed, WorkplanError
-from . import calendars, database, documents, project, reading, server, status
+from . import calendars, database, delivery, documents, project, reading, server, status
 from .app import App
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -40,7 +40,7 @@ def cli(ctx: click.Context, config: Path | None, db: str | None, file: Path | No
 
 
 for command in (*project.COMMANDS, *reading.COMMANDS, *status.COMMANDS, *documents.COMMANDS, *calendars.COMMANDS,
-                *database.COMMANDS, *server.COMMANDS):
+                *database.COMMANDS, *server.COMMANDS, *delivery.COMMANDS):
     cli.add_command(command)
 
 

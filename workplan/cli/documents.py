@@ -64,28 +64,62 @@ def agenda(app: App, which: str, meeting_id: str | None, as_of: str | None, fmt:
               help="One digest per party with an email address, plus the secretariat's group-wide one.")
 @as_of_option
 @lang_option
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the messages into, as PARTY.eml.")
+@click.option("--send", is_flag=True, help="Send them by SMTP (smtp.* settings), at most once per recipient and week.")
+@click.option("--resend-stale", is_flag=True,
+              help="With --send: also send again the digests whose earlier send was never confirmed.")
+@click.option("--status", "show_status", is_flag=True,
+              help="List the send log of the week of --as-of (default: this week), one line per recipient.")
+@click.option("--mark-sent", is_flag=True,
+              help="Record the digests whose send was never confirmed as sent (someone checked they arrived).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Output of --status.")
 @pass_app
-def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: Path) -> None:
+def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: Path | None, send: bool,
+           resend_stale: bool, show_status: bool, mark_sent: bool, fmt: str) -> None:
     """Status digests by email: overdue, due soon, blocked and at risk, completed, upcoming meetings.
 
-    Each message is multipart (plain text and HTML with inlined CSS) and is written as
-    OUT/PARTY.eml, which an email client opens. The secretariat's digest covers the whole group.
+    Each message is multipart (plain text and HTML with inlined CSS). --out DIR writes them as
+    DIR/PARTY.eml, which an email client opens; --send sends them by SMTP, exactly once per
+    recipient and ISO week of the as-of day (see --status). The secretariat's digest covers the
+    whole group. A digest opens with what changed since the last one sent to that party.
     Each party's digest is in its language (lang: in the actions file), unless --lang says one.
     """
+    from . import delivery
+
+    modes = [name for name, on in (("--out", out is not None), ("--send", send), ("--status", show_status),
+                                   ("--mark-sent", mark_sent)) if on]
+    if len(modes) != 1:
+        raise click.UsageError("say what to do with the digests: one of --out DIR, --send, --status, --mark-sent")
+    if resend_stale and not send:
+        raise click.UsageError("--resend-stale goes with --send")
+    if show_status:
+        delivery.status(app, party, as_of, fmt)
+        return
+    if bool(party) == everyone:
+        raise click.UsageError(_("say whose digest: --party PARTY or --all"))
+    if send:
+        delivery.send(app, party, as_of, resend_stale)
+    elif mark_sent:
+        delivery.mark_sent(app, party, as_of)
+    else:
+        assert out is not None
+        _write_digests(app, party, as_of, out)
+
+
+def _write_digests(app: App, party: str | None, as_of: str | None, out: Path) -> None:
     from .. import reports
     from ..files import atomic_write
     from ..i18n import language
+    from ..mail import prepare
     from ..render.digest import build_message, sender_address
     from ..templating import Templates
 
-    if bool(party) == everyone:
-        raise click.UsageError(_("say whose digest: --party PARTY or --all"))
     with app.session() as session:
         ctx = app.read_context(session, as_of)
         who = reports.recipients(session, party)
-        items = reports.digests_by_language(session, ctx, who, chosen_language())
+        items = [(p.lang, p.digest) for p in prepare(session, ctx, who, chosen_language())]
     templates = Templates(app.settings.templates_dir)
     for lang, item in items:
         with language(lang):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import signal
 from types import FrameType
 from typing import Any
@@ -70,17 +69,10 @@ def serve(app: App, host: str, port: int, no_scheduler: bool, threads: int, as_o
 
 
 def _start_scheduler(app: App) -> Any:
-    """The weekly digest and the rebuild of calendars/, in this process.
+    """The weekly digest and the rebuild of calendars/, in this process (see workplan.scheduler)."""
+    from ..scheduler import start_background
 
-    SCHEDULER HOOK: `workplan.scheduler.start_background(app) -> BackgroundScheduler` comes with
-    the mail issue; until that module exists, the server runs without it, saying nothing."""
-    try:
-        module = importlib.import_module("workplan.scheduler")
-    except ModuleNotFoundError as exc:
-        if exc.name == "workplan.scheduler":
-            return None
-        raise
-    return module.start_background(app)
+    return start_background(app)
 
 
 @click.group("feeds")

@@ -1,0 +1,142 @@
+"""Delivery: digests sent by SMTP through the send log, and the scheduler that sends them weekly.
+
+`workplan digest --send|--status|--mark-sent` are options of the digest command (in
+documents.py), which calls the functions here; `workplan scheduler` is a command of its own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from .app import App, pass_app
+from .params import chosen_language
+
+if TYPE_CHECKING:
+    from ..mail import Outcome
+
+
+def send(app: App, party: str | None, as_of: str | None, resend_stale: bool) -> None:
+    """`workplan digest --send`: each recipient's digest at most once for the period."""
+    from .. import mail, reports
+    from ..errors import UsageError
+
+    with app.session() as session:
+        ctx = app.read_context(session, as_of)
+        who = reports.recipients(session, party)
+        if not who:
+            raise UsageError("no party has an email address, so there is no digest to send")
+        prepared, skipped = mail.plan(session, ctx, who, chosen_language())
+
+    def report(outcome: Outcome) -> None:
+        word = outcome.status.upper() if outcome.trouble else outcome.status
+        click.echo(f"{outcome.party}: {word}: {outcome.detail}")
+
+    for outcome in skipped:
+        report(outcome)
+    outcomes = skipped + mail.deliver(app.engine, app.settings, prepared, app.now, resend_stale=resend_stale,
+                                      report=report)
+    click.echo(_summary(outcomes))
+    trouble = [o for o in outcomes if o.trouble]
+    if trouble:
+        period = outcomes[0].period
+        raise mail.SendFailed(
+            f"{len(trouble)} of {len(outcomes)} digests for {period} were not sent "
+            f"({', '.join(o.party for o in trouble)}): "
+            + _why(trouble))
+
+
+def _why(trouble: list[Outcome]) -> str:
+    reasons = []
+    failed = next((o for o in trouble if o.status == "failed"), None)
+    if failed is not None:
+        reasons.append(failed.detail)
+    unconfirmed = [o.party for o in trouble if o.status == "unconfirmed"]
+    if unconfirmed:
+        reasons.append(f"{', '.join(unconfirmed)} may have arrived and need{'s' if len(unconfirmed) == 1 else ''} "
+                       "a decision (see `workplan digest --status`)")
+    if failed is None and any(o.status == "not attempted" for o in trouble):
+        reasons.append("the others go out on the next run")
+    return "; ".join(reasons)
+
+
+def _summary(outcomes: list[Outcome]) -> str:
+    if not outcomes:
+        return "no digest to send"
+    period = outcomes[0].period
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    if counts.get("skipped") == len(outcomes):
+        return (f"nothing sent: the {len(outcomes)} digest{'s' if len(outcomes) > 1 else ''} for {period} "
+                f"{'were' if len(outcomes) > 1 else 'was'} already sent (exactly once per recipient and week)")
+    order = ("sent", "skipped", "in progress", "failed", "unconfirmed", "not attempted")
+    words = {"skipped": "already sent before"}
+    return f"{period}: " + ", ".join(f"{counts[k]} {words.get(k, k)}" for k in order if counts.get(k))
+
+
+def status(app: App, party: str | None, as_of: str | None, fmt: str) -> None:
+    """`workplan digest --status`: the send log of the period, one line per recipient."""
+    from .. import mail, reports
+    from ..formatting import dumps, table
+
+    with app.session() as session:
+        ctx = app.read_context(session, as_of)
+        period = mail.period_of(ctx)
+        lines = mail.status(session, period, reports.recipients(session, party), app.now())
+
+    def stamp(moment: object) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else ""  # type: ignore[attr-defined]
+
+    if fmt == "json":
+        click.echo(dumps([{
+            "party": x.party, "period": x.period, "status": x.status, "to": x.to, "attempts": x.attempts,
+            "started_at": x.started_at.isoformat() + "Z" if x.started_at else None,
+            "sent_at": x.sent_at.isoformat() + "Z" if x.sent_at else None,
+            "error": x.error, "decision_needed": x.decision_needed,
+        } for x in lines]), nl=False)
+        return
+    click.echo(table(("PARTY", "PERIOD", "STATUS", "TRIES", "STARTED (UTC)", "SENT (UTC)", "NOTE"), [
+        (x.party, x.period, x.status.upper() if x.decision_needed else x.status, str(x.attempts) if x.attempts else "",
+         stamp(x.started_at), stamp(x.sent_at), x.error)
+        for x in lines]), nl=False)
+    undecided = [x.party for x in lines if x.decision_needed]
+    if undecided:
+        click.echo(f"NEEDS A DECISION: {', '.join(undecided)}: a send was begun and never confirmed, so it may or "
+                   "may not have arrived; check, then `workplan digest --party P --mark-sent` (it did) or "
+                   "`workplan digest --party P --send --resend-stale` (it did not)")
+
+
+def mark_sent(app: App, party: str | None, as_of: str | None) -> None:
+    """`workplan digest --mark-sent`: a person confirmed that unconfirmed digests arrived."""
+    from .. import mail, reports
+
+    with app.session(write=True) as session:
+        ctx = app.read_context(session, as_of)
+        period = mail.period_of(ctx)
+        who = [p.id for p in reports.recipients(session, party)]
+        marked = mail.mark_sent(session, period, who, app.now())
+    if marked:
+        click.echo(f"marked as sent for {period}: {', '.join(marked)}")
+    else:
+        click.echo(f"no unconfirmed digest for {period} to mark as sent")
+
+
+@click.command()
+@pass_app
+def scheduler(app: App) -> None:
+    """Run the scheduler in the foreground: the weekly digest and the calendars rebuild.
+
+    The weekly digest goes out on digest.schedule (default "mon 08:00", in the group's time
+    zone) to every party with an address; calendars/ is rebuilt when the data changed. Jobs are
+    kept in the project database, so a run missed while the process was down is made up for
+    (within 12 hours) when it comes back. Run it in one process only; the send log keeps each
+    digest exactly once even if two run. Stops on SIGTERM or Ctrl-C.
+    """
+    from ..scheduler import run_foreground
+
+    run_foreground(app)
+
+
+COMMANDS = (scheduler,)
