@@ -310,6 +310,28 @@ def test_a_restricted_action_shows_only_in_its_owners_and_participants_feeds(tmp
     assert "action-secret@test.example.org" in uids(feeds["TS.ics"])
 
 
+def test_a_public_action_waiting_on_a_restricted_one_does_not_name_it_outside_its_feeds(tmp_path: Path) -> None:
+    """Its id and title would say what the restricted action is: only its owners' and
+    participants' feeds name it; everywhere else the dependency is only "(restricted)"."""
+    yaml = RESTRICTED + """\
+  - id: follow-on
+    title: Public report that waits on the case
+    owners: [PA]
+    depends_on: [secret]
+    due: 2020-06-01
+"""
+    folder = write_project(tmp_path / "d", yaml)
+    assert run_cli(folder, "calendars", "--as-of", "2020-04-15").code == 0
+    feeds = {p.name: p.read_bytes().replace(b"\r\n ", b"") for p in (folder / "calendars").glob("*.ics")}
+    for name in ("all.ics", "PA.ics"):
+        assert b"Public report that waits on the case" in feeds[name], name
+        assert b"sensitive case" not in feeds[name] and b"secret" not in feeds[name], name
+        assert b"(restricted)" in feeds[name], name
+    for name in ("CR.ics", "TS.ics"):
+        assert b"sensitive case" in feeds[name], name
+    assert b"secret" not in feeds["meetings.ics"]
+
+
 def test_closed_cancelled_and_withdrawn_items_stay_in_the_feeds(tmp_path: Path) -> None:
     yaml = MINIMAL + """\
   - id: gone

@@ -117,7 +117,7 @@ def rebuild_calendars(project: dict[str, str | None]) -> None:
     from . import feeds, services
     from .files import write_files
     from .models import Event
-    from .render.ical import render_feeds
+    from .render.ical import render_published
 
     app = _open(project)
     try:
@@ -130,7 +130,7 @@ def rebuild_calendars(project: dict[str, str | None]) -> None:
             if _built_from.get(str(folder)) == fingerprint and folder.is_dir():
                 return
             data = feeds.feed_set(session, ctx)
-        written = write_files(folder, render_feeds(data, todo=(folder / "todo").is_dir()))
+        written = write_files(folder, render_published(data, todo=(folder / "todo").is_dir()))
         _built_from[str(folder)] = fingerprint
         log.info("calendars: %d of %d feeds written to %s", len(written.changed), written.total, folder)
     except WorkplanError as exc:

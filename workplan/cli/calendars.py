@@ -31,7 +31,7 @@ def calendars(app: App, out: Path | None, todo: bool, as_of: str | None) -> None
     from .. import feeds
     from ..files import write_files
     from ..i18n import current, language
-    from ..render.ical import render_feeds
+    from ..render.ical import render_published
 
     folder = out if out is not None else app.settings.calendars_dir
     shared = chosen_language() or current()  # all.ics and meetings.ics
@@ -49,7 +49,7 @@ def calendars(app: App, out: Path | None, todo: bool, as_of: str | None) -> None
         rendered = {}
         for lang, feed_set in data.items():
             with language(lang):
-                rendered[lang] = render_feeds(feed_set, todo=todo)
+                rendered[lang] = render_published(feed_set, todo=todo)
     finally:
         gc.enable()
     # each party's feed in its language; the shared ones in the language asked for
