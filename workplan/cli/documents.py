@@ -71,7 +71,7 @@ def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: 
     OUT/PARTY.eml, which an email client opens. The secretariat's digest covers the whole group.
     """
     from .. import reports
-    from ..files import atomic_write
+    from ..files import write_files
     from ..render.digest import build_message, sender_address
     from ..templating import Templates
 
@@ -82,11 +82,12 @@ def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: 
         who = reports.recipients(session, party)
         items = reports.digests(session, ctx, who)
     templates = Templates(app.settings.templates_dir)
-    for item in items:
-        message = build_message(item, templates, sender_address(app.settings.get("smtp.from"), item))
-        path = out / f"{item.party.id}.eml"
-        atomic_write(path, message.as_bytes())
-        click.echo(f"{path}: {message['Subject']}")
+    messages = {f"{item.party.id}.eml": build_message(item, templates, sender_address(app.settings.get("smtp.from"), item))
+                for item in items}
+    # all of them or none: a full disk never leaves this week's digests beside last week's
+    write_files(out, {name: message.as_bytes() for name, message in messages.items()}, what="the digests")
+    for name, message in messages.items():
+        click.echo(f"{out / name}: {message['Subject']}")
 
 
 @click.command()
