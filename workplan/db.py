@@ -77,7 +77,16 @@ def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -
 
         return engine
     if backend == "postgresql":
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+
+        @event.listens_for(engine, "connect")
+        def _lock_timeout(dbapi_conn: Any, _record: Any) -> None:
+            # a laptop that sleeps holding a row lock must not hang everyone else's command
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET lock_timeout = {busy_ms}")
+            dbapi_conn.commit()
+
+        return engine
     raise ConfigError(f"database URL {describe(url)!r} is neither sqlite:///FILE nor postgresql://…")
 
 
@@ -166,7 +175,7 @@ def database_error(exc: SADatabaseError, url: str) -> DatabaseError:
     where = describe(url)
     first = str(getattr(exc, "orig", exc)).strip().splitlines()
     detail = first[0] if first else type(exc).__name__
-    if isinstance(exc, OperationalError) and "locked" in detail:
+    if isinstance(exc, OperationalError) and ("locked" in detail or "lock timeout" in detail):
         return DatabaseError(f"the database {where} is busy (locked by another process); try again")
     if "file is not a database" in detail or "malformed" in detail:
         return DatabaseError(f"{where} is not a readable workplan database ({detail})")
