@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.exc import DatabaseError as SADatabaseError
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from .errors import ConfigError, DatabaseError
@@ -51,7 +51,13 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> Engine:
-    url = normalise_url(url)
+    try:
+        url = normalise_url(url)
+        make_url(url).port  # noqa: B018  # a port that is not a number shows only when read
+    except (ArgumentError, ValueError):
+        # not quoted back: a mistyped URL may still hold a password
+        raise ConfigError("the database URL (database.url, WORKPLAN_DATABASE_URL or --db) does not parse; "
+                          "write sqlite:///FILE or postgresql://USER@HOST/DATABASE") from None
     busy_ms = int(busy_timeout * 1000)
     parsed = make_url(url)
     backend = parsed.get_backend_name()

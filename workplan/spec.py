@@ -38,6 +38,7 @@ _EMAIL_RE = re.compile(r"^[^@\s<>\",;:]+@[^@\s<>\",;:]+\.[^@\s<>\",;:]+$")
 _STD_TAG = "tag:yaml.org,2002:"
 _SAFE_TAGS = frozenset(_STD_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
 MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_MESSAGE = 300
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,8 @@ class _Reader:
 
     def _problem(self, node: Node | Pos | None, message: str, warning: bool) -> Problem:
         pos = self.pos(node) if not isinstance(node, Pos) else node
+        if len(message) > MAX_MESSAGE:  # a pasted page quoted back whole would bury the sentence
+            message = message[: MAX_MESSAGE - 60] + " … " + message[-57:]
         return Problem(self.path, pos.line, pos.column, message, warning)
 
     @staticmethod
@@ -553,7 +556,7 @@ class _Builder:
             at_least = 1
             raw = r.scalar(m.get("at_least"), "at_least")
             if raw is not None:
-                if not raw.isdigit() or int(raw) < 1:
+                if not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
                     r.error(m["at_least"], f"at_least must be a whole number of meetings, at least 1, not {raw!r}")
                 else:
                     at_least = int(raw)
