@@ -53,3 +53,13 @@ def test_a_database_url_that_does_not_parse_is_a_usage_error(tmp_path: Path, url
     assert result.code == 2
     assert result.err == ("workplan: the database URL (database.url, WORKPLAN_DATABASE_URL or --db) does not parse; "
                           "write sqlite:///FILE or postgresql://USER@HOST/DATABASE\n")
+
+
+@pytest.mark.parametrize("name", ["x" * 5000, "America", "../../etc/passwd", "."])
+def test_a_time_zone_that_is_no_file_name_is_a_validation_error(tmp_path: Path, name: str) -> None:
+    # a 5000-character zone name made ZoneInfo raise "File name too long" (OSError)
+    folder = write_project(tmp_path / "p", MINIMAL.replace("timezone: America/Panama", f"timezone: '{name}'"))
+    result = run_cli(folder, "check")
+    assert result.code == 2, result
+    assert result.err.startswith("actions.yaml:2:") and "group timezone: unknown time zone" in result.err
+    assert len(result.err) < 300

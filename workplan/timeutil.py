@@ -27,8 +27,9 @@ def zone(name: str) -> ZoneInfo:
     """The IANA zone called *name*; ValueError with a readable message otherwise."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as America/Panama)") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name longer than a file name may be
+        shown = name if len(name) <= 60 else name[:40] + "…"
+        raise ValueError(f"unknown time zone {shown!r} (use an IANA name such as America/Panama)") from exc
 
 
 @dataclass(frozen=True, order=True)
