@@ -63,3 +63,14 @@ def test_a_time_zone_that_is_no_file_name_is_a_validation_error(tmp_path: Path, 
     assert result.code == 2, result
     assert result.err.startswith("actions.yaml:2:") and "group timezone: unknown time zone" in result.err
     assert len(result.err) < 300
+
+
+@pytest.mark.parametrize(("old", "new"), [("name: Test Group", 'name: "Test\\r\\nBcc: x@example.org"'),
+                                          ("domain: test.example.org", 'domain: "example.org\\nBcc: x"')])
+def test_the_group_name_and_domain_cannot_carry_a_header(tmp_path: Path, old: str, new: str) -> None:
+    # both reach the headers of every digest (Subject, From, Message-ID)
+    folder = write_project(tmp_path / "p", MINIMAL.replace(old, new))
+    result = run_cli(folder, "check")
+    assert result.code == 2, result
+    assert result.err.startswith("actions.yaml:2:")
+    assert "the group's name or domain contains a line break or control character" in result.err

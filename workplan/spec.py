@@ -439,7 +439,13 @@ class _Builder:
             r.error(m.get("timezone"), f"group timezone: {exc}")
             tz_name = "UTC"
         domain = r.text(m.get("domain"), "group domain", "workplan.invalid")
-        return Group(gid, r.text(m.get("name"), "group name", gid), tz_name, domain)
+        name = r.text(m.get("name"), "group name", gid)
+        if any(ord(ch) < 32 or ch == "\x7f" for ch in name + domain):
+            # both go into every digest's headers (Subject, From, Message-ID)
+            r.error(m["name"] if "name" in m and name != gid else node,
+                    "the group's name or domain contains a line break or control character")
+            name, domain = gid, "workplan.invalid"
+        return Group(gid, name, tz_name, domain)
 
     def parties(self, node: Node | None) -> dict[str, Party]:
         r = self.r
