@@ -130,12 +130,16 @@ def test_shipped_feeds_are_accepted_by_independent_parsers_with_every_event(ship
     # the numbers a reader of actions.yaml would expect: 5 meetings; CR owes three things
     # with a due date and takes part in three more
     names = vobject.readOne((shipped / "CR.ics").read_text(encoding="utf-8"))
-    assert names.x_wr_calname.value == "RCM Ad Hoc Group on Extra-regional Migration — CR (Costa Rica)"
-    assert names.x_wr_caldesc.value == ("Deadlines of Costa Rica and of the actions it takes part in; meetings of "
-                                        "the RCM Ad Hoc Group on Extra-regional Migration.")
+    # Costa Rica reads Spanish (lang: es); the United States English
+    assert names.x_wr_calname.value == "Grupo Ad Hoc sobre Migración Extrarregional de la CRM — CR (Costa Rica)"
+    assert names.x_wr_caldesc.value == ("Plazos de Costa Rica y de las acciones en que participa; reuniones del "
+                                        "Grupo Ad Hoc sobre Migración Extrarregional de la CRM.")
+    us = vobject.readOne((shipped / "US.ics").read_text(encoding="utf-8"))
+    assert us.x_wr_caldesc.value == ("Deadlines of United States and of the actions it takes part in; meetings of "
+                                     "the RCM Ad Hoc Group on Extra-regional Migration.")
     troika = vobject.readOne((shipped / "TROIKA.ics").read_text(encoding="utf-8"))
-    assert troika.x_wr_calname.value.endswith("TROIKA (RCM Troika (outgoing, current and incoming Presidencies "
-                                              "Pro-Tempore))"), "commas in a name survive"
+    assert troika.x_wr_calname.value.endswith("TROIKA (Troika de la CRM (Presidencias Pro Tempore saliente, actual "
+                                              "y entrante))"), "commas in a name survive"
     assert expected["meetings.ics"] == 5
     assert expected["CR.ics"] == 5 + 3 + 3
 
@@ -170,12 +174,12 @@ def test_feeds_are_well_formed_icalendar(shipped: Path) -> None:
 def test_shipped_feeds_say_what_is_due_by_whom(shipped: Path) -> None:
     events = {str(e["UID"]): e for e in parse_icalendar((shipped / "CR.ics").read_bytes())}
     matrix = events["assignment-statistics-matrix-2018+CR@rcm.example.org"]
-    assert str(matrix["SUMMARY"]).startswith("✓ Done: Send the updated statistical information matrix")
+    assert str(matrix["SUMMARY"]).startswith("✓ Cumplida: Enviar a la ST la matriz actualizada")
     assert matrix.decoded("DTSTART") == date(2018, 12, 31)
     assert matrix.decoded("DTEND") == date(2019, 1, 1), "all-day deadlines end the next day (exclusive)"
     text = str(matrix["DESCRIPTION"])
-    assert "expected: the next virtual meeting, which is not scheduled yet" in text
-    assert "done since 31 May 2018" in text
+    assert "prevista: la próxima reunión virtual, que aún no está convocada" in text
+    assert "cumplida desde el 31 de mayo de 2018" in text
     assert str(matrix["STATUS"]) == "CONFIRMED", "a closed deadline is no longer tentative, expected or not"
     assert "“It was recommended and requested that each country send the missing information" in text
     # the same action in all.ics names the owners still open, and is marked expected
@@ -362,7 +366,7 @@ def test_feeds_rebuilt_at_another_moment_show_statuses_of_that_moment(tmp_path: 
     (folder / "actions.yaml").write_bytes((shipped.parent / "actions.yaml").read_bytes())
     assert run_cli(folder, "calendars", "--as-of", "2018-05-01").code == 0
     cr = {str(e["UID"]): e for e in parse_icalendar((folder / "calendars" / "CR.ics").read_bytes())}
-    assert str(cr["assignment-statistics-matrix-2018+CR@rcm.example.org"]["SUMMARY"]).startswith("Due (expected):")
+    assert str(cr["assignment-statistics-matrix-2018+CR@rcm.example.org"]["SUMMARY"]).startswith("Vence (prevista):")
 
 
 # ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.orm import Session
 
 from .errors import ConfigError, DatabaseError
+from .i18n import _
 from .models import Base, Meta
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -56,8 +57,8 @@ def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -
         make_url(url).port  # noqa: B018  # a port that is not a number shows only when read
     except (ArgumentError, ValueError):
         # not quoted back: a mistyped URL may still hold a password
-        raise ConfigError("the database URL (database.url, WORKPLAN_DATABASE_URL or --db) does not parse; "
-                          "write sqlite:///FILE or postgresql://USER@HOST/DATABASE") from None
+        raise ConfigError(_("the database URL (database.url, WORKPLAN_DATABASE_URL or --db) does not parse; "
+                            "write sqlite:///FILE or postgresql://USER@HOST/DATABASE")) from None
     busy_ms = int(busy_timeout * 1000)
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -93,7 +94,7 @@ def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -
             dbapi_conn.commit()
 
         return engine
-    raise ConfigError(f"database URL {describe(url)!r} is neither sqlite:///FILE nor postgresql://…")
+    raise ConfigError(_("database URL {url!r} is neither sqlite:///FILE nor postgresql://…").format(url=describe(url)))
 
 
 def head_revision() -> str:
@@ -131,15 +132,16 @@ def ensure_schema(engine: Engine, url: str) -> None:
                 conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head_revision()})
             return
         if "meta" not in names:
-            raise DatabaseError(f"{describe(url)} is a database, but not a workplan database")
+            raise DatabaseError(_("{url} is a database, but not a workplan database").format(url=describe(url)))
         current = current_revision(engine)
     except SADatabaseError as exc:
         raise database_error(exc, url) from None
     head = head_revision()
     if current != head:
         raise DatabaseError(
-            f"the database {describe(url)} is at schema revision {current or 'unknown'} and this workplan needs "
-            f"{head}; run `workplan db upgrade` (back it up first)"
+            _("the database {url} is at schema revision {current} and this workplan needs {head}; run "
+              "`workplan db upgrade` (back it up first)").format(url=describe(url), current=current or "unknown",
+                                                                  head=head)
         )
 
 
@@ -182,11 +184,11 @@ def database_error(exc: SADatabaseError, url: str) -> DatabaseError:
     first = str(getattr(exc, "orig", exc)).strip().splitlines()
     detail = first[0] if first else type(exc).__name__
     if isinstance(exc, OperationalError) and ("locked" in detail or "lock timeout" in detail):
-        return DatabaseError(f"the database {where} is busy (locked by another process); try again")
+        return DatabaseError(_("the database {url} is busy (locked by another process); try again").format(url=where))
     if "file is not a database" in detail or "malformed" in detail:
-        return DatabaseError(f"{where} is not a readable workplan database ({detail})")
+        return DatabaseError(_("{url} is not a readable workplan database ({detail})").format(url=where, detail=detail))
     if "connection" in detail.lower() or "could not" in detail.lower():
-        return DatabaseError(f"cannot reach the database {where}: {detail}")
+        return DatabaseError(_("cannot reach the database {url}: {detail}").format(url=where, detail=detail))
     return DatabaseError(f"database {where}: {detail}")
 
 

@@ -11,7 +11,7 @@ the feeds carry no derived state that moves with time alone (overdue, at risk).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from . import spec
 from .errors import UsageError
+from .i18n import pick
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
 from .services import GroupInfo, ReadContext, _status_expr, group_info
 
@@ -59,6 +60,7 @@ class FeedDependency:
     title: str
     closed: bool
     withdrawn: bool = False
+    restricted: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,14 +143,16 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
         return withdrawn_at is not None and withdrawn_at <= cutoff
 
     parties = tuple(
-        FeedParty(pid, name)
-        for pid, name in session.execute(select(Party.id, Party.name).order_by(Party.position, Party.id))
+        FeedParty(pid, pick(name, {"name": names or {}}, "name"))
+        for pid, name, names in session.execute(select(Party.id, Party.name, Party.names)
+                                                .order_by(Party.position, Party.id))
     )
     _check_file_names(parties)
     meetings = tuple(
         FeedMeeting(
-            m.id, m.title, m.kind, m.start, m.end, m.start_day, m.end_day, m.precision, m.timezone,
-            m.location or "", m.url or "", m.description or "", m.status, gone(m.withdrawn_at), m.sequence,
+            m.id, pick(m.title, m.translations, "title"), m.kind, m.start, m.end, m.start_day, m.end_day,
+            m.precision, m.timezone, pick(m.location or "", m.translations, "location"), m.url or "",
+            pick(m.description or "", m.translations, "description"), m.status, gone(m.withdrawn_at), m.sequence,
             max(m.updated_at, m.withdrawn_at) if gone(m.withdrawn_at) and m.withdrawn_at else m.updated_at,
         )
         for m in session.scalars(select(Meeting).order_by(Meeting.start_day, Meeting.id))
@@ -216,12 +220,13 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
         select(
             Action.id, Action.title, Action.description, Action.source_meeting, Action.source_ref,
             Action.source_text, Action.due_spec, Action.visibility, Action.sequence, Action.updated_at,
-            Action.withdrawn_at,
+            Action.withdrawn_at, Action.translations,
         ).order_by(Action.position, Action.id)
     ).all()
-    action_titles = {r.id: r.title for r in rows}
+    action_titles = {r.id: pick(r.title, r.translations, "title") for r in rows}
 
     withdrawn_actions = {r.id for r in rows if gone(r.withdrawn_at)}
+    restricted = {r.id for r in rows if r.visibility != "public"}
 
     def closed(aid: str) -> bool:
         """As services.action_states decides: every live assignment closed (none: never closed)."""
@@ -235,18 +240,56 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
         modified = r.updated_at
         if gone(r.withdrawn_at) and r.withdrawn_at > modified:
             modified = r.withdrawn_at
-        deps = tuple(FeedDependency(d, action_titles.get(d, d), closed(d), d in withdrawn_actions)
+        deps = tuple(FeedDependency(d, action_titles.get(d, d), closed(d), d in withdrawn_actions, d in restricted)
                      for d in depends.get(r.id, ()))
         # a dependency closing changes what this action's description says
         for d in depends.get(r.id, ()):
             if d in latest_change and latest_change[d] > modified:
                 modified = latest_change[d]
         actions.append(FeedAction(
-            r.id, r.title, r.description or "", r.source_meeting or "", titles.get(r.source_meeting or "", ""),
+            r.id, action_titles[r.id], pick(r.description or "", r.translations, "description"), r.source_meeting or "", titles.get(r.source_meeting or "", ""),
             r.source_ref or "", r.source_text or "", dict(r.due_spec or {}), r.visibility, gone(r.withdrawn_at),
             r.sequence, modified, tuple(participants.get(r.id, ())), deps, tuple(assignments),
         ))
     return FeedSet(group, parties, meetings, tuple(actions), titles)
 
 
+def visible_to(fs: FeedSet, party: str | None = None) -> FeedSet:
+    """The feed set as *party* may see it (None: anyone, the public feeds).
 
+    For anyone: no restricted action. For a party's private feed: the actions it owns or takes
+    part in, restricted ones included, and nothing else. Either way, where a shown action
+    depends on a restricted one that is not shown, the dependency is named only as restricted
+    (its id and title would say what it is)."""
+    if party is None:
+        actions = [a for a in fs.actions if a.visibility == "public"]
+    else:
+        actions = [a for a in fs.actions if party in a.with_ or any(x.party == party for x in a.assignments)]
+    shown = {a.id for a in actions}
+
+    def named(d: FeedDependency) -> FeedDependency:
+        if not d.restricted or d.id in shown:
+            return d
+        return FeedDependency("(restricted)", "an action that is not public", d.closed, d.withdrawn, True)
+
+    return replace(fs, actions=tuple(
+        replace(a, depends_on=tuple(named(d) for d in a.depends_on)) if any(d.restricted for d in a.depends_on)
+        else a
+        for a in actions
+    ))
+
+
+def party_languages(session: Session, explicit: str | None = None) -> dict[str, str]:
+    """The language of each party's feed: --lang, else its ``lang``, else the group's first
+    language, else the reader's."""
+    from .i18n import current
+
+    group = group_info(session)
+    default = explicit or (group.languages[0] if group.languages else "") or current()
+    return {pid: explicit or lang or default for pid, lang in session.execute(select(Party.id, Party.lang))}
+
+
+def feed_party(filename: str) -> str:
+    """``CR.ics`` and ``todo/CR.ics`` → ``CR``; the shared feeds name no party."""
+    name = filename.rsplit("/", 1)[-1].removesuffix(".ics")
+    return "" if name in ("all", "meetings") else name

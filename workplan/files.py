@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import OutputError
+from .i18n import _
 
 
 @dataclass
@@ -28,7 +29,7 @@ def atomic_write(path: Path, data: bytes) -> bool:
         path.parent.mkdir(parents=True, exist_ok=True)
         return _replace(path, data)
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise OutputError(_("cannot write {file}: {reason}").format(file=path, reason=exc.strerror or exc)) from None
 
 
 def _replace(path: Path, data: bytes) -> bool:
@@ -71,7 +72,7 @@ def _discard(tmp: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_files(folder: Path, files: Mapping[str, bytes], what: str = "the feeds") -> WriteReport:
+def write_files(folder: Path, files: Mapping[str, bytes], what: str = "feeds") -> WriteReport:
     """Write every file of *files* (relative name → bytes) into *folder*, creating folders as needed.
 
     Two phases, so that a full disk or a read-only folder leaves the previous set whole: every
@@ -96,6 +97,10 @@ def write_files(folder: Path, files: Mapping[str, bytes], what: str = "the feeds
             for _, tmp, _ in staged:
                 _discard(tmp)
     except OSError as exc:
-        raise OutputError(f"cannot write {what} into {folder}: {exc.strerror or exc}; "
-                          "the files already there were left as they were") from None
+        reason = exc.strerror or exc
+        if what == "digests":
+            raise OutputError(_("cannot write the digests into {folder}: {reason}; the files already there were "
+                                "left as they were").format(folder=folder, reason=reason)) from None
+        raise OutputError(_("cannot write the feeds into {folder}: {reason}; the files already there were left as "
+                            "they were").format(folder=folder, reason=reason)) from None
     return report

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from .i18n import _, days_late, ngettext, word
 from .services import ActionDetail, LogEntry, MeetingRow, Row
 
 FORMATS = ("table", "json", "csv")
@@ -128,16 +129,16 @@ def rows(rows: Sequence[Row], fmt: str, kind: str = "list") -> str:
     if not rows:
         return ""
     def title(r: Row) -> str:
-        return (f"[waits on {', '.join(r.blocked_by)}] " if r.blocked_by else "") + r.title
+        return (_("[waits on {actions}] ").format(actions=", ".join(r.blocked_by)) if r.blocked_by else "") + r.title
 
     if kind == "overdue":
-        body = table(("LATE", "DUE", "OWNER", "ACTION", "TITLE"),
-                     [(f"{r.days_overdue}d", due_text(r), r.party, r.action, title(r)) for r in rows])
+        body = table((_("LATE"), _("DUE"), _("OWNER"), _("ACTION"), _("TITLE")),
+                     [(days_late(r.days_overdue or 0), due_text(r), r.party, r.action, title(r)) for r in rows])
     else:
-        body = table(("ACTION", "OWNER", "DUE", "STATE", "TITLE"),
-                     [(r.action, r.party, due_text(r), state_word(r), title(r)) for r in rows])
+        body = table((_("ACTION"), _("OWNER"), _("DUE"), _("STATE"), _("TITLE")),
+                     [(r.action, r.party, due_text(r), word(state_word(r)), title(r)) for r in rows])
     if any(r.due_kind == "expected" for r in rows):
-        body += "* expected: that meeting is not scheduled yet; due at the end of its cadence slot\n"
+        body += "* " + _("expected: that meeting is not scheduled yet; due at the end of its cadence slot") + "\n"
     return body
 
 
@@ -154,44 +155,56 @@ def detail(d: ActionDetail, fmt: str) -> str:
         })
     if fmt == "csv":
         return rows(d.assignments, "csv")
-    due = {
-        "none": "none (an ongoing commitment)",
-        "expected": f"{d.due} (expected: the next {d.due_next_kind or 'such'} meeting is not scheduled yet;"
-                    " this is the end of the cadence slot it should fall in)",
-        "meeting": f"{d.due} (at meeting {d.due_meeting})",
-        "date": str(d.due),
-    }.get(d.due_kind, str(d.due))
+    if d.due_kind == "none":
+        due = _("none (an ongoing commitment)")
+    elif d.due_kind == "expected":
+        due = _("{day} (expected: the next {kind} meeting is not scheduled yet; this is the end of the cadence slot "
+                "it should fall in)").format(day=d.due, kind=word(d.due_next_kind) if d.due_next_kind else _("such"))
+    elif d.due_kind == "meeting":
+        due = _("{day} (at meeting {meeting})").format(day=d.due, meeting=d.due_meeting)
+    else:
+        due = str(d.due)
     if d.recurrence:
-        due = f"recurring ({d.recurrence.get('repeat') or d.recurrence.get('rrule')}), from {d.recurrence.get('from')}"
-    lines = [f"{d.id}: {d.title}" + ("  [WITHDRAWN]" if d.withdrawn else "")]
+        due = _("recurring ({rule}), from {day}").format(
+            rule=word(d.recurrence.get("repeat") or "") or d.recurrence.get("rrule"), day=d.recurrence.get("from"))
+    # labels padded to one width, whatever their length in the language
+    labels = {"source:": _("source:"), "due:": _("due:"), "owners:": _("owners:"), "with:": _("with:"),
+              "depends on:": _("depends on:"), "needed by:": _("needed by:"), "BLOCKED by:": _("BLOCKED by:"),
+              "visibility:": _("visibility:"), "theme/tags:": _("theme/tags:"), "assignments:": _("assignments:")}
+    pad = max(len(label) for key, label in labels.items() if key != "assignments:") + 1
+
+    def field(key: str, value: str) -> str:
+        return f"  {labels[key].ljust(pad)}{value}"
+
+    lines = [f"{d.id}: {d.title}" + (("  [" + _("WITHDRAWN") + "]") if d.withdrawn else "")]
     if d.source_meeting or d.source_ref:
-        lines.append(f"  source:     {d.source_meeting}" + (f", {d.source_ref}" if d.source_ref else ""))
+        lines.append(field("source:", d.source_meeting + (f", {d.source_ref}" if d.source_ref else "")))
     if d.source_text:
-        lines.append(f"              \u201c{d.source_text}\u201d")
-    lines.append(f"  due:        {due}")
-    lines.append(f"  owners:     {', '.join(d.owners) or '-'}")
+        lines.append(" " * (pad + 2) + f"\u201c{d.source_text}\u201d")
+    lines.append(field("due:", due))
+    lines.append(field("owners:", ", ".join(d.owners) or "-"))
     if d.with_:
-        lines.append(f"  with:       {', '.join(d.with_)}")
+        lines.append(field("with:", ", ".join(d.with_)))
     if d.depends_on:
-        lines.append(f"  depends on: {', '.join(d.depends_on)}")
+        lines.append(field("depends on:", ", ".join(d.depends_on)))
     if d.dependants:
-        lines.append(f"  needed by:  {', '.join(d.dependants)}")
+        lines.append(field("needed by:", ", ".join(d.dependants)))
     if d.blocked_by:
-        lines.append(f"  BLOCKED by: {', '.join(d.blocked_by)} (not closed yet)")
+        lines.append(field("BLOCKED by:", _("{actions} (not closed yet)").format(actions=", ".join(d.blocked_by))))
     if d.visibility != "public":
-        lines.append(f"  visibility: {d.visibility}")
+        lines.append(field("visibility:", d.visibility))
     if d.theme or d.tags:
-        lines.append(f"  theme/tags: {', '.join([t for t in [d.theme, *d.tags] if t])}")
+        lines.append(field("theme/tags:", ", ".join([t for t in [d.theme, *d.tags] if t])))
     if d.description:
         lines.append("")
         lines.extend("  " + line for line in d.description.splitlines())
     lines.append("")
     if d.assignments:
-        lines.append("  assignments:")
+        lines.append("  " + labels["assignments:"])
         for r in d.assignments:
-            extra = f", {r.days_overdue} days late" if r.overdue else ""
+            extra = ", " + days_late_text(r.days_overdue or 0) if r.overdue else ""
             occ = f" {r.occurrence}" if r.occurrence else ""
-            lines.append(f"    {r.party}{occ}: {state_word(r)}{extra}")
+            lines.append(f"    {r.party}{occ}: {word(state_word(r))}{extra}")
     return "\n".join(lines) + "\n"
 
 
@@ -211,8 +224,8 @@ def log(entries: Sequence[LogEntry], fmt: str) -> str:
     ]
     if fmt == "csv":
         return to_csv(header, records)
-    return table(("ON", "ACTION", "PARTY", "CHANGE", "BY", "NOTE"),
-                 [(r[0], r[1], r[2], f"{r[3]} → {r[4]}", r[5] or r[6], r[7]) for r in records])
+    return table((_("ON"), _("ACTION"), _("PARTY"), _("CHANGE"), _("BY"), _("NOTE")),
+                 [(r[0], r[1], r[2], f"{word(r[3])} → {word(r[4])}", r[5] or r[6], r[7]) for r in records])
 
 
 def meetings(items: Sequence[MeetingRow], periods: Sequence[Any], fmt: str) -> str:
@@ -231,17 +244,19 @@ def meetings(items: Sequence[MeetingRow], periods: Sequence[Any], fmt: str) -> s
     if fmt == "csv":
         return to_csv(("id", "kind", "start", "end", "status", "location", "title"),
                       [(m.id, m.kind, m.start, m.end or "", m.status, m.location, m.title) for m in items])
-    out = table(("MEETING", "KIND", "WHEN", "STATUS", "TITLE"),
-                [(m.id, m.kind, m.start + (f" → {m.end}" if m.end and m.end != m.start else ""), m.status, m.title)
-                 for m in items])
+    out = table((_("MEETING"), _("KIND"), _("WHEN"), _("STATUS"), _("TITLE")),
+                [(m.id, word(m.kind), m.start + (f" → {m.end}" if m.end and m.end != m.start else ""), word(m.status),
+                  m.title) for m in items])
     kinds: dict[str, list[Any]] = {}
     for p in periods:
         kinds.setdefault(p.kind, []).append(p)
     for kind, plist in kinds.items():
         first = plist[0]
-        out += f"\nCadence: at least {first.required} {kind} meeting(s) per {first.per}\n"
-        out += table(("PERIOD", "VERDICT", "MEETINGS"), [
-            (p.label, _verdict(p.verdict), ", ".join(p.held + [f"{s} (planned)" for s in p.scheduled]) or "-")
+        out += "\n" + _("Cadence: at least {count} {kind} meeting(s) per {per}").format(
+            count=first.required, kind=word(kind), per=word(first.per)) + "\n"
+        out += table((_("PERIOD"), _("VERDICT"), _("MEETINGS")), [
+            (p.label, _verdict(p.verdict), ", ".join(p.held + [_("{meeting} (planned)").format(meeting=s)
+                                                               for s in p.scheduled]) or "-")
             for p in plist
         ])
     return out
@@ -249,9 +264,13 @@ def meetings(items: Sequence[MeetingRow], periods: Sequence[Any], fmt: str) -> s
 
 def _verdict(verdict: str) -> str:
     return {
-        "met": "met",
-        "scheduled": "scheduled, not held yet",
-        "missed": "MISSED",
-        "pending": "not yet (period in progress)",
-        "partial": "not required (rule began mid-period)",
+        "met": _("met"),
+        "scheduled": _("scheduled, not held yet"),
+        "missed": _("MISSED"),
+        "pending": _("not yet (period in progress)"),
+        "partial": _("not required (rule began mid-period)"),
     }.get(verdict, verdict)
+
+
+def days_late_text(days: int) -> str:
+    return ngettext("{count} day late", "{count} days late", days).format(count=days)

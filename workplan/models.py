@@ -34,6 +34,8 @@ class Party(Base):
     name: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(32))
     emails: Mapped[list[str]]
+    lang: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    names: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the name by language, when given so
     position: Mapped[int] = mapped_column(Integer, default=0)
     content_hash: Mapped[str] = mapped_column(String(64))
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -61,6 +63,8 @@ class Meeting(Base):
     url: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(Text, default="")
+    # field → language → text when the actions file gives several; ``title`` keeps the first language
+    translations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     position: Mapped[int] = mapped_column(Integer, default=0)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -82,6 +86,7 @@ class Action(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     title: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
+    translations: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     theme: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list[str]]
     owners: Mapped[list[str]]  # as written: party ids and set names
@@ -165,3 +170,15 @@ class Event(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     origin: Mapped[str] = mapped_column(String(32))
     fact_key: Mapped[str | None] = mapped_column(String(200))
+
+
+class FeedToken(Base):
+    """A private feed's secret, kept only as its SHA-256: the token itself is shown once, when
+    issued, and a stolen database does not let anyone read the feeds. Revoked tokens stay, dated."""
+
+    __tablename__ = "feed_token"
+    __table_args__ = (Index("ix_feed_token_party", "party_id"),)
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex sha256 of the token
+    party_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

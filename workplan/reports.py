@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from . import planning, services, spec
 from .errors import UnknownItem, UsageError
+from .i18n import _, current, language, pick, word
 from .models import Action, Assignment, Event, Participant, Party
 from .services import Filters, ReadContext, Row, _live, _status_expr
 from .timeutil import next_period_start, period_end, period_start, start_of_day, to_utc_naive
@@ -40,6 +41,7 @@ class PartyRef:
     name: str
     kind: str = ""
     emails: tuple[str, ...] = ()
+    lang: str = ""  # its documents' language; "" for the group's first
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,8 @@ class Graph:
 
 def _parties(session: Session) -> dict[str, PartyRef]:
     query = select(Party).where(Party.withdrawn_at.is_(None)).order_by(Party.position, Party.id)
-    return {p.id: PartyRef(p.id, p.name, p.kind, tuple(p.emails or ())) for p in session.scalars(query)}
+    return {p.id: PartyRef(p.id, pick(p.name, {"name": p.names or {}}, "name"), p.kind, tuple(p.emails or ()),
+                           p.lang or "") for p in session.scalars(query)}
 
 
 class _Context:
@@ -329,14 +332,10 @@ def _meeting_info(m: services.MeetingRow) -> MeetingInfo:
 
 
 def slot_label(start: date, per: str) -> str:
-    """"second semester of 2018", "third quarter of 2019", "year 2019"."""
-    if per == "year":
-        return f"year {start.year}"
-    if per == "semester":
-        return f"{'first' if start.month <= 6 else 'second'} semester of {start.year}"
-    if per == "quarter":
-        return f"{('first', 'second', 'third', 'fourth')[(start.month - 1) // 3]} quarter of {start.year}"
-    return start.strftime("%B %Y")
+    """"second semester of 2018", "third quarter of 2019", "year 2019" (in the current language)."""
+    from .i18n import slot_label as label
+
+    return label(start, per)
 
 
 def expected_meeting(
@@ -347,7 +346,7 @@ def expected_meeting(
     start = period_start(from_day, rule.per)
     while start < rule.start:
         start = next_period_start(start, rule.per)
-    for _ in range(1000):
+    for _attempt in range(1000):
         end = period_end(start, rule.per)
         count = sum(1 for m in meetings
                     if m.kind == rule.kind and m.status != "cancelled" and start <= m.start_day <= end)
@@ -355,7 +354,9 @@ def expected_meeting(
             break
         start = next_period_start(start, rule.per)
     end = period_end(start, rule.per)
-    return MeetingInfo(rule.kind, f"{rule.kind.capitalize()} meeting of the {group_name}", slot_start=start,
+    kind = word(rule.kind)
+    title = _("{Kind} meeting of the {group}").format(kind=kind, Kind=kind.capitalize(), group=group_name)
+    return MeetingInfo(rule.kind, title, slot_start=start,
                        slot_end=end, slot_label=slot_label(start, rule.per), per=rule.per,
                        at_least=rule.at_least)
 
@@ -384,13 +385,14 @@ def choose_meeting(
         row = next((m for m in meetings if m.id == meeting_id), None)
         if row is None:
             known = ", ".join(m.id for m in meetings)
-            raise UnknownItem(f"there is no meeting {meeting_id!r} (known: {known})")
+            raise UnknownItem(_("there is no meeting {meeting!r} (known: {known})").format(meeting=meeting_id,
+                                                                                           known=known))
         return _meeting_info(row)
     if which in ("virtual", "face-to-face"):
         found = next_of_kind(which, as_of_day, meetings, rules, group_name)
         if found is None:
-            raise UsageError(f"no {which} meeting is scheduled from {as_of_day} on, and no cadence rule "
-                             f"says when to expect one; use --meeting ID")
+            raise UsageError(_("no {kind} meeting is scheduled from {day} on, and no cadence rule says when to "
+                               "expect one; use --meeting ID").format(kind=word(which), day=as_of_day))
         return found
     # --next: the first scheduled meeting of any kind, unless a slot the group's cadence requires
     # ends before it
@@ -404,8 +406,8 @@ def choose_meeting(
             if nxt is not None:
                 candidates.append(nxt)
     if not candidates:
-        raise UsageError(f"no meeting is scheduled from {as_of_day} on, and no cadence rule says when to "
-                         "expect one; use --meeting ID")
+        raise UsageError(_("no meeting is scheduled from {day} on, and no cadence rule says when to "
+                           "expect one; use --meeting ID").format(day=as_of_day))
     return min(candidates, key=lambda m: (m.day, m.expected, m.id or ""))
 
 
@@ -636,7 +638,8 @@ def _chains(c: _Context) -> list[list[ChainStep]]:
     ids = sorted({a for chain in chains for a in chain})
     actions = {
         a.id: a for a in c.session.execute(
-            select(Action.id, Action.title, Action.owners, Action.due_date, Action.due_kind, Action.visibility)
+            select(Action.id, Action.title, Action.owners, Action.due_date, Action.due_kind, Action.visibility,
+                   Action.translations)
             .where(Action.id.in_(ids)))
     }
     today = c.ctx.as_of_day
@@ -653,7 +656,7 @@ def _chains(c: _Context) -> list[list[ChainStep]]:
                 state = "blocked"
             else:
                 state = "open"
-            steps.append(ChainStep(aid, a.title, list(a.owners), a.due_date, a.due_kind, state))
+            steps.append(ChainStep(aid, pick(a.title, a.translations, "title"), list(a.owners), a.due_date, a.due_kind, state))
         out.append(steps)
     return out
 
@@ -668,11 +671,34 @@ def recipients(session: Session, party: str | None) -> list[PartyRef]:
     if party is not None:
         found = parties.get(party)
         if found is None:
-            raise UnknownItem(f"there is no party {party!r}")
+            raise UnknownItem(_("there is no party {party!r}").format(party=party))
         if not found.emails and found.kind != "secretariat":
-            raise UsageError(f"party {party} has no email address in the actions file, so it gets no digest")
+            raise UsageError(_("party {party} has no email address in the actions file, so it gets no digest").format(
+                party=party))
         return [found]
     return [p for p in parties.values() if p.emails or p.kind == "secretariat"]
+
+
+def digest_language(party: PartyRef, group: services.GroupInfo, explicit: str | None = None) -> str:
+    """The language of a party's digest: --lang, else the party's lang, else the group's first
+    language, else the reader's (LANG)."""
+    return explicit or party.lang or (group.languages[0] if group.languages else "") or current()
+
+
+def digests_by_language(session: Session, ctx: ReadContext, who: Sequence[PartyRef],
+                        explicit: str | None = None) -> list[tuple[str, Digest]]:
+    """The digests of *who*, each built in its party's language (titles and dates are chosen while
+    building), in the order of *who*: one pass of :func:`digests` per language."""
+    group = services.group_info(session)
+    by_lang: dict[str, list[PartyRef]] = defaultdict(list)
+    for party in who:
+        by_lang[digest_language(party, group, explicit)].append(party)
+    built: dict[str, tuple[str, Digest]] = {}
+    for lang, parties in by_lang.items():
+        with language(lang):
+            for d in digests(session, ctx, parties):
+                built[d.party.id] = (lang, d)
+    return [built[p.id] for p in who]
 
 
 def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list[Digest]:
@@ -700,8 +726,8 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
     closings = [x for x in _last_events(session, ctx, since, parties=None if group_wide else ids)
                 if x.status in COMPLETED]
     titles: dict[str, str] = {
-        aid: title for aid, title in session.execute(
-            select(Action.id, Action.title).where(Action.id.in_(sorted({x.action for x in closings}))))
+        aid: pick(title, translations, "title") for aid, title, translations in session.execute(
+            select(Action.id, Action.title, Action.translations).where(Action.id.in_(sorted({x.action for x in closings}))))
     } if closings else {}
     sources = {
         aid: (m, ref) for aid, m, ref in session.execute(select(Action.id, Action.source_meeting, Action.source_ref)
@@ -771,14 +797,15 @@ def graph(session: Session, ctx: ReadContext, everything: bool = False) -> Graph
     for row in rows:
         if everything or row.action in linked:
             by_action[row.action].append(row)
-    owners_q = select(Action.id, Action.title, Action.owners, Action.due_date, Action.due_kind).where(
+    owners_q = select(Action.id, Action.title, Action.owners, Action.due_date, Action.due_kind,
+                      Action.translations).where(
         _live(Action.withdrawn_at, ctx), Action.visibility == "public").order_by(Action.position)
     nodes = []
-    for aid, title, owners, due, due_kind in session.execute(owners_q):
+    for aid, title, owners, due, due_kind, translations in session.execute(owners_q):
         if not everything and aid not in linked:
             continue
         arows = by_action.get(aid, [])
-        nodes.append(GraphNode(aid, title, _action_state(arows), list(owners), due, due_kind,
+        nodes.append(GraphNode(aid, pick(title, translations, "title"), _action_state(arows), list(owners), due, due_kind,
                                sum(1 for r in arows if r.status == "done"), len(arows)))
     present = {n.action for n in nodes}
     edges = sorted((d, a) for a, ds in deps.items() for d in ds if a in present and d in present)

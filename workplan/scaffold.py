@@ -16,11 +16,12 @@ group:
   name: My Working Group
   timezone: America/Panama        # IANA zone: dates and deadlines are read in it
   domain: example.org             # used to build stable calendar UIDs
+  # languages: [es, en]           # texts may then be given per language: title: {es: …, en: …}
 
 parties:                          # anyone who can own an action
   - {id: TS, name: Technical Secretariat, kind: secretariat, email: [ts@example.org]}
   - {id: CR, name: Costa Rica, kind: member, email: [focal.cr@example.org]}
-  - {id: PA, name: Panama, kind: member, email: [focal.pa@example.org]}
+  - {id: PA, name: Panama, kind: member, email: [focal.pa@example.org]}   # lang: es|en: its digests' language
 
 sets:                             # a set used as an owner fans out: one assignment per party
   members: [CR, PA]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from . import planning, spec
 from .db import get_meta, set_meta
 from .errors import ConcurrentChange, TransitionError, UnknownItem, UsageError
+from .i18n import _, pick, word
 from .models import (
     Action,
     Assignment,
@@ -50,6 +52,7 @@ class GroupInfo:
     name: str
     timezone: str
     domain: str
+    languages: tuple[str, ...] = ()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -59,9 +62,10 @@ class GroupInfo:
 def group_info(session: Session) -> GroupInfo:
     raw = get_meta(session, "group")
     if raw is None:
-        raise UsageError("the database holds no workplan yet; run `workplan sync` first")
+        raise UsageError(_("the database holds no workplan yet; run `workplan sync` first"))
     data = json.loads(raw)
-    return GroupInfo(data["id"], data["name"], data["timezone"], data["domain"])
+    name = pick(data["name"], {"name": data.get("names") or {}}, "name")  # in the language of the moment
+    return GroupInfo(data["id"], name, data["timezone"], data["domain"], tuple(data.get("languages", ())))
 
 
 def file_digest(raw: bytes) -> str:
@@ -70,6 +74,20 @@ def file_digest(raw: bytes) -> str:
 
 def synced_digest(session: Session) -> str | None:
     return get_meta(session, "actions_sha256")
+
+
+REVISION_KEY = "data_revision"
+
+
+def mark_changed(session: Session) -> None:
+    """Give the data a new revision, in the caller's transaction.
+
+    Whatever renders from the data and keeps the result (the feed server) compares this one
+    value instead of the data. A random value rather than a counter: two writers committing
+    one after the other always leave a value that the first one's readers have not seen,
+    without any read-modify-write race.
+    """
+    set_meta(session, REVISION_KEY, uuid.uuid4().hex)
 
 
 # ---------------------------------------------------------------------------
@@ -110,10 +128,13 @@ def horizon_for(doc: spec.Document, now: datetime) -> date:
 def sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) -> SyncReport:
     """Load *doc* into the database, in the caller's transaction. Idempotent."""
     report = SyncReport()
+    previous_digest = synced_digest(session)
     tz = ZoneInfo(doc.group.timezone)
     now_n = to_utc_naive(now)
     set_meta(session, "group", json.dumps(
-        {"id": doc.group.id, "name": doc.group.name, "timezone": doc.group.timezone, "domain": doc.group.domain},
+        {"id": doc.group.id, "name": doc.group.name, "timezone": doc.group.timezone, "domain": doc.group.domain,
+         **({"languages": list(doc.group.languages)} if doc.group.languages else {}),
+         **({"names": doc.group.names} if doc.group.names else {})},
         sort_keys=True,
     ))
     _sync_parties(session, doc, now_n, report)
@@ -126,20 +147,24 @@ def sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) -
     _sync_assignments(session, doc, planned, titles_changed, tz, now_n, report)
     _import_progress(session, doc, now, report)
     set_meta(session, "actions_sha256", raw_digest)
+    if previous_digest != raw_digest or not report.empty:
+        mark_changed(session)
     return report
 
 
 def _sync_parties(session: Session, doc: spec.Document, now: datetime, report: SyncReport) -> None:
     existing = {p.id: p for p in session.scalars(select(Party))}
     for position, party in enumerate(doc.parties.values()):
-        digest = _hash(party.name, party.kind, party.emails, position)
+        digest = _hash(party.name, party.kind, party.emails, position,
+                       *([party.lang, party.names] if party.lang or party.names else []))
         row = existing.get(party.id)
         if row is None:
             session.add(Party(id=party.id, name=party.name, kind=party.kind, emails=list(party.emails),
-                              position=position, content_hash=digest))
+                              lang=party.lang, names=party.names or None, position=position, content_hash=digest))
             report.added.append(f"party {party.id}")
         elif row.content_hash != digest or row.withdrawn_at is not None:
             row.name, row.kind, row.emails, row.position = party.name, party.kind, list(party.emails), position
+            row.lang, row.names = party.lang, party.names or None
             row.content_hash, row.withdrawn_at = digest, None
             report.changed.append(f"party {party.id}")
     for pid, row in existing.items():
@@ -177,6 +202,8 @@ def _sync_meetings(session: Session, doc: spec.Document, tz: ZoneInfo, now: date
             timezone=m.timezone, location=m.location, url=m.url, status=m.status,
             description=m.description, position=position,
         )
+        if m.translations:  # only then: an unchanged one-language file keeps its hashes
+            fields["translations"] = m.translations
         digest = _hash(fields)
         row = existing.get(m.id)
         if row is None:
@@ -184,8 +211,10 @@ def _sync_meetings(session: Session, doc: spec.Document, tz: ZoneInfo, now: date
                                 updated_at=_data_time(m.start.day, tz), **fields))
             report.added.append(f"meeting {m.id}")
         elif row.content_hash != digest or row.withdrawn_at is not None:
-            moved = (row.start, row.end, row.title, row.status, row.timezone) != (
-                fields["start"], fields["end"], fields["title"], fields["status"], fields["timezone"])
+            moved = (row.start, row.end, row.title, row.status, row.timezone, _titles(row.translations)) != (
+                fields["start"], fields["end"], fields["title"], fields["status"], fields["timezone"],
+                _titles(fields.get("translations")))
+            fields.setdefault("translations", None)
             for key, value in fields.items():
                 setattr(row, key, value)
             row.content_hash, row.withdrawn_at, row.updated_at = digest, None, now
@@ -197,6 +226,11 @@ def _sync_meetings(session: Session, doc: spec.Document, tz: ZoneInfo, now: date
             row.withdrawn_at, row.updated_at = now, now
             row.sequence += 1
             report.withdrawn.append(f"meeting {mid}")
+
+
+def _titles(translations: object) -> Any:
+    """The title in each language: a change to it moves the calendar SEQUENCE, as the title does."""
+    return translations.get("title") if isinstance(translations, dict) else None
 
 
 def _sync_cadence(session: Session, doc: spec.Document, report: SyncReport) -> None:
@@ -219,6 +253,7 @@ def _action_fields(action: spec.Action, deadline: planning.Deadline, position: i
     rec = action.recurrence
     return dict(
         title=action.title,
+        **({"translations": action.translations} if action.translations else {}),
         description=action.description,
         theme=action.theme,
         tags=list(action.tags),
@@ -266,10 +301,12 @@ def _sync_actions(
             continue
         if row.content_hash == digest and row.withdrawn_at is None:
             continue
-        if row.title != action.title:
+        if (row.title, _titles(row.translations)) != (action.title, _titles(fields.get("translations"))):
             titles_changed.add(action.id)
-        if (row.title, row.due_date, row.due_at) != (fields["title"], fields["due_date"], fields["due_at"]):
+        if (row.title, _titles(row.translations), row.due_date, row.due_at) != (
+                fields["title"], _titles(fields.get("translations")), fields["due_date"], fields["due_at"]):
             row.sequence += 1
+        fields.setdefault("translations", None)
         for key, value in fields.items():
             setattr(row, key, value)
         if row.withdrawn_at is not None:
@@ -473,32 +510,33 @@ def change_status(
     """
     target, allowed = TRANSITIONS[verb]
     if verb == "waive" and not note.strip():
-        raise UsageError(f"waiving {action_id} needs --note saying why it cannot be delivered")
+        raise UsageError(_("waiving {action} needs --note saying why it cannot be delivered").format(action=action_id))
     action = session.get(Action, action_id)
     if action is None or action.withdrawn_at is not None:
-        raise UnknownItem(f"there is no action {action_id!r}" + (" (it was withdrawn)" if action else ""))
+        raise UnknownItem(_("there is no action {action!r}").format(action=action_id)
+                          + (_(" (it was withdrawn)") if action else ""))
     query = select(Assignment).where(Assignment.action_id == action_id, Assignment.withdrawn_at.is_(None))
     # row locks (PostgreSQL) so that two people changing one assignment queue instead of racing;
     # the version check in _append_event catches anything that slips past
     rows = list(session.scalars(query.order_by(Assignment.party_id, Assignment.occurrence).with_for_update()))
     if not rows:
-        raise UnknownItem(f"action {action_id} has no owner to change the status of")
+        raise UnknownItem(_("action {action} has no owner to change the status of").format(action=action_id))
     if party is not None:
         wanted = set(parties_named(session, party))
         rows = [r for r in rows if r.party_id in wanted]
         if not rows:
             owners = sorted({r.party_id for r in session.scalars(query)})
-            raise UnknownItem(f"{party} is not an owner of {action_id} (owners: {', '.join(owners)})")
+            raise UnknownItem(_("{party} is not an owner of {action} (owners: {owners})").format(
+                party=party, action=action_id, owners=", ".join(owners)))
     else:
         owners = sorted({r.party_id for r in rows})
         if len(owners) > 1:
-            raise UsageError(
-                f"{action_id} has {len(owners)} owners ({', '.join(owners)}); say which with --party"
-            )
+            raise UsageError(_("{action} has {count} owners ({owners}); say which with --party").format(
+                action=action_id, count=len(owners), owners=", ".join(owners)))
     if occurrence is not None:
         rows = [r for r in rows if r.occurrence == occurrence]
         if not rows:
-            raise UnknownItem(f"{action_id} has no occurrence on {occurrence}")
+            raise UnknownItem(_("{action} has no occurrence on {day}").format(action=action_id, day=occurrence))
     elif any(r.occurrence for r in rows):
         # a recurring action: the earliest occurrence the change applies to, per party
         by_party: dict[str, Assignment] = {}
@@ -506,7 +544,8 @@ def change_status(
             if r.status in allowed and r.party_id not in by_party:
                 by_party[r.party_id] = r
         if not by_party:
-            raise TransitionError(f"no occurrence of {action_id} can be marked {target}")
+            raise TransitionError(_("no occurrence of {action} can be marked {status}").format(
+                action=action_id, status=word(target)))
         rows = list(by_party.values())
     changes: list[Change] = []
     refused: list[str] = []
@@ -514,14 +553,16 @@ def change_status(
         if row.status == target:
             changes.append(Change(action_id, row.party_id, row.occurrence, row.status, target, skipped=True))
         elif row.status not in allowed:
-            refused.append(f"{row.party_id} is {row.status}")
+            refused.append(_("{party} is {status}").format(party=row.party_id, status=word(row.status)))
         else:
             changes.append(Change(action_id, row.party_id, row.occurrence, row.status, target))
     if refused:
-        raise TransitionError(f"cannot mark {action_id} {target.replace('_', ' ')}: " + "; ".join(refused))
+        raise TransitionError(_("cannot mark {action} {status}: {reasons}").format(
+            action=action_id, status=word(target), reasons="; ".join(refused)))
     if all(c.skipped for c in changes):
         who = ", ".join(c.party for c in changes)
-        raise TransitionError(f"{action_id} is already {target.replace('_', ' ')} for {who}")
+        raise TransitionError(_("{action} is already {status} for {parties}").format(
+            action=action_id, status=word(target), parties=who))
     by_key = {(r.party_id, r.occurrence): r for r in rows}
     for change in changes:
         if not change.skipped:
@@ -532,6 +573,7 @@ def change_status(
                 if row.status_at is not None and to_utc_naive(when) < row.status_at:
                     when = row.status_at.replace(tzinfo=UTC)
             _append_event(session, row, target, when, now, note, by, origin)
+    mark_changed(session)
     return changes
 
 
@@ -590,6 +632,7 @@ class Filters:
 
 
 DERIVED = ("overdue", "blocked", "at_risk", "closed", "pending")
+RESTRICTED_DEPENDENCY = "(restricted)"  # what shared documents say for a dependency that is not public
 
 
 def _status_expr(session: Session, ctx: ReadContext) -> ColumnElement[str]:
@@ -655,7 +698,7 @@ def assignment_rows(session: Session, ctx: ReadContext, filters: Filters | None 
             Assignment.action_id, Action.title, Assignment.party_id, Assignment.occurrence,
             Assignment.due_date, Assignment.due_at, Assignment.due_kind, Assignment.due_meeting,
             status.label("status"), Action.source_meeting, Action.source_ref, Action.visibility,
-            Action.tags, Action.theme,
+            Action.tags, Action.theme, Action.translations,
         )
         .join(Action, Action.id == Assignment.action_id)
         .where(_live(Assignment.withdrawn_at, ctx), _live(Action.withdrawn_at, ctx))
@@ -684,6 +727,10 @@ def assignment_rows(session: Session, ctx: ReadContext, filters: Filters | None 
         return []
     states = action_states(session, ctx, status)
     deps = dependency_map(session)
+    # rows for shared documents (agenda, board, graph) must not name a restricted action where
+    # a public one waits on it
+    hidden = set() if f.include_restricted else set(
+        session.scalars(select(Action.id).where(Action.visibility != "public")))
     rows: list[Row] = []
     for r in records:
         if f.tag and f.tag not in (r.tags or []) and f.tag != r.theme:
@@ -697,9 +744,12 @@ def assignment_rows(session: Session, ctx: ReadContext, filters: Filters | None 
             continue
         if f.status == "at_risk" and not j.at_risk:
             continue
+        blocked_by = list(dict.fromkeys(RESTRICTED_DEPENDENCY if d in hidden else d for d in j.blocked_by)) \
+            if hidden else j.blocked_by
         rows.append(Row(
-            r.action_id, r.title, r.party_id, r.occurrence, r.due_date, due_at, r.due_kind, r.due_meeting,
-            r.status, j.overdue, j.days_overdue, j.blocked_by, j.at_risk, r.source_meeting, r.source_ref,
+            r.action_id, pick(r.title, r.translations, "title"), r.party_id, r.occurrence, r.due_date, due_at,
+            r.due_kind, r.due_meeting, r.status, j.overdue, j.days_overdue, blocked_by, j.at_risk, r.source_meeting,
+            r.source_ref,
             r.visibility, list(r.tags or []), r.theme,
         ))
     return rows
@@ -752,7 +802,7 @@ class ActionDetail:
 def action_detail(session: Session, ctx: ReadContext, action_id: str) -> ActionDetail:
     action = session.get(Action, action_id)
     if action is None:
-        raise UnknownItem(f"there is no action {action_id!r}")
+        raise UnknownItem(_("there is no action {action!r}").format(action=action_id))
     rows = assignment_rows(session, ctx, Filters(actions=[action_id]))
     deps = dependency_map(session)
     states = action_states(session, ctx, _status_expr(session, ctx))
@@ -760,7 +810,8 @@ def action_detail(session: Session, ctx: ReadContext, action_id: str) -> ActionD
     participants = sorted(session.scalars(select(Participant.party_id).where(Participant.action_id == action_id)))
     blocked_by = [d for d in deps.get(action_id, []) if d in states and not states[d].closed]
     return ActionDetail(
-        action.id, action.title, action.description, action.theme, list(action.tags), list(action.owners),
+        action.id, pick(action.title, action.translations, "title"),
+        pick(action.description, action.translations, "description"), action.theme, list(action.tags), list(action.owners),
         participants, action.source_meeting, action.source_ref, action.source_text, action.due_date,
         action.due_kind, action.due_meeting, action.visibility, deps.get(action_id, []), dependants,
         blocked_by, action.recurrence, action.withdrawn_at is not None, rows,
@@ -788,7 +839,7 @@ def event_log(session: Session, ctx: ReadContext, action_id: str | None = None,
     query = select(Event).where(Event.occurred_at <= ctx.as_of_utc)
     if action_id is not None:
         if session.get(Action, action_id) is None:
-            raise UnknownItem(f"there is no action {action_id!r}")
+            raise UnknownItem(_("there is no action {action!r}").format(action=action_id))
         query = query.where(Event.action_id == action_id)
     if party is not None:
         query = query.where(Event.party_id.in_(parties_named(session, party)))
@@ -822,8 +873,9 @@ def meetings(session: Session, include_withdrawn: bool = False) -> list[MeetingR
     if not include_withdrawn:
         query = query.where(Meeting.withdrawn_at.is_(None))
     return [
-        MeetingRow(m.id, m.title, m.kind, m.start, m.end, m.start_day, m.end_day, m.precision, m.timezone,
-                   m.location, m.url, m.status, m.sequence)
+        MeetingRow(m.id, pick(m.title, m.translations, "title"), m.kind, m.start, m.end, m.start_day, m.end_day,
+                   m.precision, m.timezone, pick(m.location, m.translations, "location"), m.url, m.status,
+                   m.sequence)
         for m in session.scalars(query)
     ]
 
@@ -848,4 +900,4 @@ def known_party(session: Session, name: str) -> bool:
 
 def require_party(session: Session, name: str) -> None:
     if not known_party(session, name):
-        raise UnknownItem(f"there is no party or set {name!r}")
+        raise UnknownItem(_("there is no party or set {party!r}").format(party=name))

@@ -53,6 +53,8 @@ class Group:
     name: str
     timezone: str
     domain: str
+    languages: tuple[str, ...] = ()  # what the file is written in; the first is what a plain string is in
+    names: dict[str, str] = field(default_factory=dict)  # the name by language, when given so
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Party:
     kind: str
     emails: tuple[str, ...]
     pos: Pos
+    lang: str = ""  # the language of its digests and feed; "" for the group's first
+    names: dict[str, str] = field(default_factory=dict)  # the name by language, when given so
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ class Meeting:
     status: str
     description: str
     pos: Pos
+    # field → language → text, for the fields written as a mapping by language ({en: …, es: …})
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -162,6 +168,7 @@ class Action:
     visibility: str
     progress: tuple[Progress, ...]
     pos: Pos
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -385,8 +392,10 @@ def loads(raw: bytes | str, path: str = "actions.yaml") -> Document:
 
 
 _TOP_KEYS = ("workplan", "group", "parties", "sets", "meetings", "cadence", "actions")
-_GROUP_KEYS = ("id", "name", "timezone", "domain")
-_PARTY_KEYS = ("id", "name", "kind", "email")
+_GROUP_KEYS = ("id", "name", "timezone", "domain", "languages")
+_PARTY_KEYS = ("id", "name", "kind", "email", "lang")
+# the languages workplan writes its documents in (catalogs in workplan/locale)
+LANGUAGES = ("en", "es")
 _MEETING_KEYS = ("id", "title", "kind", "start", "end", "timezone", "location", "url", "status", "description")
 _CADENCE_KEYS = ("kind", "per", "at_least", "from", "report")
 _ACTION_KEYS = (
@@ -402,6 +411,7 @@ class _Builder:
     def __init__(self, reader: _Reader) -> None:
         self.r = reader
         self.tz_name = "UTC"
+        self.languages: tuple[str, ...] = ()
 
     def document(self, root: Node) -> Document | None:
         r = self.r
@@ -439,13 +449,21 @@ class _Builder:
             r.error(m.get("timezone"), f"group timezone: {exc}")
             tz_name = "UTC"
         domain = r.text(m.get("domain"), "group domain", "workplan.invalid")
-        name = r.text(m.get("name"), "group name", gid)
-        if any(ord(ch) < 32 or ch == "\x7f" for ch in name + domain):
+        languages: list[str] = []
+        for code, lnode in r.names(m.get("languages"), "group languages"):
+            if code not in LANGUAGES:
+                r.error(lnode, f"group languages: {code!r} is not a language workplan writes ({', '.join(LANGUAGES)})")
+            elif code not in languages:
+                languages.append(code)
+        self.languages = tuple(languages)
+        names: dict[str, dict[str, str]] = {}
+        name = self.texts(m.get("name"), "group name", names, "name", gid, plain_is_first=False)
+        if any(ord(ch) < 32 or ch == "\x7f" for ch in " ".join([name, domain, *names.get("name", {}).values()])):
             # both go into every digest's headers (Subject, From, Message-ID)
             r.error(m["name"] if "name" in m and name != gid else node,
                     "the group's name or domain contains a line break or control character")
-            name, domain = gid, "workplan.invalid"
-        return Group(gid, name, tz_name, domain)
+            name, domain, names = gid, "workplan.invalid", {}
+        return Group(gid, name, tz_name, domain, tuple(languages), names.get("name", {}))
 
     def parties(self, node: Node | None) -> dict[str, Party]:
         r = self.r
@@ -466,8 +484,9 @@ class _Builder:
                     r.error(enode, f"party {pid}: {address!r} is not an email address")
                 else:
                     emails.append(address)
-            name = r.text(m.get("name"), f"name of party {pid}", pid)
-            if any(ord(ch) < 32 or ch == "\x7f" for ch in name):
+            names: dict[str, dict[str, str]] = {}
+            name = self.texts(m.get("name"), f"name of party {pid}", names, "name", pid, plain_is_first=False)
+            if any(ord(ch) < 32 or ch == "\x7f" for ch in " ".join([name, *names.get("name", {}).values()])):
                 # the name goes into email headers (To:), where a line break would inject headers
                 r.error(m["name"], f"party {pid}: the name contains a line break or control character")
                 name = pid
@@ -477,6 +496,8 @@ class _Builder:
                 r.choice(m.get("kind"), f"kind of party {pid}", PARTY_KINDS, "other"),
                 tuple(emails),
                 r.pos(item),
+                self.language(m.get("lang"), f"lang of party {pid}"),
+                names.get("name", {}),
             )
         return out
 
@@ -535,18 +556,22 @@ class _Builder:
             if end is not None and end < start:
                 r.error(m["end"], f"meeting {mid} ends ({end.iso()}) before it starts ({start.iso()})")
                 end = None
+            translations: dict[str, dict[str, str]] = {}
             out[mid] = Meeting(
                 mid,
-                r.text(m.get("title"), f"title of meeting {mid}", mid),
+                self.texts(m.get("title"), f"title of meeting {mid}", translations, "title", mid),
                 r.choice(m.get("kind"), f"kind of meeting {mid}", MEETING_KINDS, "other"),
                 start,
                 end,
                 tz_name,
-                r.text(m.get("location"), f"location of meeting {mid}"),
+                # a place reads the same in any language unless given per language
+                self.texts(m.get("location"), f"location of meeting {mid}", translations, "location",
+                           plain_is_first=False),
                 r.text(m.get("url"), f"url of meeting {mid}"),
                 r.choice(m.get("status"), f"status of meeting {mid}", MEETING_STATUSES, "planned"),
-                r.text(m.get("description"), f"description of meeting {mid}"),
+                self.texts(m.get("description"), f"description of meeting {mid}", translations, "description"),
                 r.pos(item),
+                translations,
             )
         return out
 
@@ -627,9 +652,11 @@ class _Builder:
         if aid in seen:
             r.error(m["id"], f"action id {aid!r} is used twice (first on line {seen[aid].pos.line})")
             return None
-        title = r.text(m.get("title"), f"title of action {aid}", aid).strip()
+        translations: dict[str, dict[str, str]] = {}
+        title = self.texts(m.get("title"), f"title of action {aid}", translations, "title", aid).strip()
         if not title:
             r.error(m.get("title"), f"action {aid} has an empty title")
+        self.warn_missing_languages(m.get("title"), f"action {aid}", translations, "title")
         source = self._source(m.get("source"), aid, meetings)
 
         def resolve_names(key: str) -> tuple[str, ...]:
@@ -663,7 +690,7 @@ class _Builder:
         return Action(
             aid,
             title,
-            r.text(m.get("description"), f"description of action {aid}").strip(),
+            self.texts(m.get("description"), f"description of action {aid}", translations, "description").strip(),
             source,
             r.text(m.get("theme"), f"theme of action {aid}"),
             tags,
@@ -675,9 +702,54 @@ class _Builder:
             r.choice(m.get("visibility"), f"visibility of action {aid}", VISIBILITIES, "public"),
             progress,
             r.pos(item),
+            translations,
         )
 
     # -- fields ------------------------------------------------------------
+
+    def language(self, node: Node | None, what: str) -> str:
+        code = self.r.text(node, what)
+        if code and code not in LANGUAGES:
+            self.r.error(node, f"{what}: {code!r} is not a language workplan writes ({', '.join(LANGUAGES)})")
+            return ""
+        return code
+
+    def texts(self, node: Node | None, what: str, into: dict[str, dict[str, str]], key: str,
+              default: str = "", plain_is_first: bool = True) -> str:
+        """A text written once (``title: …``) or per language (``title: {en: …, es: …}``).
+
+        Returns the text in the group's first language (else the first one written), which is
+        what the plain column keeps; the versions by language go into ``into[key]``. A plain
+        string is in the group's first language (when it declares languages), so that output in
+        another language marks it; a name (*plain_is_first* false) reads the same in any."""
+        r = self.r
+        if node is None or not isinstance(node, MappingNode):
+            text = r.text(node, what, default)
+            if plain_is_first and self.languages and node is not None and text.strip():
+                into[key] = {self.languages[0]: text.strip()}
+            return text
+        versions: dict[str, str] = {}
+        for lang, vnode in (r.mapping(node, what, LANGUAGES) or {}).items():
+            value = r.text(vnode, f"{what} ({lang})").strip()
+            if value:
+                versions[lang] = value
+        if not versions:
+            r.error(node, f"{what} has no text in any language")
+            return default
+        into[key] = versions
+        first = next((versions[lang] for lang in self.languages if lang in versions), None)
+        return first if first is not None else next(iter(versions.values()))
+
+    def warn_missing_languages(self, node: Node | None, what: str, translations: dict[str, dict[str, str]],
+                               key: str) -> None:
+        """The group writes in several languages: say which ones this text lacks (a plain string
+        counts as the group's first language)."""
+        if len(self.languages) < 2 or node is None:
+            return
+        have = set(translations.get(key, {})) or {self.languages[0]}
+        missing = [lang for lang in self.languages if lang not in have]
+        if missing:
+            self.r.warn(node, f"{what} has no {key} in {', '.join(missing)} (group languages: {', '.join(self.languages)})")
 
     def _when(self, node: Node | None, what: str, tz: object) -> When | None:
         value = self.r.scalar(node, what)

@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 
+from . import i18n
 from .errors import TemplateProblem
 
 AUTOESCAPED = ("html", "htm", "xml")
@@ -37,7 +38,9 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            extensions=["jinja2.ext.i18n"],
         )
+        i18n.install(self.env)
         self.env.filters.update(
             longdate=longdate,
             isodate=isodate,
@@ -47,11 +50,16 @@ class Templates:
             hang=hang,
             bunch=bunch,
             plural=plural,
+            word=i18n.word,
+            fulldate=fulldate,
+            monthyear=monthyear,
+            days_ago=i18n.days_ago,
         )
 
     def render(self, name: str, **context: Any) -> str:
         try:
             template = self.env.get_template(name)
+            context.setdefault("lang", i18n.current())
             return template.render(**context)
         except jinja2.TemplateSyntaxError as exc:
             where = exc.filename or exc.name or name
@@ -82,10 +90,24 @@ def _template_frame(exc: BaseException) -> str | None:
 
 
 def longdate(value: date | datetime | None) -> str:
-    """31 December 2018."""
+    """31 December 2018; 31 de diciembre de 2018."""
     if value is None:
         return "-"
-    return f"{value.day} {value.strftime('%B %Y')}"
+    return i18n.long_date(value)
+
+
+def fulldate(value: date | datetime | None) -> str:
+    """Friday, 26 August 2016; viernes, 26 de agosto de 2016."""
+    if value is None:
+        return "-"
+    return i18n.full_date(value)
+
+
+def monthyear(value: date | datetime | None) -> str:
+    """September 2016; septiembre de 2016."""
+    if value is None:
+        return "-"
+    return i18n.month_year(value)
 
 
 def isodate(value: date | datetime | None) -> str:
@@ -97,14 +119,11 @@ def isodate(value: date | datetime | None) -> str:
 
 
 def daterange(first: date, last: date | None) -> str:
-    """31 May – 1 June 2018; 13–14 July 2016; 26 August 2016."""
+    """31 May – 1 June 2018; 13–14 July 2016; one day with its weekday: Friday, 26 August 2016
+    (in the current language: viernes, 26 de agosto de 2016)."""
     if last is None or last == first:
-        return longdate(first)
-    if first.year != last.year:
-        return f"{longdate(first)} – {longdate(last)}"
-    if first.month != last.month:
-        return f"{first.day} {first.strftime('%B')} – {longdate(last)}"
-    return f"{first.day}–{longdate(last)}"
+        return i18n.full_date(first)
+    return i18n.date_range(first, last)
 
 
 def md_cell(value: object) -> str:
@@ -159,4 +178,5 @@ def bunch(items: Any) -> list[Bunch]:
 
 
 def plural(count: int, singular: str, many: str | None = None) -> str:
+    """English only: templates that are translated use ngettext instead."""
     return f"{count} {singular if count == 1 else (many or singular + 's')}"

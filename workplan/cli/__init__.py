@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..errors import ValidationFailed, WorkplanError
-from . import calendars, database, documents, project, reading, status
+from . import calendars, database, documents, project, reading, server, status
 from .app import App
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -40,7 +40,7 @@ def cli(ctx: click.Context, config: Path | None, db: str | None, file: Path | No
 
 
 for command in (*project.COMMANDS, *reading.COMMANDS, *status.COMMANDS, *documents.COMMANDS, *calendars.COMMANDS,
-                *database.COMMANDS):
+                *database.COMMANDS, *server.COMMANDS):
     cli.add_command(command)
 
 
@@ -48,10 +48,19 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: every WorkplanError becomes one sentence on stderr and its exit code."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    from ..i18n import language
+
+    with language(None):  # --lang changes it for this run only
+        _run(args, debug)
+
+
+def _run(args: list[str], debug: bool) -> None:
+    from ..i18n import _
+
     try:
         code = cli.main(args=args, prog_name="workplan", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        click.echo(_("Aborted."), err=True)
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
@@ -69,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
-        click.echo(f"workplan: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        click.echo("workplan: " + _("internal error: {error} (run with --debug for details)").format(
+            error=f"{type(exc).__name__}: {exc}"), err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..config import Settings, load_settings
+from ..i18n import _
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -96,7 +97,8 @@ class App:
         except FileNotFoundError:
             with session_scope(self.engine, url) as session:
                 if synced_digest(session) is None:
-                    raise ProjectNotFound(f"the actions file {self._display(path)} does not exist") from None
+                    raise ProjectNotFound(_("the actions file {file} does not exist").format(
+                        file=self._display(path))) from None
             return
         digest = file_digest(raw)
         with session_scope(self.engine, url) as session:
@@ -109,9 +111,10 @@ class App:
             report = self._sync_doc(session, doc, digest)
         if not report.empty:
             click.echo(
-                f"workplan: synced {self._display(path)}: {len(report.added)} added, "
-                f"{len(report.changed)} changed, {len(report.withdrawn)} withdrawn, "
-                f"{len(report.events)} recorded facts imported",
+                "workplan: " + _("synced {file}: {summary}").format(
+                    file=self._display(path),
+                    summary=sync_summary(len(report.added), len(report.changed), len(report.withdrawn),
+                                         len(report.events))),
                 err=True,
             )
 
@@ -153,6 +156,11 @@ class App:
     def emit(self, text: str) -> None:
         if text:
             click.echo(text, nl=False)
+
+
+def sync_summary(added: int, changed: int, withdrawn: int, facts: int) -> str:
+    return _("{added} added, {changed} changed, {withdrawn} withdrawn, {facts} recorded facts imported").format(
+        added=added, changed=changed, withdrawn=withdrawn, facts=facts)
 
 
 def pass_app(f: Any) -> Any:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
+from ..i18n import _
 from .app import App, pass_app
-from .params import as_of_option
+from .params import as_of_option, chosen_language, lang_option
 
 
 @click.command()
@@ -17,30 +18,45 @@ from .params import as_of_option
 @click.option("--todo", is_flag=True,
               help="Also write todo/all.ics and todo/PARTY.ics: the deadlines as tasks (VTODO).")
 @as_of_option
+@lang_option
 @pass_app
 def calendars(app: App, out: Path | None, todo: bool, as_of: str | None) -> None:
     """Write the iCalendar feeds: all.ics, meetings.ics and one PARTY.ics per party.
 
     Meetings are events; deadlines are all-day events (every calendar shows those), and with
-    --todo also tasks for the clients that show them. Files whose content did not change are
+    --todo also tasks for the clients that show them. A party's feed is in its language (lang:
+    in the actions file, else the group's first), all.ics and meetings.ics in --lang or LANG's. Files whose content did not change are
     left untouched; the others are replaced atomically, so a subscriber never reads half a feed.
     """
     from .. import feeds
     from ..files import write_files
+    from ..i18n import current, language
     from ..render.ical import render_feeds
 
     folder = out if out is not None else app.settings.calendars_dir
+    shared = chosen_language() or current()  # all.ics and meetings.ics
     with app.session() as session:
-        data = feeds.feed_set(session, app.read_context(session, as_of))
+        ctx = app.read_context(session, as_of)
+        party_langs = feeds.party_languages(session, chosen_language())
+        data = {}
+        for lang in sorted({shared, *party_langs.values()}):
+            with language(lang):
+                data[lang] = feeds.feed_set(session, ctx)
     # rendering makes tens of thousands of short-lived objects and no cycles: the cyclic
     # collector would only rescan the feed set again and again (a quarter of the time)
     gc.disable()
     try:
-        files = render_feeds(data, todo=todo)
+        rendered = {}
+        for lang, feed_set in data.items():
+            with language(lang):
+                rendered[lang] = render_feeds(feed_set, todo=todo)
     finally:
         gc.enable()
+    # each party's feed in its language; the shared ones in the language asked for
+    files = {name: rendered[party_langs.get(feeds.feed_party(name), shared)][name] for name in rendered[shared]}
     written = write_files(folder, files)
-    click.echo(f"{len(written.changed)} of {written.total} feeds written to {folder}"
+    click.echo(_("{changed} of {total} feeds written to {folder}").format(
+        changed=len(written.changed), total=written.total, folder=folder)
                + (f" ({', '.join(written.changed)})" if written.changed and len(written.changed) <= 5 else ""))
 
 

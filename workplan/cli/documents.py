@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from ..i18n import _
 from .app import App, pass_app
-from .params import as_of_option
+from .params import as_of_option, chosen_language, lang_option
 
 
 def _write_or_print(app: App, text: str | bytes, out: Path | None) -> None:
@@ -18,7 +19,7 @@ def _write_or_print(app: App, text: str | bytes, out: Path | None) -> None:
     from ..files import atomic_write
 
     atomic_write(out, data)
-    click.echo(f"wrote {out}", err=True)
+    click.echo(_("wrote {file}").format(file=out), err=True)
 
 
 @click.command()
@@ -29,6 +30,7 @@ def _write_or_print(app: App, text: str | bytes, out: Path | None) -> None:
               help="The next meeting of any kind, or the first slot the cadence expects one in (default).")
 @click.option("--meeting", "meeting_id", metavar="ID", help="The meeting with this id.")
 @as_of_option
+@lang_option
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "txt"]), default="md", show_default=True,
               help="Markdown, HTML (for a browser or print) or plain text.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
@@ -48,8 +50,8 @@ def agenda(app: App, which: str, meeting_id: str | None, as_of: str | None, fmt:
 
     chosen = click.get_current_context().get_parameter_source("which")
     if meeting_id and chosen is not None and chosen.name != "DEFAULT":
-        raise click.UsageError("say which meeting once: --meeting ID, or one of --next-virtual, "
-                               "--next-face-to-face, --next")
+        raise click.UsageError(_("say which meeting once: --meeting ID, or one of --next-virtual, "
+                                 "--next-face-to-face, --next"))
     with app.session() as session:
         data = reports.agenda(session, app.read_context(session, as_of),
                               "meeting" if meeting_id else which, meeting_id)
@@ -61,6 +63,7 @@ def agenda(app: App, which: str, meeting_id: str | None, as_of: str | None, fmt:
 @click.option("--all", "everyone", is_flag=True,
               help="One digest per party with an email address, plus the secretariat's group-wide one.")
 @as_of_option
+@lang_option
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write the messages into, as PARTY.eml.")
 @pass_app
@@ -69,23 +72,28 @@ def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: 
 
     Each message is multipart (plain text and HTML with inlined CSS) and is written as
     OUT/PARTY.eml, which an email client opens. The secretariat's digest covers the whole group.
+    Each party's digest is in its language (lang: in the actions file), unless --lang says one.
     """
     from .. import reports
     from ..files import write_files
+    from ..i18n import language
     from ..render.digest import build_message, sender_address
     from ..templating import Templates
 
     if bool(party) == everyone:
-        raise click.UsageError("say whose digest: --party PARTY or --all")
+        raise click.UsageError(_("say whose digest: --party PARTY or --all"))
     with app.session() as session:
         ctx = app.read_context(session, as_of)
         who = reports.recipients(session, party)
-        items = reports.digests(session, ctx, who)
+        items = reports.digests_by_language(session, ctx, who, chosen_language())
     templates = Templates(app.settings.templates_dir)
-    messages = {f"{item.party.id}.eml": build_message(item, templates, sender_address(app.settings.get("smtp.from"), item))
-                for item in items}
+    messages = {}
+    for lang, item in items:
+        with language(lang):
+            messages[f"{item.party.id}.eml"] = build_message(item, templates,
+                                                             sender_address(app.settings.get("smtp.from"), item))
     # all of them or none: a full disk never leaves this week's digests beside last week's
-    write_files(out, {name: message.as_bytes() for name, message in messages.items()}, what="the digests")
+    write_files(out, {name: message.as_bytes() for name, message in messages.items()}, what="digests")
     for name, message in messages.items():
         click.echo(f"{out / name}: {message['Subject']}")
 
@@ -95,6 +103,7 @@ def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: 
               help="Graphviz source, Mermaid source, or SVG drawn by Graphviz's dot program.")
 @click.option("--all-actions", is_flag=True, help="Also show actions with no dependency in either direction.")
 @as_of_option
+@lang_option
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
 @pass_app

@@ -40,3 +40,25 @@ def format_option(f: Any) -> Any:
 def as_of_option(f: Any) -> Any:
     return click.option("--as-of", "as_of", type=DATE,
                         help="Show the world as it was (or will be) at this date or moment.")(f)
+
+
+LANG_KEY = "workplan.lang"
+
+
+def _use_language(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        from ..i18n import use
+
+        use(value)
+        ctx.meta[LANG_KEY] = value
+
+
+def lang_option(f: Any) -> Any:
+    return click.option("--lang", type=click.Choice(["es", "en"]), expose_value=False, callback=_use_language,
+                        help="Language of the output (default: LC_ALL, LC_MESSAGES or LANG, else English).")(f)
+
+
+def chosen_language() -> str | None:
+    """The --lang given to the running command, if any."""
+    value = click.get_current_context().meta.get(LANG_KEY)
+    return str(value) if value else None

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from .app import App, pass_app
+from ..i18n import _
+from .app import App, pass_app, sync_summary
 
 
 @click.command()
@@ -27,10 +28,9 @@ def check(app: App) -> None:
     Exits 2 when there is an error; warnings are printed but do not fail.
     """
     doc = app.load_document()
-    click.echo(
-        f"{app._display(app.settings.actions_file)}: ok ({len(doc.actions)} actions, {len(doc.parties)} parties, "
-        f"{len(doc.meetings)} meetings, {len(doc.warnings)} warnings)"
-    )
+    click.echo(_("{file}: ok ({actions} actions, {parties} parties, {meetings} meetings, {warnings} warnings)").format(
+        file=app._display(app.settings.actions_file), actions=len(doc.actions), parties=len(doc.parties),
+        meetings=len(doc.meetings), warnings=len(doc.warnings)))
 
 
 @click.command()
@@ -44,15 +44,14 @@ def sync(app: App, quiet: bool) -> None:
     """
     report = app.sync()
     if report.empty:
-        click.echo("nothing changed")
+        click.echo(_("nothing changed"))
         return
     if not quiet:
-        for title, items in (("added", report.added), ("changed", report.changed),
-                             ("withdrawn", report.withdrawn), ("recorded facts", report.events)):
+        for title, items in ((_("added"), report.added), (_("changed"), report.changed),
+                             (_("withdrawn"), report.withdrawn), (_("recorded facts"), report.events)):
             for item in items:
                 click.echo(f"{title}: {item}")
-    click.echo(f"{len(report.added)} added, {len(report.changed)} changed, {len(report.withdrawn)} withdrawn, "
-               f"{len(report.events)} recorded facts imported")
+    click.echo(sync_summary(len(report.added), len(report.changed), len(report.withdrawn), len(report.events)))
 
 
 COMMANDS = (init, check, sync)

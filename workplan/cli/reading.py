@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import click
 
+from ..i18n import _, ngettext
 from .app import App, pass_app
-from .params import DATE, as_of_option, format_option
+from .params import DATE, as_of_option, format_option, lang_option
 
 STATUS_CHOICES = click.Choice(
     ["open", "in_progress", "done", "waived", "cancelled", "overdue", "blocked", "at_risk", "closed", "pending"]
@@ -26,6 +27,7 @@ def _owner_option(f: Callable[..., None]) -> Callable[..., None]:
 @click.option("--due-after", type=DATE, help="Only deadlines after this date.")
 @as_of_option
 @format_option
+@lang_option
 @pass_app
 def list_(app: App, owner: str | None, status: str | None, tag: str | None, due_before: str | None,
           due_after: str | None, as_of: str | None, fmt: str) -> None:
@@ -50,6 +52,7 @@ def list_(app: App, owner: str | None, status: str | None, tag: str | None, due_
 @click.argument("action_id", metavar="ID")
 @as_of_option
 @format_option
+@lang_option
 @pass_app
 def show(app: App, action_id: str, as_of: str | None, fmt: str) -> None:
     """One action: its source, deadline, owners, dependencies and each assignment's state."""
@@ -64,6 +67,7 @@ def show(app: App, action_id: str, as_of: str | None, fmt: str) -> None:
 @_owner_option
 @as_of_option
 @format_option
+@lang_option
 @pass_app
 def overdue(app: App, owner: str | None, as_of: str | None, fmt: str) -> None:
     """Overdue assignments, most overdue first, with days late and what blocks them."""
@@ -74,7 +78,7 @@ def overdue(app: App, owner: str | None, as_of: str | None, fmt: str) -> None:
             services.require_party(session, owner)
         rows = services.overdue(session, app.read_context(session, as_of), owner)
     if not rows and fmt == "table":
-        click.echo("nothing is overdue")
+        click.echo(_("nothing is overdue"))
         return
     app.emit(formatting.rows(rows, fmt, kind="overdue"))
 
@@ -84,6 +88,7 @@ def overdue(app: App, owner: str | None, as_of: str | None, fmt: str) -> None:
 @_owner_option
 @as_of_option
 @format_option
+@lang_option
 @pass_app
 def upcoming(app: App, days: int, owner: str | None, as_of: str | None, fmt: str) -> None:
     """Open assignments due within the next N days."""
@@ -94,7 +99,8 @@ def upcoming(app: App, days: int, owner: str | None, as_of: str | None, fmt: str
             services.require_party(session, owner)
         rows = services.upcoming(session, app.read_context(session, as_of), days, owner)
     if not rows and fmt == "table":
-        click.echo(f"nothing is due in the next {days} days")
+        click.echo(ngettext("nothing is due in the next {days} day", "nothing is due in the next {days} days",
+                            days).format(days=days))
         return
     app.emit(formatting.rows(rows, fmt))
 
@@ -104,6 +110,7 @@ def upcoming(app: App, days: int, owner: str | None, as_of: str | None, fmt: str
 @click.option("--party", metavar="PARTY", help="Only this party's events.")
 @as_of_option
 @format_option
+@lang_option
 @pass_app
 def log(app: App, action_id: str | None, party: str | None, as_of: str | None, fmt: str) -> None:
     """The event history (every status change), oldest first."""
@@ -112,7 +119,7 @@ def log(app: App, action_id: str | None, party: str | None, as_of: str | None, f
     with app.session() as session:
         entries = services.event_log(session, app.read_context(session, as_of), action_id, party)
     if not entries and fmt == "table":
-        click.echo("no events")
+        click.echo(_("no events"))
         return
     app.emit(formatting.log(entries, fmt))
 
@@ -120,6 +127,7 @@ def log(app: App, action_id: str | None, party: str | None, as_of: str | None, f
 @click.command()
 @as_of_option
 @format_option
+@lang_option
 @pass_app
 def meetings(app: App, as_of: str | None, fmt: str) -> None:
     """Meetings, and cadence compliance per period (which semester lacks its virtual meeting)."""

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..i18n import _, word
 from .app import App
 from .params import DATE
 
@@ -34,7 +35,7 @@ def _status_command(verb: str) -> click.Command:
         from ..timeutil import parse_event_moment, parse_when
 
         if verb == "waive" and not note.strip():
-            raise click.UsageError("waive needs --note saying why the party cannot deliver")
+            raise click.UsageError(_("waive needs --note saying why the party cannot deliver"))
         with app.session(write=True) as session:
             ctx = app.read_context(session, None)
             now = app.now()
@@ -45,9 +46,9 @@ def _status_command(verb: str) -> click.Command:
         for c in changes:
             occ_text = f" ({c.occurrence})" if c.occurrence else ""
             if c.skipped:
-                click.echo(f"{c.action} {c.party}{occ_text}: already {c.to_status}")
+                click.echo(f"{c.action} {c.party}{occ_text}: " + _("already {status}").format(status=word(c.to_status)))
             else:
-                click.echo(f"{c.action} {c.party}{occ_text}: {c.from_status} → {c.to_status}")
+                click.echo(f"{c.action} {c.party}{occ_text}: {word(c.from_status)} → {word(c.to_status)}")
 
     return command
 

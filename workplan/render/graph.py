@@ -13,6 +13,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from ..errors import MissingProgram, WorkplanError
+from ..i18n import _, word
 
 if TYPE_CHECKING:
     from ..reports import Graph, GraphNode
@@ -33,8 +34,9 @@ LEGEND = ("done", "overdue", "blocked", "at risk", "in progress", "open")
 
 def _label_lines(node: GraphNode) -> list[str]:
     lines = textwrap.wrap(node.title, width=34, break_long_words=False) or [node.action]
-    due = node.due.isoformat() + ("*" if node.due_kind == "expected" else "") if node.due else "no deadline"
-    status = node.state + (f", {node.done}/{node.total} done" if node.total > 1 else "")
+    due = node.due.isoformat() + ("*" if node.due_kind == "expected" else "") if node.due else _("no deadline")
+    status = word(node.state) + (_(", {done}/{total} done").format(done=node.done, total=node.total)
+                                 if node.total > 1 else "")
     return [*lines, f"[{node.action}]", f"{', '.join(node.owners)} · {due} · {status}"]
 
 
@@ -44,9 +46,11 @@ def _dot_string(text: str) -> str:
 
 
 def dot(graph: Graph) -> str:
+    title = _("{group}: dependencies as of {day}").format(group=graph.group_name, day=graph.as_of.date().isoformat())
+    legend = _("state")
     out = [
         "digraph workplan {",
-        f"  label={_dot_string(f'{graph.group_name}: dependencies as of {graph.as_of.date().isoformat()}')};",
+        f"  label={_dot_string(title)};",
         '  labelloc="t"; fontname="Helvetica"; rankdir="LR";',
         '  node [shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10"];',
         '  edge [color="#5a6575"];',
@@ -57,10 +61,10 @@ def dot(graph: Graph) -> str:
                    f'fillcolor="{fill}", color="{border}", fontcolor="{text}"];')
     for dep, action in graph.edges:
         out.append(f"  {_dot_string(dep)} -> {_dot_string(action)};")
-    out.append('  subgraph cluster_legend { label="state"; fontsize="10"; color="#c3cad4";')
+    out.append(f'  subgraph cluster_legend {{ label={_dot_string(legend)}; fontsize="10"; color="#c3cad4";')
     for state in LEGEND:
         fill, border, text = COLOURS[state]
-        out.append(f'    {_dot_string("legend: " + state)} [label={_dot_string(state)}, fillcolor="{fill}", '
+        out.append(f'    {_dot_string("legend: " + state)} [label={_dot_string(word(state))}, fillcolor="{fill}", '
                    f'color="{border}", fontcolor="{text}"];')
     # invisible edges lay the legend out in one row
     out.append("    " + " -> ".join(_dot_string("legend: " + state) for state in LEGEND) + ' [style="invis"];')

@@ -32,24 +32,32 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Timezone, vText
 
 from ..feeds import FeedAction, FeedAssignment, FeedMeeting, FeedSet
+from ..i18n import _, current, long_date, month_year, word
 
 PRODID = "-//workplan//calendar feeds//EN"
 REFRESH = timedelta(hours=12)
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
-CLOSED_WORD = {"done": "✓ Done", "waived": "✓ Waived", "cancelled": "Cancelled"}
-STATUS_WORD = {"open": "open", "in_progress": "in progress", "done": "done", "waived": "waived",
-               "cancelled": "cancelled"}
+CLOSED = ("done", "waived", "cancelled")
 MAX_NAMED = 6  # owners named in a summary before "+N more"
 
 
 def day_text(day: date) -> str:
-    """``31 December 2018``: the same on every machine, whatever its locale."""
+    """``31 December 2018``: the same on every machine, whatever its locale (Babel's for other
+    languages than English)."""
+    if current() != "en":
+        return long_date(day)
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def month_text(day: date) -> str:
+    if current() != "en":
+        return month_year(day)
     return f"{MONTHS[day.month - 1]} {day.year}"
+
+
+def _closed_word(status: str) -> str:
+    return {"done": _("✓ Done"), "waived": _("✓ Waived"), "cancelled": _("Cancelled")}[status]
 
 
 def _utc(moment: datetime) -> datetime:
@@ -194,29 +202,27 @@ def meeting_status(m: FeedMeeting) -> str:
 def meeting_summary(m: FeedMeeting) -> str:
     title = m.title
     if m.precision == "month":
-        title = f"{title} (sometime in {month_text(m.start_day)}; day not fixed)"
+        title = _("{title} (sometime in {month}; day not fixed)").format(title=title, month=month_text(m.start_day))
     if m.withdrawn:
-        return f"Withdrawn: {title}"
+        return _("Withdrawn: {title}").format(title=title)
     if m.status == "cancelled":
-        return f"Cancelled: {title}"
+        return _("Cancelled: {title}").format(title=title)
     return title
 
 
 def meeting_description(m: FeedMeeting) -> str:
-    kind = m.kind
-    state = {"held": "held", "planned": "planned", "cancelled": "cancelled"}.get(m.status, m.status)
-    if m.withdrawn:
-        state = "withdrawn from the workplan"
-    lines = [f"{kind[:1].upper()}{kind[1:]} meeting, {state}."]
+    kind = word(m.kind)
+    state = _("withdrawn from the workplan") if m.withdrawn else word(m.status)
+    lines = [_("{Kind} meeting, {state}.").format(kind=kind, Kind=kind[:1].upper() + kind[1:], state=state)]
     if m.precision == "month":
         lines.append("")
-        lines.append(f"Only the month is known: {month_text(m.start_day)}. The days are not fixed yet; "
-                     "this event spans the whole month.")
+        lines.append(_("Only the month is known: {month}. The days are not fixed yet; this event spans the whole "
+                       "month.").format(month=month_text(m.start_day)))
     if m.description:
         lines += ["", m.description]
     if m.url:
         lines += ["", m.url]
-    lines += ["", f"Meeting: {m.id}"]
+    lines += ["", _("Meeting: {id}").format(id=m.id)]
     return "\n".join(lines)
 
 
@@ -260,24 +266,26 @@ def timezones(meetings: Iterable[FeedMeeting]) -> list[Timezone]:
 
 
 def _due_line(action: FeedAction, a: FeedAssignment, meeting_titles: dict[str, str]) -> str:
-    due = f"Due: {day_text(a.due_date)}"
+    due = _("Due: {day}").format(day=day_text(a.due_date))
     if a.due_at is not None:
-        due += f", by {a.due_at:%H:%M} {a.due_at.tzinfo}"
+        due += _(", by {time} {zone}").format(time=f"{a.due_at:%H:%M}", zone=a.due_at.tzinfo)
     spec = action.due_spec
     offset = int(spec.get("offset_days") or 0)
     rel = ""
     if offset:
-        rel = f"{abs(offset)} days {'before' if offset < 0 else 'after'} "
+        rel = (_("{days} days before ") if offset < 0 else _("{days} days after ")).format(days=abs(offset))
     if a.occurrence:
-        return due + " (this period's occurrence of a recurring action)"
+        return due + _(" (this period's occurrence of a recurring action)")
     if a.due_kind == "expected":
-        kind = str(spec.get("next", "")).replace("-", " ")
-        return (due + f" — expected: {rel}the next {kind} meeting, which is not scheduled yet; "
-                "the date is the end of the period in which the agreed cadence expects it")
+        kind = word(str(spec.get("next", ""))).replace("-", " ")
+        return due + _(" — expected: {relative}the next {kind} meeting, which is not scheduled yet; the date is the "
+                       "end of the period in which the agreed cadence expects it").format(relative=rel, kind=kind)
     if a.due_kind == "meeting" and a.due_meeting:
         title = meeting_titles.get(a.due_meeting, a.due_meeting)
-        what = f"the next {str(spec.get('next')).replace('-', ' ')} meeting, " if spec.get("form") == "next" else ""
-        return due + f" — {rel or 'at '}{what}{title} ({a.due_meeting})"
+        what = (_("the next {kind} meeting, ").format(kind=word(str(spec.get("next"))).replace("-", " "))
+                if spec.get("form") == "next" else "")
+        at = rel or _("at ")
+        return due + f" — {at}{what}{title} ({a.due_meeting})"
     return due
 
 
@@ -286,7 +294,7 @@ def _source_lines(action: FeedAction) -> list[str]:
     if action.source_meeting:
         where = action.source_meeting_title or action.source_meeting
         ref = f", {action.source_ref}" if action.source_ref else ""
-        lines.append(f"Source: {where} ({action.source_meeting}){ref}")
+        lines.append(_("Source: {meeting}").format(meeting=f"{where} ({action.source_meeting}){ref}"))
         if action.source_text:
             lines.append(f"“{action.source_text}”")
     return lines
@@ -295,25 +303,26 @@ def _source_lines(action: FeedAction) -> list[str]:
 def _dependency_lines(action: FeedAction) -> list[str]:
     if not action.depends_on:
         return []
-    return ["Depends on:"] + [
-        f"- {d.id}: {d.title} ({'withdrawn' if d.withdrawn else 'closed' if d.closed else 'not closed yet'})"
+    withdrawn, closed, not_closed = _("withdrawn"), word("closed"), _("not closed yet")
+    return [_("Depends on:")] + [
+        f"- {d.id}: {d.title} ({withdrawn if d.withdrawn else closed if d.closed else not_closed})"
         for d in action.depends_on
     ]
 
 
 def _owner_state(a: FeedAssignment) -> str:
     if a.withdrawn:
-        return "withdrawn"
-    word = STATUS_WORD.get(a.status, a.status)
+        return _("withdrawn")
+    state = word(a.status)
     if a.status != "open" and a.status_since is not None:
-        word += f" since {day_text(a.status_since.date())}"
-    return word
+        state = _("{state} since {day}").format(state=state, day=day_text(a.status_since.date()))
+    return state
 
 
 def _body(action: FeedAction, head: Sequence[str], due: str) -> str:
     lines = [action.title, "", due, *head]
     if action.with_:
-        lines.append("With: " + ", ".join(action.with_))
+        lines.append(_("With: {parties}").format(parties=", ".join(action.with_)))
     lines += _dependency_lines(action)
     source = _source_lines(action)
     if source:
@@ -321,8 +330,8 @@ def _body(action: FeedAction, head: Sequence[str], due: str) -> str:
     if action.description:
         lines += ["", action.description]
     if action.withdrawn:
-        lines += ["", "This action was withdrawn from the workplan."]
-    lines += ["", f"Action: {action.id}"]
+        lines += ["", _("This action was withdrawn from the workplan.")]
+    lines += ["", _("Action: {id}").format(id=action.id)]
     return "\n".join(lines)
 
 
@@ -386,11 +395,11 @@ def deadline_todo(d: Deadline, domain: str) -> Component:
 
 def assignment_summary(action: FeedAction, a: FeedAssignment) -> str:
     if action.withdrawn or a.withdrawn:
-        return f"Withdrawn: {action.title} — {a.party}"
-    if a.status in CLOSED_WORD:
-        return f"{CLOSED_WORD[a.status]}: {action.title} — {a.party}"
-    due = "Due (expected)" if a.due_kind == "expected" else "Due"
-    extra = " (in progress)" if a.status == "in_progress" else ""
+        return _("Withdrawn: {title}").format(title=f"{action.title} — {a.party}")
+    if a.status in CLOSED:
+        return f"{_closed_word(a.status)}: {action.title} — {a.party}"
+    due = _("Due (expected)") if a.due_kind == "expected" else _("Due")
+    extra = " (" + word("in_progress") + ")" if a.status == "in_progress" else ""
     return f"{due}: {action.title} — {a.party}{extra}"
 
 
@@ -398,9 +407,9 @@ def assignment_deadline(action: FeedAction, a: FeedAssignment, meeting_titles: d
                         party_names: dict[str, str]) -> Deadline:
     """One party's deadline (in that party's feed)."""
     occurrence = f"+{a.occurrence}" if a.occurrence else ""
-    owner = f"Owner: {a.party} ({party_names.get(a.party, a.party)}) — {_owner_state(a)}"
+    owner = _("Owner: {party}").format(party=f"{a.party} ({party_names.get(a.party, a.party)}) — {_owner_state(a)}")
     others = sorted({o.party for o in action.assignments if o.party != a.party})
-    head = [owner] + ([f"Other owners: {', '.join(others)}"] if others else [])
+    head = [owner] + ([_("Other owners: {parties}").format(parties=", ".join(others))] if others else [])
     status = "cancelled" if action.withdrawn or a.withdrawn else a.status
     return Deadline(
         f"{action.id}+{a.party}{occurrence}", "assignment", assignment_summary(action, a),
@@ -412,17 +421,17 @@ def assignment_deadline(action: FeedAction, a: FeedAssignment, meeting_titles: d
 
 def action_summary(action: FeedAction, owners: Sequence[FeedAssignment]) -> str:
     if action.withdrawn:
-        return f"Withdrawn: {action.title}"
+        return _("Withdrawn: {title}").format(title=action.title)
     live = [a for a in owners if not a.withdrawn]
-    pending = [a.party for a in live if a.status not in CLOSED_WORD]
+    pending = [a.party for a in live if a.status not in CLOSED]
     if not pending:
         if live and all(a.status == "cancelled" for a in live):
-            return f"Cancelled: {action.title}"
-        word = "✓ Done" if all(a.status == "done" for a in live) else "✓ Closed"
-        return f"{word}: {action.title}"
-    named = ", ".join(pending[:MAX_NAMED]) + (f" +{len(pending) - MAX_NAMED} more" if len(pending) > MAX_NAMED
-                                              else "")
-    due = "Due (expected)" if owners[0].due_kind == "expected" else "Due"
+            return _("Cancelled: {title}").format(title=action.title)
+        closed = _("✓ Done") if all(a.status == "done" for a in live) else _("✓ Closed")
+        return f"{closed}: {action.title}"
+    named = ", ".join(pending[:MAX_NAMED]) + (
+        _(" +{count} more").format(count=len(pending) - MAX_NAMED) if len(pending) > MAX_NAMED else "")
+    due = _("Due (expected)") if owners[0].due_kind == "expected" else _("Due")
     return f"{due}: {action.title} — {named}"
 
 
@@ -432,10 +441,10 @@ def action_deadline(action: FeedAction, owners: Sequence[FeedAssignment], meetin
     first = owners[0]
     occurrence = f"+{first.occurrence}" if first.occurrence else ""
     live = [a for a in owners if not a.withdrawn]
-    head = ["Owners:"] + [f"- {a.party} ({party_names.get(a.party, a.party)}): {_owner_state(a)}" for a in owners]
+    head = [_("Owners:")] + [f"- {a.party} ({party_names.get(a.party, a.party)}): {_owner_state(a)}" for a in owners]
     if action.withdrawn or not live or all(a.status == "cancelled" for a in live):
         status = "cancelled"
-    elif any(a.status not in CLOSED_WORD for a in live):
+    elif any(a.status not in CLOSED for a in live):
         status = "in_progress" if any(a.status != "open" for a in live) else "open"
     else:
         status = "done"
@@ -516,16 +525,18 @@ def render_feeds(fs: FeedSet, todo: bool = False) -> dict[str, bytes]:
 
     group = fs.group
     feeds = [
-        Feed("all.ics", group.name, f"Meetings and public deadlines of the {group.name}.",
-             tuple(meeting_keys), tuple(key for *_, key in sorted(public))),
-        Feed("meetings.ics", f"{group.name} — meetings", f"Meetings of the {group.name}.", tuple(meeting_keys), ()),
+        Feed("all.ics", group.name, _("Meetings and public deadlines of the {group}.").format(group=group.name),
+             tuple(meeting_keys), tuple(key for *_rest, key in sorted(public))),
+        Feed("meetings.ics", _("{group} — meetings").format(group=group.name),
+             _("Meetings of the {group}.").format(group=group.name), tuple(meeting_keys), ()),
     ]
     for pid, items in per_party.items():
         name = names.get(pid, pid)
         feeds.append(Feed(
             f"{pid}.ics", f"{group.name} — {pid} ({name})" if name != pid else f"{group.name} — {pid}",
-            f"Deadlines of {name} and of the actions it takes part in; meetings of the {group.name}.",
-            tuple(meeting_keys), tuple(key for *_, key in sorted(items)),
+            _("Deadlines of {party} and of the actions it takes part in; meetings of the {group}.").format(
+                party=name, group=group.name),
+            tuple(meeting_keys), tuple(key for *_rest, key in sorted(items)),
         ))
     out: dict[str, bytes] = {}
     end = b"END:VCALENDAR\r\n"
@@ -538,6 +549,7 @@ def render_feeds(fs: FeedSet, todo: bool = False) -> dict[str, bytes]:
                 continue
             body = b"".join(todos[k] for k in feed.deadlines)
             out[f"todo/{feed.filename}"] = _calendar_head(
-                group.timezone, f"{feed.name} — tasks", f"{feed.description} As tasks (VTODO), without meetings."
+                group.timezone, _("{name} — tasks").format(name=feed.name),
+                feed.description + " " + _("As tasks (VTODO), without meetings.")
             ) + body + end
     return out

@@ -1,0 +1,442 @@
+"""The feed server: a plain WSGI application (no framework), served by `workplan serve` on
+waitress, or by any WSGI server through :func:`make_app`.
+
+Routes (GET and HEAD only; anything else on them is 405 with ``Allow``):
+
+=============================  ===========================================================
+``/``                          the status board (HTML; ``?as_of=YYYY-MM-DD`` shows another day)
+``/calendars/NAME.ics``        the public feeds: ``all``, ``meetings``, one per party
+``/feeds/TOKEN.ics``           a party's private feed, with its restricted actions
+``/agenda/next-virtual``       the draft agenda of the next virtual meeting (HTML)
+``/healthz``                   liveness: answers without touching the database
+=============================  ===========================================================
+
+What is served is rendered once per change of the data, not per request: every request reads
+one value, the data revision that each write sets (:func:`workplan.services.mark_changed`),
+and what was rendered for that revision (and that day) is served again, with a strong ETag
+(a hash of the bytes) and a Last-Modified taken from the data, so that calendar clients that
+poll get ``304 Not Modified`` for the price of that one small query. Names are looked up in the
+set of feeds that exist; nothing is ever read from disk by a name from the URL.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import re
+import sys
+import threading
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DatabaseError as SADatabaseError
+
+from . import feeds, tokens
+from .config import Settings, load_settings
+from .db import database_error, describe, ensure_schema, make_engine, session_scope
+from .errors import DatabaseError, UsageError, WorkplanError
+from .models import FeedToken, Meta
+from .services import REVISION_KEY, ReadContext, group_info
+from .templating import Templates
+from .timeutil import parse_as_of
+
+StartResponse = Callable[..., Any]
+Headers = list[tuple[str, str]]
+Handler = Callable[[str, dict[str, Any]], tuple["Resource", Headers]]
+
+ALLOWED = "GET, HEAD"
+CALENDAR = "text/calendar; charset=utf-8"
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+# nothing on these pages runs script or loads anything from elsewhere; styles are inline
+HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; " \
+              "form-action 'none'; frame-ancestors 'none'"
+_CALENDAR_PATH = re.compile(r"^/calendars/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.ics$")
+_TOKEN_PATH = re.compile(r"^/feeds/([^/]{1,100})\.ics$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+BOARD_DAYS_KEPT = 16
+_REVISION_SQL = f"SELECT value FROM meta WHERE key = '{REVISION_KEY}'"  # a constant: nothing from outside  # boards of other days (?as_of=) kept rendered
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A rendered representation: its bytes and the validators of conditional requests."""
+
+    body: bytes
+    content_type: str
+    etag: str  # strong: a hash of the bytes
+    last_modified: datetime  # aware UTC, whole seconds
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str, modified: datetime) -> Resource:
+        return cls(body, content_type, '"' + hashlib.sha256(body).hexdigest()[:40] + '"',
+                   modified.astimezone(UTC).replace(microsecond=0))
+
+
+@dataclass
+class _Snapshot:
+    """Everything rendered for one data revision and one day."""
+
+    revision: str | None
+    day: date
+    tz: ZoneInfo
+    ctx: ReadContext
+    feed_set: feeds.FeedSet
+    modified: datetime
+    public: dict[str, Resource]
+    private: dict[str, Resource] = field(default_factory=dict)  # by party, rendered when first asked for
+    board: Resource | None = None
+    agenda: Resource | None = None
+    agenda_error: str | None = None
+
+
+class HTTPError(Exception):
+    def __init__(self, status: str, message: str, headers: Headers | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or []
+
+
+@dataclass
+class WorkplanApp:
+    """The WSGI callable. One instance serves one project's database from many threads."""
+
+    settings: Settings
+    engine: Engine
+    as_of: str | None = None  # a fixed day or moment (demos, tests); None: today, in the group's zone
+    debug: bool = False
+    log: IO[str] = field(default_factory=lambda: sys.stderr)
+
+    def __post_init__(self) -> None:
+        self.url = self.settings.database_url
+        self.templates = Templates(self.settings.templates_dir)
+        self._lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
+        self._boards: OrderedDict[tuple[str | None, str], Resource] = OrderedDict()
+        # the validators last served per name: Last-Modified must move when the bytes do, even
+        # where the data keeps no time for the change (a party renamed)
+        self._seen: dict[str, Resource] = {}
+
+    # -- WSGI ---------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "") or "/"
+        try:
+            handler, arg = self._route(path)
+            if method not in ("GET", "HEAD"):
+                raise HTTPError("405 Method Not Allowed", f"{method[:20]} is not allowed here; use GET or HEAD.",
+                                [("Allow", ALLOWED)])
+            if handler is None:  # /healthz: the process answers; nothing else is asked
+                return self._plain(environ, start_response, "200 OK", "ok", [])
+            resource, extra = handler(arg, environ)
+            return self._send(environ, start_response, resource, extra)
+        except HTTPError as exc:
+            return self._plain(environ, start_response, exc.status, exc.message, exc.headers)
+        except DatabaseError as exc:
+            # the details (which host, which file) are for the log, not for every passer-by
+            self._log(f"{method} {path}: {exc}")
+            return self._plain(environ, start_response, "503 Service Unavailable",
+                               "The workplan database cannot be read right now; try again in a minute.",
+                               [("Retry-After", "30")])
+        except WorkplanError as exc:
+            self._log(f"{method} {path}: {exc}")
+            return self._plain(environ, start_response, "503 Service Unavailable",
+                               f"The workplan cannot be shown right now: {exc}.", [("Retry-After", "30")])
+        except Exception as exc:
+            self._log(f"{method} {path}: internal error: {type(exc).__name__}: {exc}",
+                      traceback.format_exc() if self.debug else None)
+            return self._plain(environ, start_response, "500 Internal Server Error",
+                               "The server met an unexpected error; it has been logged.", [])
+
+    def _route(self, path: str) -> tuple[Handler | None, str]:
+        if path == "/":
+            return self._board, ""
+        if path == "/healthz":
+            return None, ""
+        if path == "/agenda/next-virtual":
+            return self._agenda, ""
+        if m := _CALENDAR_PATH.match(path):
+            return self._public_feed, m.group(1)
+        if m := _TOKEN_PATH.match(path):
+            return self._private_feed, m.group(1)
+        raise HTTPError("404 Not Found", "Nothing here: the feeds are /calendars/all.ics, /calendars/meetings.ics "
+                                         "and /calendars/PARTY.ics; the status board is /.")
+
+    # -- responses ----------------------------------------------------------------------------
+
+    def _send(self, environ: dict[str, Any], start_response: StartResponse, r: Resource,
+              extra: Headers) -> Iterable[bytes]:
+        headers: Headers = [
+            ("ETag", r.etag),
+            ("Last-Modified", format_datetime(r.last_modified, usegmt=True)),
+            *_common(r.content_type),
+            *extra,
+        ]
+        if _not_modified(environ, r):
+            start_response("304 Not Modified", headers)
+            return [b""]
+        headers += [("Content-Type", r.content_type), ("Content-Length", str(len(r.body)))]
+        start_response("200 OK", headers)
+        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else r.body]
+
+    def _plain(self, environ: dict[str, Any], start_response: StartResponse, status: str, message: str,
+               extra: Headers) -> Iterable[bytes]:
+        body = (message + "\n").encode("utf-8")
+        start_response(status, [("Content-Type", TEXT), ("Content-Length", str(len(body))),
+                                ("Cache-Control", "no-store"), *_common(TEXT), *extra])
+        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
+
+    def _log(self, line: str, details: str | None = None) -> None:
+        print(f"workplan serve: {line}", file=self.log, flush=True)
+        if details:
+            print(details, file=self.log, end="", flush=True)
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    def _public_feed(self, name: str, _environ: dict[str, Any]) -> tuple[Resource, Headers]:
+        snap = self._current(self._read_revision())
+        resource = snap.public.get(f"{name}.ics")
+        if resource is None:
+            raise HTTPError("404 Not Found", f"There is no feed {name}.ics; try /calendars/all.ics.")
+        return resource, [("Cache-Control", "no-cache")]
+
+    def _private_feed(self, token: str, _environ: dict[str, Any]) -> tuple[Resource, Headers]:
+        wanted = tokens.lookup_hash(token)
+        if wanted is None:
+            raise _NO_FEED
+        party, revision = self._read_token(wanted)
+        if party is None or not tokens.confirm(wanted, token):
+            raise _NO_FEED
+        snap = self._current(revision)
+        if party not in {p.id for p in snap.feed_set.parties}:  # withdrawn from the workplan
+            raise _NO_FEED
+        with self._lock:
+            if party not in snap.private:
+                # only this party's actions go in: a small render, and nobody else's restricted ones
+                snap.private[party] = self._render_private(snap.feed_set, party, snap.modified)
+            resource = snap.private[party]
+        return resource, [("Cache-Control", "private, no-cache"), ("X-Robots-Tag", "noindex")]
+
+    def _board(self, _arg: str, environ: dict[str, Any]) -> tuple[Resource, Headers]:
+        from urllib.parse import parse_qs
+
+        try:
+            query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=10)
+        except ValueError:  # more fields than any link to the board has
+            raise HTTPError("400 Bad Request", "Too many query parameters; the board takes as_of only.") from None
+        day = (query.get("as_of") or [""])[0]
+        revision = self._read_revision()
+        headers: Headers = [("Cache-Control", "no-cache"), ("Content-Security-Policy", HTML_POLICY)]
+        if not day:
+            snap = self._current(revision)
+            with self._lock:
+                if snap.board is None:
+                    snap.board = self._remember("board", self._render_board(snap.ctx, snap.modified,
+                                                                            pinned=self.as_of is not None))
+                return snap.board, headers
+        if not _DAY.match(day):
+            raise HTTPError("400 Bad Request", "as_of must be a day written YYYY-MM-DD.")
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise HTTPError("400 Bad Request", f"as_of {day} is not a day of the calendar.") from None
+        with self._lock:
+            key = (revision, day)
+            if key not in self._boards:
+                snap = self._current_locked(revision)
+                ctx = ReadContext(snap.tz, parse_as_of(day, snap.tz), snap.ctx.lookahead_days)
+                self._boards[key] = self._render_board(ctx, snap.modified, pinned=False)
+                while len(self._boards) > BOARD_DAYS_KEPT:
+                    self._boards.popitem(last=False)
+            return self._boards[key], headers
+
+    def _agenda(self, _arg: str, _environ: dict[str, Any]) -> tuple[Resource, Headers]:
+        snap = self._current(self._read_revision())
+        with self._lock:
+            if snap.agenda is None and snap.agenda_error is None:
+                from . import reports
+                from .render.agenda import render_agenda
+
+                try:
+                    with session_scope(self.engine, self.url) as session:
+                        data = reports.agenda(session, snap.ctx, "virtual")
+                    html = render_agenda(data, "html", self.templates)
+                    snap.agenda = self._remember("agenda", Resource.of(html.encode("utf-8"), HTML, snap.modified))
+                except DatabaseError:
+                    raise
+                except UsageError as exc:  # no virtual meeting and no cadence rule to expect one
+                    snap.agenda_error = str(exc)
+            if snap.agenda is None:
+                raise HTTPError("404 Not Found", f"No agenda: {snap.agenda_error}.")
+            return snap.agenda, [("Cache-Control", "no-cache"), ("Content-Security-Policy", HTML_POLICY)]
+
+    # -- the data -----------------------------------------------------------------------------
+
+    def _read_revision(self) -> str | None:
+        """The one query of a request that finds its answer already rendered.
+
+        Straight through the driver, on a pooled connection: one constant SELECT by primary
+        key, for which SQLAlchemy's statement and transaction machinery would cost ten times
+        what the database does (the server is meant to answer thousands of these a second)."""
+        try:
+            conn = self.engine.raw_connection()
+        except SADatabaseError as exc:
+            raise database_error(exc, self.url) from None
+        try:
+            cursor = conn.cursor()
+            cursor.execute(_REVISION_SQL)
+            row = cursor.fetchone()
+            cursor.close()
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            conn.invalidate()  # whatever went wrong, this connection is not handed out again
+            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DatabaseError(f"cannot read the database {describe(self.url)}: {detail}") from None
+        finally:
+            conn.close()  # back to the pool, rolled back
+        return None if row is None or row[0] is None else str(row[0])
+
+    def _read_token(self, wanted: str) -> tuple[str | None, str | None]:
+        """The party of a live token and the data revision, in one query."""
+        revision = select(Meta.value).where(Meta.key == REVISION_KEY).scalar_subquery()
+        query = select(FeedToken.party_id, revision).where(
+            FeedToken.token_hash == wanted, FeedToken.revoked_at.is_(None))
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(query).first()
+        except SADatabaseError as exc:
+            raise database_error(exc, self.url) from None
+        if row is None:
+            return None, None
+        return str(row[0]), None if row[1] is None else str(row[1])
+
+    def _current(self, revision: str | None) -> _Snapshot:
+        with self._lock:
+            return self._current_locked(revision)
+
+    def _current_locked(self, revision: str | None) -> _Snapshot:
+        """What was rendered for *revision* and today, rendering it first if need be (one thread
+        renders; the others wait for it rather than rendering the same thing again)."""
+        snap = self._snapshot
+        if snap is not None and snap.revision == revision and snap.day == self._today(snap.tz):
+            return snap
+        try:
+            with session_scope(self.engine, self.url) as session:
+                # label what is rendered with the revision read in the same snapshot as the data,
+                # not with the one the request saw (a request that read an older one re-renders
+                # once, and never labels newer data with an older revision or the reverse)
+                revision = session.scalar(select(Meta.value).where(Meta.key == REVISION_KEY))
+                tz = group_info(session).tz
+                day = self._today(tz)
+                moment = parse_as_of(self.as_of or day.isoformat(), tz)
+                ctx = ReadContext(tz, moment, self.settings.int("digest.lookahead_days"))
+                fs = feeds.feed_set(session, ctx)
+        except SADatabaseError as exc:  # raised past session_scope by a lazy load
+            raise database_error(exc, self.url) from None
+        modified = _data_modified(fs)
+        snap = _Snapshot(revision, day, tz, ctx, fs, modified, {})
+        snap.public = self._render_feeds(feeds.visible_to(fs), modified, prefix="public:")
+        self._snapshot = snap
+        self._boards.clear()
+        return snap
+
+    def _today(self, tz: ZoneInfo) -> date:
+        if self.as_of:
+            return parse_as_of(self.as_of, tz).astimezone(tz).date()
+        return datetime.now(tz).date()
+
+    def _render_feeds(self, fs: feeds.FeedSet, modified: datetime, prefix: str) -> dict[str, Resource]:
+        from .render.ical import render_feeds
+
+        # as `workplan calendars` does: tens of thousands of short-lived objects and no cycles
+        gc.disable()
+        try:
+            files = render_feeds(fs)
+        finally:
+            gc.enable()
+        return {name: self._remember(prefix + name, Resource.of(body, CALENDAR, modified))
+                for name, body in files.items()}
+
+    def _render_private(self, fs: feeds.FeedSet, party: str, modified: datetime) -> Resource:
+        from .render.ical import render_feeds
+
+        body = render_feeds(feeds.visible_to(fs, party))[f"{party}.ics"]
+        return self._remember(f"private:{party}", Resource.of(body, CALENDAR, modified))
+
+    def _render_board(self, ctx: ReadContext, modified: datetime, pinned: bool) -> Resource:
+        from .board import status_board
+
+        with session_scope(self.engine, self.url) as session:
+            data = status_board(session, ctx)
+        html = self.templates.render("board.html", board=data, as_of_pinned=pinned)
+        return Resource.of(html.encode("utf-8"), HTML, modified)
+
+    def _remember(self, name: str, r: Resource) -> Resource:
+        """*r*, with a Last-Modified later than the one served before if its bytes changed."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        r = Resource(r.body, r.content_type, r.etag, min(r.last_modified, now))
+        before = self._seen.get(name)
+        if before is not None and before.etag != r.etag and r.last_modified <= before.last_modified:
+            r = Resource(r.body, r.content_type, r.etag, max(now, before.last_modified + timedelta(seconds=1)))
+        self._seen[name] = Resource(b"", r.content_type, r.etag, r.last_modified)
+        return r
+
+
+_NO_FEED = HTTPError("404 Not Found", "There is no feed at this address (the link may have been revoked or "
+                                      "replaced; ask the secretariat for a new one).")
+
+
+def _common(content_type: str) -> Headers:
+    headers = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
+    if content_type == HTML:
+        headers.append(("X-Frame-Options", "DENY"))
+    return headers
+
+
+def _data_modified(fs: feeds.FeedSet) -> datetime:
+    """The latest change the feed set shows (naive UTC in the data), as an aware UTC moment."""
+    moments = [m.modified for m in fs.meetings]
+    for a in fs.actions:
+        moments.append(a.modified)
+        moments.extend(x.modified for x in a.assignments)
+    return max(moments, default=datetime(2000, 1, 1)).replace(tzinfo=UTC)
+
+
+def _not_modified(environ: dict[str, Any], r: Resource) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match, when present, decides alone (weak comparison);
+    If-Modified-Since only without it."""
+    inm = environ.get("HTTP_IF_NONE_MATCH")
+    if inm is not None:
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        return "*" in tags or r.etag in tags
+    ims = environ.get("HTTP_IF_MODIFIED_SINCE")
+    if ims:
+        try:
+            since = parsedate_to_datetime(ims)
+        except (TypeError, ValueError, IndexError):
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return r.last_modified <= since
+    return False
+
+
+def make_app(project: str | None = None, as_of: str | None = None) -> WorkplanApp:
+    """The application for any WSGI server, configured as the command line is: the project
+    found from *project* (default: the current folder), then WORKPLAN_* environment variables::
+
+        waitress-serve --call workplan.web:make_app
+        gunicorn 'workplan.web:make_app()'
+
+    The database must hold the workplan already (``workplan sync``)."""
+    settings = load_settings(Path(project) if project else Path.cwd())
+    engine = make_engine(settings.database_url, busy_timeout=settings.int("database.busy_timeout"))
+    ensure_schema(engine, settings.database_url)
+    return WorkplanApp(settings, engine, as_of=as_of)
