@@ -190,7 +190,7 @@ def test_every_bad_input_fails_in_one_sentence_without_a_traceback(tmp_path: Pat
         text = err.read_text(encoding="utf-8", errors="replace")
         with (captured / f"{index:03d}.txt").open("a", encoding="utf-8") as fh:
             fh.write(text + f"(exit {proc.returncode})\n")
-        if proc.returncode not in case.codes or not text.strip() or "internal error" in text:
+        if proc.returncode not in case.codes or not text.strip() or "internal error" in text or "error interno" in text:
             wrong.append(f"{case.name}: exit {proc.returncode}, stderr {text[-600:]!r}")
         elif case.codes == (2,) and "Usage:" not in text and not any(
                 line.startswith(("workplan: ", "actions.yaml:", "Error:")) for line in text.splitlines()):
@@ -198,7 +198,7 @@ def test_every_bad_input_fails_in_one_sentence_without_a_traceback(tmp_path: Pat
     assert not wrong, "\n".join(wrong)
     grep = shutil.which("grep")
     if grep:
-        found = subprocess.run([grep, "-rn", "-e", "Traceback", "-e", "internal error", str(captured)],
+        found = subprocess.run([grep, "-rn", "-e", "Traceback", "-e", "internal error", "-e", "error interno", str(captured)],
                                capture_output=True, text=True, check=False)
         assert found.returncode == 1, found.stdout  # 1: grep found nothing
     combined = "".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(captured.iterdir()))

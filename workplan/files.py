@@ -94,7 +94,7 @@ def write_files(folder: Path, files: Mapping[str, bytes], what: str = "feeds") -
                 os.replace(tmp, path)
                 report.changed.append(name)
         finally:
-            for _, tmp, _ in staged:
+            for _name, tmp, _path in staged:
                 _discard(tmp)
     except OSError as exc:
         reason = exc.strerror or exc
