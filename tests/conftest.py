@@ -132,6 +132,35 @@ class Result:
         return json.loads(self.out)
 
 
+# Every run that failed or wrote to stderr is appended to one file per session, which
+# tests/test_zz_no_traceback.py (moved to the end of the run) greps for tracebacks.
+_capture: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def captured_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("captured-output")
+    _capture["file"] = folder / "runs.txt"
+    return folder
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `last` run after every other one (they judge what the others left)."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "last: run after every other test")
+
+
+def _record(args: tuple[str, ...], result: Result) -> None:
+    if "file" not in _capture or "--debug" in args or (result.code == 0 and not result.err):
+        return
+    test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
+    with _capture["file"].open("a", encoding="utf-8") as fh:
+        fh.write(f"=== {test}: workplan {' '.join(args)[:300]} (exit {result.code})\n{result.out[-4000:]}{result.err}\n")
+
+
 def run_cli(cwd: Path, *args: str) -> Result:
     """Run `workplan ARGS` in *cwd*, in this process, capturing stdout, stderr and the exit code."""
     out, err = io.StringIO(), io.StringIO()
@@ -148,7 +177,9 @@ def run_cli(cwd: Path, *args: str) -> Result:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
         os.chdir(previous)
-    return Result(code, out.getvalue(), err.getvalue())
+    result = Result(code, out.getvalue(), err.getvalue())
+    _record(args, result)
+    return result
 
 
 Runner = Callable[..., Result]

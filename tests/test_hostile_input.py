@@ -69,7 +69,7 @@ def _assert_loads_or_reports(text: str) -> None:
             assert problem.message and "\n" not in problem.message[:200]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(PATHS), st.sampled_from(["replace", "delete", "add", "duplicate"]), values),
                 min_size=1, max_size=4))
 def test_mutated_documents_load_or_report(mutations: list[tuple[tuple[Any, ...], str, Any]]) -> None:
@@ -83,13 +83,13 @@ def test_mutated_documents_load_or_report(mutations: list[tuple[tuple[Any, ...],
     _assert_loads_or_reports(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(st.text(max_size=300))
 def test_arbitrary_text_loads_or_reports(text: str) -> None:
     _assert_loads_or_reports(text)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, derandomize=True, database=None)
 @given(st.integers(0, len(MINIMAL) - 1), st.integers(1, 40))
 def test_truncated_and_spliced_files_load_or_report(cut: int, width: int) -> None:
     _assert_loads_or_reports(MINIMAL[:cut])

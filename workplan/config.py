@@ -30,7 +30,7 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("database.url", "", "SQLAlchemy URL; empty means a SQLite file in .workplan/ beside the actions file, synced automatically"),
-    Setting("database.busy_timeout", "30", "seconds a command waits for another one's write lock (SQLite) before giving up"),
+    Setting("database.busy_timeout", "30", "seconds a command waits for another one's write lock (SQLite) or row lock (PostgreSQL) before giving up"),
     Setting("actions.file", ACTIONS_NAME, "the actions file, relative to the project folder"),
     Setting("actions.autosync", "auto", "auto: commands sync a changed actions file first only with the embedded database; yes or no to force"),
     Setting("calendars.dir", "calendars", "where `workplan calendars` writes the feeds"),

@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.exc import DatabaseError as SADatabaseError
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from .errors import ConfigError, DatabaseError
@@ -52,7 +52,13 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> Engine:
-    url = normalise_url(url)
+    try:
+        url = normalise_url(url)
+        make_url(url).port  # noqa: B018  # a port that is not a number shows only when read
+    except (ArgumentError, ValueError):
+        # not quoted back: a mistyped URL may still hold a password
+        raise ConfigError(_("the database URL (database.url, WORKPLAN_DATABASE_URL or --db) does not parse; "
+                            "write sqlite:///FILE or postgresql://USER@HOST/DATABASE")) from None
     busy_ms = int(busy_timeout * 1000)
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -78,7 +84,16 @@ def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -
 
         return engine
     if backend == "postgresql":
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+
+        @event.listens_for(engine, "connect")
+        def _lock_timeout(dbapi_conn: Any, _record: Any) -> None:
+            # a laptop that sleeps holding a row lock must not hang everyone else's command
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET lock_timeout = {busy_ms}")
+            dbapi_conn.commit()
+
+        return engine
     raise ConfigError(_("database URL {url!r} is neither sqlite:///FILE nor postgresql://…").format(url=describe(url)))
 
 
@@ -168,7 +183,7 @@ def database_error(exc: SADatabaseError, url: str) -> DatabaseError:
     where = describe(url)
     first = str(getattr(exc, "orig", exc)).strip().splitlines()
     detail = first[0] if first else type(exc).__name__
-    if isinstance(exc, OperationalError) and "locked" in detail:
+    if isinstance(exc, OperationalError) and ("locked" in detail or "lock timeout" in detail):
         return DatabaseError(_("the database {url} is busy (locked by another process); try again").format(url=where))
     if "file is not a database" in detail or "malformed" in detail:
         return DatabaseError(_("{url} is not a readable workplan database ({detail})").format(url=where, detail=detail))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Mapping
@@ -32,11 +33,27 @@ def atomic_write(path: Path, data: bytes) -> bool:
 
 
 def _replace(path: Path, data: bytes) -> bool:
+    if _unchanged(path, data):
+        return False
+    tmp = _stage(path, data)
     try:
-        if path.read_bytes() == data:
-            return False
+        os.replace(tmp, path)
+    except BaseException:
+        _discard(tmp)
+        raise
+    return True
+
+
+def _unchanged(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() == data
     except FileNotFoundError:
-        pass
+        return False
+
+
+def _stage(path: Path, data: bytes) -> Path:
+    """Write *data* in full to a new temporary file beside *path* and return its name; on any
+    failure (a full disk shows up at write, flush or fsync) nothing is left behind."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -44,24 +61,46 @@ def _replace(path: Path, data: bytes) -> bool:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _discard(Path(tmp))
         raise
-    return True
+    return Path(tmp)
 
 
-def write_files(folder: Path, files: Mapping[str, bytes]) -> WriteReport:
-    """Write every file of *files* (relative name → bytes) into *folder*, creating folders as needed."""
+def _discard(tmp: Path) -> None:
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
+
+
+def write_files(folder: Path, files: Mapping[str, bytes], what: str = "feeds") -> WriteReport:
+    """Write every file of *files* (relative name → bytes) into *folder*, creating folders as needed.
+
+    Two phases, so that a full disk or a read-only folder leaves the previous set whole: every
+    changed file is first written in full to a temporary file beside it, and only when all of
+    them are on disk are they renamed into place (a rename needs no space). Whatever fails, no
+    temporary file is left behind."""
     report = WriteReport(total=len(files))
+    staged: list[tuple[str, Path, Path]] = []
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            path = folder / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if _replace(path, data):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, data in files.items():
+                path = folder / name
+                if _unchanged(path, data):
+                    continue
+                path.parent.mkdir(parents=True, exist_ok=True)
+                staged.append((name, _stage(path, data), path))
+            for name, tmp, path in staged:
+                os.replace(tmp, path)
                 report.changed.append(name)
+        finally:
+            for _name, tmp, _path in staged:
+                _discard(tmp)
     except OSError as exc:
-        raise OutputError(_("cannot write the feeds into {folder}: {reason}").format(
-            folder=folder, reason=exc.strerror or exc)) from None
+        reason = exc.strerror or exc
+        if what == "digests":
+            raise OutputError(_("cannot write the digests into {folder}: {reason}; the files already there were "
+                                "left as they were").format(folder=folder, reason=reason)) from None
+        raise OutputError(_("cannot write the feeds into {folder}: {reason}; the files already there were left as "
+                            "they were").format(folder=folder, reason=reason)) from None
     return report

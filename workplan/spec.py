@@ -38,6 +38,7 @@ _EMAIL_RE = re.compile(r"^[^@\s<>\",;:]+@[^@\s<>\",;:]+\.[^@\s<>\",;:]+$")
 _STD_TAG = "tag:yaml.org,2002:"
 _SAFE_TAGS = frozenset(_STD_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
 MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_MESSAGE = 300
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,8 @@ class _Reader:
 
     def _problem(self, node: Node | Pos | None, message: str, warning: bool) -> Problem:
         pos = self.pos(node) if not isinstance(node, Pos) else node
+        if len(message) > MAX_MESSAGE:  # a pasted page quoted back whole would bury the sentence
+            message = message[: MAX_MESSAGE - 60] + " … " + message[-57:]
         return Problem(self.path, pos.line, pos.column, message, warning)
 
     @staticmethod
@@ -455,6 +458,11 @@ class _Builder:
         self.languages = tuple(languages)
         names: dict[str, dict[str, str]] = {}
         name = self.texts(m.get("name"), "group name", names, "name", gid, plain_is_first=False)
+        if any(ord(ch) < 32 or ch == "\x7f" for ch in " ".join([name, domain, *names.get("name", {}).values()])):
+            # both go into every digest's headers (Subject, From, Message-ID)
+            r.error(m["name"] if "name" in m and name != gid else node,
+                    "the group's name or domain contains a line break or control character")
+            name, domain, names = gid, "workplan.invalid", {}
         return Group(gid, name, tz_name, domain, tuple(languages), names.get("name", {}))
 
     def parties(self, node: Node | None) -> dict[str, Party]:
@@ -579,7 +587,7 @@ class _Builder:
             at_least = 1
             raw = r.scalar(m.get("at_least"), "at_least")
             if raw is not None:
-                if not raw.isdigit() or int(raw) < 1:
+                if not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
                     r.error(m["at_least"], f"at_least must be a whole number of meetings, at least 1, not {raw!r}")
                 else:
                     at_least = int(raw)

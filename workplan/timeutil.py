@@ -27,8 +27,9 @@ def zone(name: str) -> ZoneInfo:
     """The IANA zone called *name*; ValueError with a readable message otherwise."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as America/Panama)") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name longer than a file name may be
+        shown = name if len(name) <= 60 else name[:40] + "…"
+        raise ValueError(f"unknown time zone {shown!r} (use an IANA name such as America/Panama)") from exc
 
 
 @dataclass(frozen=True, order=True)
@@ -61,7 +62,9 @@ class When:
 def parse_when(text: str, tz: ZoneInfo) -> When:
     """Parse ``2016-09``, ``2016-07-28``, ``2016-08-26T10:00`` or an ISO datetime with offset.
 
-    A datetime without an offset is read in *tz*.
+    A datetime without an offset is read in *tz*. Years outside FIRST_YEAR–LAST_YEAR are refused:
+    nobody plans a meeting there, and offsets, periods and time zones near the ends of the
+    calendar would overflow far from the line that caused it.
     """
     text = text.strip()
     m = _MONTH_RE.match(text)
@@ -69,21 +72,33 @@ def parse_when(text: str, tz: ZoneInfo) -> When:
         year, month = int(m.group(1)), int(m.group(2))
         if not 1 <= month <= 12:
             raise ValueError(f"{text!r} is not a valid month")
-        return When(date(year, month, 1), "month")
+        return When(date(_year(year, text), month, 1), "month")
     if _DATE_RE.match(text):
         try:
-            return When(date.fromisoformat(text), "date")
+            day = date.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{text!r} is not a valid date") from None
+        _year(day.year, text)
+        return When(day, "date")
     try:
         moment = datetime.fromisoformat(text.replace(" ", "T", 1))
     except ValueError:
         raise ValueError(
             f"{text!r} is not a date (YYYY-MM-DD), a month (YYYY-MM) or a datetime (YYYY-MM-DDTHH:MM)"
         ) from None
+    _year(moment.year, text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return When(moment.astimezone(tz).date(), "datetime", moment)
+
+
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
+
+def _year(year: int, text: str) -> int:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"{text!r} is outside the years {FIRST_YEAR}–{LAST_YEAR} that workplan plans in")
+    return year
 
 
 def parse_offset(text: str) -> timedelta:

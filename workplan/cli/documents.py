@@ -110,7 +110,7 @@ def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: 
 
 def _write_digests(app: App, party: str | None, as_of: str | None, out: Path) -> None:
     from .. import reports
-    from ..files import atomic_write
+    from ..files import write_files
     from ..i18n import language
     from ..mail import prepare
     from ..render.digest import build_message, sender_address
@@ -121,12 +121,15 @@ def _write_digests(app: App, party: str | None, as_of: str | None, out: Path) ->
         who = reports.recipients(session, party)
         items = [(p.lang, p.digest) for p in prepare(session, ctx, who, chosen_language())]
     templates = Templates(app.settings.templates_dir)
+    messages = {}
     for lang, item in items:
         with language(lang):
-            message = build_message(item, templates, sender_address(app.settings.get("smtp.from"), item))
-        path = out / f"{item.party.id}.eml"
-        atomic_write(path, message.as_bytes())
-        click.echo(f"{path}: {message['Subject']}")
+            messages[f"{item.party.id}.eml"] = build_message(item, templates,
+                                                             sender_address(app.settings.get("smtp.from"), item))
+    # all of them or none: a full disk never leaves this week's digests beside last week's
+    write_files(out, {name: message.as_bytes() for name, message in messages.items()}, what="digests")
+    for name, message in messages.items():
+        click.echo(f"{out / name}: {message['Subject']}")
 
 
 @click.command()
