@@ -297,9 +297,20 @@ RESTRICTED = MINIMAL + """\
 """
 
 
-def test_a_restricted_action_shows_only_in_its_owners_and_participants_feeds(tmp_path: Path) -> None:
+def test_published_feeds_hold_no_restricted_action(tmp_path: Path) -> None:
+    """calendars/ is published (the RCM commits it): a restricted action is in none of its feeds."""
     folder = write_project(tmp_path / "r", RESTRICTED)
     assert run_cli(folder, "calendars", "--as-of", "2020-04-15").code == 0
+    feeds = {p.name: p.read_bytes() for p in (folder / "calendars").glob("*.ics")}
+    assert sorted(feeds) == ["CR.ics", "PA.ics", "TS.ics", "all.ics", "meetings.ics"]
+    for name, data in feeds.items():
+        assert b"sensitive case" not in data and b"secret" not in data.replace(b"\r\n ", b""), name
+    assert "assignment-a1+CR@test.example.org" in uids(feeds["CR.ics"])
+
+
+def test_a_restricted_action_shows_only_in_its_owners_and_participants_private_feeds(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "r", RESTRICTED)
+    assert run_cli(folder, "calendars", "--private", "--as-of", "2020-04-15").code == 0
     feeds = {p.name: p.read_bytes() for p in (folder / "calendars").glob("*.ics")}
     assert sorted(feeds) == ["CR.ics", "PA.ics", "TS.ics", "all.ics", "meetings.ics"]
     for name, data in feeds.items():
@@ -321,7 +332,7 @@ def test_a_public_action_waiting_on_a_restricted_one_does_not_name_it_outside_it
     due: 2020-06-01
 """
     folder = write_project(tmp_path / "d", yaml)
-    assert run_cli(folder, "calendars", "--as-of", "2020-04-15").code == 0
+    assert run_cli(folder, "calendars", "--private", "--as-of", "2020-04-15").code == 0
     feeds = {p.name: p.read_bytes().replace(b"\r\n ", b"") for p in (folder / "calendars").glob("*.ics")}
     for name in ("all.ics", "PA.ics"):
         assert b"Public report that waits on the case" in feeds[name], name

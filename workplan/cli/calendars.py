@@ -17,16 +17,22 @@ from .params import as_of_option, chosen_language, lang_option
               help="Folder to write the feeds into (default: the calendars.dir setting, calendars/).")
 @click.option("--todo", is_flag=True,
               help="Also write todo/all.ics and todo/PARTY.ics: the deadlines as tasks (VTODO).")
+@click.option("--private", is_flag=True,
+              help="Also put each party's restricted actions in its own PARTY.ics (only for a folder "
+                   "that is not published to everyone).")
 @as_of_option
 @lang_option
 @pass_app
-def calendars(app: App, out: Path | None, todo: bool, as_of: str | None) -> None:
+def calendars(app: App, out: Path | None, todo: bool, private: bool, as_of: str | None) -> None:
     """Write the iCalendar feeds: all.ics, meetings.ics and one PARTY.ics per party.
 
     Meetings are events; deadlines are all-day events (every calendar shows those), and with
     --todo also tasks for the clients that show them. A party's feed is in its language (lang:
-    in the actions file, else the group's first), all.ics and meetings.ics in --lang or LANG's. Files whose content did not change are
-    left untouched; the others are replaced atomically, so a subscriber never reads half a feed.
+    in the actions file, else the group's first), all.ics and meetings.ics in --lang or LANG's.
+    The folder is public: restricted actions are left out unless --private (each party's own
+    restricted actions in its feed; `workplan serve` gives them at /feeds/TOKEN.ics). Files whose
+    content did not change are left untouched; the others are replaced atomically, so a
+    subscriber never reads half a feed.
     """
     from .. import feeds
     from ..files import write_files
@@ -49,7 +55,7 @@ def calendars(app: App, out: Path | None, todo: bool, as_of: str | None) -> None
         rendered = {}
         for lang, feed_set in data.items():
             with language(lang):
-                rendered[lang] = render_published(feed_set, todo=todo)
+                rendered[lang] = render_published(feed_set, todo=todo, private=private)
     finally:
         gc.enable()
     # each party's feed in its language; the shared ones in the language asked for

@@ -481,19 +481,22 @@ def _calendar_head(timezone: str, name: str, description: str) -> bytes:
     return text[: -len(end)]
 
 
-def render_published(fs: FeedSet, todo: bool = False) -> dict[str, bytes]:
-    """The feeds as they are published: ``all.ics``, ``meetings.ics`` and the feeds of parties
-    with no part in a restricted action hold none and do not name one their actions wait on; a
-    party's own feed holds the restricted actions it owns or takes part in, and names no other.
+def render_published(fs: FeedSet, todo: bool = False, private: bool = False) -> dict[str, bytes]:
+    """The feeds as they are written to a folder. By default they are public (the folder is
+    published, even committed): no feed holds a restricted action or names one that an action
+    waits on (it is "(restricted)"). With *private*, each party's feed also holds the restricted
+    actions it owns or takes part in, as its private feed over HTTP does.
 
-    Rendered once when nothing is restricted; otherwise once for everyone, plus once for each
-    party that has a part in a restricted action (its own feed only)."""
+    Rendered once when nothing is restricted; otherwise once for everyone, plus, when private,
+    once for each party that has a part in a restricted action (its own feed only)."""
     from ..feeds import visible_to
 
     restricted = [a for a in fs.actions if a.visibility != "public"]
     if not restricted:
         return render_feeds(fs, todo)
     out = render_feeds(visible_to(fs), todo)
+    if not private:
+        return out
     involved = sorted({p for a in restricted for p in (*a.with_, *(x.party for x in a.assignments))})
     for party in involved:
         own = render_feeds(visible_to(fs, party), todo)
