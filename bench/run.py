@@ -94,6 +94,9 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None,
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode
 
 
+PATIENCE = 60.0  # a command slower than this is run once: its spread matters less than the run's length
+
+
 def measure(argv: list[str], cwd: Path, runs: int, env: dict[str, str] | None = None,
             before: Any = None, timeout: float = 900) -> dict[str, Any]:
     times: list[float] = []
@@ -108,11 +111,13 @@ def measure(argv: list[str], cwd: Path, runs: int, env: dict[str, str] | None = 
         cpu.append(c)
         rss.append(m)
         codes.append(code)
+        if t > PATIENCE:
+            break
     return {
         "argv": argv, "times": [round(t, 4) for t in times], "median": round(statistics.median(times), 4),
         "min": round(min(times), 4), "max": round(max(times), 4), "cpu_median": round(statistics.median(cpu), 4),
         "peak_rss_mb": round(max(rss), 1),
-        "ok": all(c == 0 for c in codes),
+        "ok": all(c == 0 for c in codes), "timed_out": max(times) >= timeout,
     }
 
 
@@ -463,7 +468,9 @@ def table(results: dict[str, Any]) -> str:
             if c is None:
                 cells.append("n/a | | ")
             else:
-                flag = "" if c["ok"] else " (failed)"
+                flag = "" if c["ok"] else " (timed out)" if c.get("timed_out") else " (failed)"
+                if len(c["times"]) < results["runs"]:
+                    flag += f" [{len(c['times'])} run]"
                 cells.append(f"{c['median']:.3f} ({c['min']:.3f}–{c['max']:.3f}){flag} | {c['cpu_median']:.3f} | "
                              f"{c['peak_rss_mb']:.0f}")
         ratio_parts = []
@@ -527,7 +534,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-install", action="store_true", help="do not apt-get install taskwarrior or wrk")
     parser.add_argument("--task-timeout", type=float, default=900, help="seconds allowed for one Taskwarrior step")
     parser.add_argument("--wrk-seconds", type=int, default=5)
+    parser.add_argument("--patience", type=float, default=PATIENCE,
+                        help="a command whose run takes longer than this many seconds is not run again")
     args = parser.parse_args(argv)
+    globals()["PATIENCE"] = args.patience
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if not args.no_install:
         ensure_debian("taskwarrior", "wrk")
