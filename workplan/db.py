@@ -98,10 +98,37 @@ def make_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -
 
 
 def head_revision() -> str:
-
-    head = _alembic_script().get_current_head()
+    """The newest schema revision, read from the migration files themselves: every command
+    checks it, and importing Alembic to learn it would cost more than the command's own work."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        fields = _revision_fields(path)
+        if "revision" not in fields:
+            continue
+        revisions.add(str(fields["revision"]))
+        down = fields.get("down_revision")
+        parents.update([down] if isinstance(down, str) else down or ())
+    heads = revisions - parents
+    if len(heads) == 1:
+        return heads.pop()
+    head = _alembic_script().get_current_head()  # several heads: let Alembic say what is wrong
     assert head is not None
     return str(head)
+
+
+def _revision_fields(path: Path) -> dict[str, Any]:
+    """``revision`` and ``down_revision`` as assigned at the top of a migration file."""
+    import ast
+
+    fields: dict[str, Any] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id in ("revision", "down_revision") and node.value:
+                    fields[target.id] = ast.literal_eval(node.value)
+    return fields
 
 
 def _alembic_script() -> Any:

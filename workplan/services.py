@@ -15,15 +15,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import planning, spec
 from .db import get_meta, set_meta
 from .errors import ConcurrentChange, TransitionError, UnknownItem, UsageError
+from .gcpause import paused_gc
 from .i18n import _, pick, word
 from .models import (
     Action,
@@ -127,6 +129,11 @@ def horizon_for(doc: spec.Document, now: datetime) -> date:
 
 def sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) -> SyncReport:
     """Load *doc* into the database, in the caller's transaction. Idempotent."""
+    with paused_gc():
+        return _sync(session, doc, raw_digest, now)
+
+
+def _sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) -> SyncReport:
     report = SyncReport()
     previous_digest = synced_digest(session)
     tz = ZoneInfo(doc.group.timezone)
@@ -141,15 +148,28 @@ def sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) -
     _sync_sets(session, doc, report)
     _sync_meetings(session, doc, tz, now_n, report)
     _sync_cadence(session, doc, report)
-    deadlines, planned = planning.plan(doc, horizon_for(doc, now))
+    horizon = horizon_for(doc, now)
+    deadlines, planned = planning.plan(doc, horizon)
     titles_changed = _sync_actions(session, doc, deadlines, tz, now_n, report)
     _sync_links(session, doc)
     _sync_assignments(session, doc, planned, titles_changed, tz, now_n, report)
     _import_progress(session, doc, now, report)
     set_meta(session, "actions_sha256", raw_digest)
+    set_meta(session, "sync_horizon", horizon.isoformat())
     if previous_digest != raw_digest or not report.empty:
         mark_changed(session)
     return report
+
+
+def up_to_date(session: Session, raw_digest: str, now: datetime) -> bool:
+    """Whether syncing the file with this digest now would change nothing: it is the file synced
+    last, and recurring actions were materialised as far as a sync now would (the horizon moves
+    with the year). Lets `workplan sync` skip reading a large unchanged file."""
+    if synced_digest(session) != raw_digest:
+        return False
+    stored = get_meta(session, "sync_horizon")
+    last = session.scalar(select(func.max(Meeting.start_day)).where(Meeting.withdrawn_at.is_(None)))
+    return stored == date(max(now.year, last.year if last else now.year) + 1, 12, 31).isoformat()
 
 
 def _sync_parties(session: Session, doc: spec.Document, now: datetime, report: SyncReport) -> None:
@@ -288,6 +308,7 @@ def _sync_actions(
     """Upsert actions; return the ids whose title changed (their assignments' SEQUENCE moves)."""
     existing = {a.id: a for a in session.scalars(select(Action))}
     titles_changed: set[str] = set()
+    new: list[dict[str, Any]] = []  # inserted in bulk: a first sync adds thousands
     for position, action in enumerate(doc.actions.values()):
         fields = _action_fields(action, deadlines[action.id], position)
         digest = _hash(fields, list(action.depends_on))
@@ -295,8 +316,8 @@ def _sync_actions(
         if row is None:
             created = doc.meetings[action.source.meeting].start.day if (
                 action.source and action.source.meeting in doc.meetings) else None
-            session.add(Action(id=action.id, content_hash=digest, sequence=0,
-                               updated_at=_data_time(created, tz), **fields))
+            new.append(dict(id=action.id, content_hash=digest, sequence=0, updated_at=_data_time(created, tz),
+                            **fields))
             report.added.append(f"action {action.id}")
             continue
         if row.content_hash == digest and row.withdrawn_at is None:
@@ -319,6 +340,8 @@ def _sync_actions(
             row.withdrawn_at, row.updated_at = now, now
             row.sequence += 1
             report.withdrawn.append(f"action {aid}")
+    if new:
+        session.execute(insert(Action), new)
     session.flush()
     return titles_changed
 
@@ -330,13 +353,17 @@ def _sync_links(session: Session, doc: spec.Document) -> None:
     for key, row in deps.items():
         if key not in wanted_deps:
             session.delete(row)
-    session.add_all(Dependency(action_id=a, depends_on_id=d) for a, d in wanted_deps - set(deps))
+    new_deps = [{"action_id": a, "depends_on_id": d} for a, d in sorted(wanted_deps - set(deps))]
+    if new_deps:
+        session.execute(insert(Dependency), new_deps)
     parts = {(p.action_id, p.party_id): p for p in session.scalars(select(Participant))}
     wanted_parts = {(a.id, p) for a in doc.actions.values() for p in doc.expand(a.with_)}
     for key, part in parts.items():
         if key not in wanted_parts:
             session.delete(part)
-    session.add_all(Participant(action_id=a, party_id=p) for a, p in wanted_parts - set(parts))
+    new_parts = [{"action_id": a, "party_id": p} for a, p in sorted(wanted_parts - set(parts))]
+    if new_parts:
+        session.execute(insert(Participant), new_parts)
 
 
 def _sync_assignments(
@@ -350,6 +377,7 @@ def _sync_assignments(
 ) -> None:
     existing = {(a.action_id, a.party_id, a.occurrence): a for a in session.scalars(select(Assignment))}
     seen: set[tuple[str, str, str]] = set()
+    new: list[dict[str, Any]] = []  # inserted in bulk
     for item in planned:
         key = (item.action_id, item.party_id, item.occurrence)
         seen.add(key)
@@ -361,7 +389,7 @@ def _sync_assignments(
             action = doc.actions[item.action_id]
             created = doc.meetings[action.source.meeting].start.day if (
                 action.source and action.source.meeting in doc.meetings) else None
-            session.add(Assignment(
+            new.append(dict(
                 action_id=item.action_id, party_id=item.party_id, occurrence=item.occurrence,
                 due_date=d.day, due_at=due_at, due_kind=d.kind, due_meeting=d.meeting,
                 status="open", version=0, sequence=0, updated_at=_data_time(created, tz),
@@ -385,6 +413,8 @@ def _sync_assignments(
             row.sequence += 1
             if key[0] in doc.actions:  # a withdrawn action already says so
                 report.withdrawn.append(f"assignment {key[0]}/{key[1]}")
+    if new:
+        session.execute(insert(Assignment), new)
     session.flush()
 
 
@@ -401,15 +431,20 @@ def _import_progress(session: Session, doc: spec.Document, now: datetime, report
     ]
     if not wanted:
         return
-    rows = {
-        (a.action_id, a.party_id, a.occurrence): a
-        for a in session.scalars(select(Assignment).where(Assignment.action_id.in_({a.id for a, _ in wanted})))
-    }
+    action_ids = {a.id for a, _ in wanted}
+    query = select(Assignment)
+    if len(action_ids) <= 1000:  # beyond, the IN list would run into the databases' limits on parameters
+        query = query.where(Assignment.action_id.in_(action_ids))
+    rows = {(a.action_id, a.party_id, a.occurrence): a for a in session.scalars(query)}
+    events: list[dict[str, Any]] = []
+    latest: dict[int, tuple[str, datetime | None]] = {}  # assignment id → (status, status_at) after the facts
+    recorded = to_utc_naive(now)
     for action, fact in sorted(wanted, key=lambda af: (af[1].on, af[0].id, af[1].party)):
         occurrence = fact.occurrence.isoformat() if fact.occurrence else ""
         if action.recurrence is not None and not occurrence:
             open_rows = sorted(
-                (r for (a, p, _), r in rows.items() if a == action.id and p == fact.party and r.status not in CLOSED),
+                (r for (a, p, _), r in rows.items()
+                 if a == action.id and p == fact.party and latest.get(r.id, (r.status,))[0] not in CLOSED),
                 key=lambda r: r.occurrence,
             )
             row = open_rows[0] if open_rows else None
@@ -418,9 +453,40 @@ def _import_progress(session: Session, doc: spec.Document, now: datetime, report
         if row is None:
             raise UsageError(f"{doc.path}:{fact.pos.line}:{fact.pos.column}: action {action.id} has no "
                              f"assignment for {fact.party}" + (f" on {occurrence}" if occurrence else ""))
-        _append_event(session, row, fact.status, fact.on, now, fact.note, fact.by or "minutes",
-                      "actions.yaml", fact.key)
+        # what _append_event does, batched: thousands of facts in a first sync would otherwise
+        # cost one flush and one UPDATE each
+        occurred = to_utc_naive(fact.on)
+        status, status_at = latest.get(row.id, (row.status, row.status_at))
+        events.append(dict(
+            assignment_id=row.id, action_id=row.action_id, party_id=row.party_id, occurrence=row.occurrence,
+            occurred_at=occurred, recorded_at=recorded, by=fact.by or "minutes", from_status=status,
+            to_status=fact.status, note=fact.note, origin="actions.yaml", fact_key=fact.key,
+        ))
+        if status_at is None or occurred >= status_at:
+            latest[row.id] = (fact.status, occurred)
         report.events.append(f"{action.id}/{fact.party}: {fact.status} on {fact.on.date()}")
+    session.execute(insert(Event), events)
+    by_id = {r.id: r for r in rows.values()}
+    moves: list[dict[str, Any]] = [
+        {"b_id": aid, "b_version": by_id[aid].version, "b_status": st, "b_status_at": at}
+        for aid, (st, at) in latest.items()
+    ]
+    if moves:
+        table = cast(Table, Assignment.__table__)  # Core: one executemany with the version check
+        result = session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
+            .values(status=bindparam("b_status"), status_at=bindparam("b_status_at"), version=table.c.version + 1),
+            moves,
+        )
+        if result.rowcount != len(moves):
+            raise ConcurrentChange("the statuses changed while the actions file was being synced; "
+                                   "nothing was written, run `workplan sync` again")
+        for aid, (st, at) in latest.items():
+            row = by_id[aid]
+            set_committed_value(row, "status", st)
+            set_committed_value(row, "status_at", at)
+            set_committed_value(row, "version", row.version + 1)
 
 
 def _append_event(
@@ -658,8 +724,13 @@ def _live(column: Any, ctx: ReadContext) -> ColumnElement[bool]:
     return or_(column.is_(None), column > ctx.as_of_utc)
 
 
-def action_states(session: Session, ctx: ReadContext, status: ColumnElement[str]) -> dict[str, planning.ActionState]:
-    """Closed-ness of every live action and the latest deadline among its open assignments."""
+_FEW = 500  # up to this many ids go into an IN list; beyond, reading everything is as quick
+
+
+def action_states(session: Session, ctx: ReadContext, status: ColumnElement[str],
+                  only: set[str] | None = None) -> dict[str, planning.ActionState]:
+    """Closed-ness of every live action (or of the actions in *only*) and the latest deadline
+    among its open assignments."""
     is_open = status.not_in(CLOSED)
     query = (
         select(
@@ -671,12 +742,16 @@ def action_states(session: Session, ctx: ReadContext, status: ColumnElement[str]
         .where(_live(Assignment.withdrawn_at, ctx), _live(Action.withdrawn_at, ctx))
         .group_by(Assignment.action_id)
     )
+    actions = select(Action.id).where(_live(Action.withdrawn_at, ctx))
+    if only is not None and len(only) <= _FEW:
+        query = query.where(Assignment.action_id.in_(only))
+        actions = actions.where(Action.id.in_(only))
     states = {
         aid: planning.ActionState(closed=(open_count or 0) == 0, latest_open_due=latest)
         for aid, open_count, latest in session.execute(query)
     }
     # an action nobody owns can never be closed
-    for (aid,) in session.execute(select(Action.id).where(_live(Action.withdrawn_at, ctx))):
+    for (aid,) in session.execute(actions):
         states.setdefault(aid, planning.ActionState(closed=False))
     return states
 
@@ -725,8 +800,9 @@ def assignment_rows(session: Session, ctx: ReadContext, filters: Filters | None 
     records = session.execute(query).all()
     if not records:
         return []
-    states = action_states(session, ctx, status)
     deps = dependency_map(session)
+    # only the dependencies of the listed rows need judging
+    states = action_states(session, ctx, status, {d for r in records for d in deps.get(r.action_id, ())})
     # rows for shared documents (agenda, board, graph) must not name a restricted action where
     # a public one waits on it
     hidden = set() if f.include_restricted else set(

@@ -121,12 +121,16 @@ class App:
     def sync(self) -> SyncReport:
         """`workplan sync`: validate, then load the file in one transaction."""
         from ..db import session_scope
-        from ..services import file_digest
+        from ..services import SyncReport, file_digest, up_to_date
 
         raw = Path(self.settings.actions_file).read_bytes()
+        digest = file_digest(raw)
+        with session_scope(self.engine, self.settings.database_url) as session:
+            if up_to_date(session, digest, self.now()):
+                return SyncReport()
         doc = self.load_document()
         with session_scope(self.engine, self.settings.database_url, write=True) as session:
-            return self._sync_doc(session, doc, file_digest(raw))
+            return self._sync_doc(session, doc, digest)
 
     def _sync_doc(self, session: Session, doc: Document, digest: str) -> SyncReport:
         from ..services import sync
