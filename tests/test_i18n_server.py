@@ -119,6 +119,12 @@ def test_what_changed_in_spanish_for_a_spanish_reading_party(
     assert "Qué cambió desde su último resumen" in ts_html and "Desde el 15 de enero de 2019" in ts_html
     bz_text = " ".join(by_party["BZ"][0].split())
     assert "WHAT CHANGED SINCE YOUR LAST DIGEST" in bz_text and "[statistics-matrix-2018] BZ: done" in bz_text
+    # the send log, read in Spanish: headers and states in words; the JSON keeps its codes
+    log = wp("digest", "--status", "--party", "TS", "--as-of", "2019-01-22", "--lang", "es")
+    assert log.code == 0 and log.out.split()[:5] == ["PARTE", "PERIODO", "ESTADO", "INTENTOS", "INICIADO"]
+    assert "2019-W04  enviado" in log.out
+    as_json = wp("digest", "--status", "--party", "TS", "--as-of", "2019-01-22", "--lang", "es", "--format", "json")
+    assert as_json.json()[0]["status"] == "sent"
 
 
 def test_feed_and_delivery_messages_in_spanish_under_lang(tmp_path: Path) -> None:

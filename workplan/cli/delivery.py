@@ -110,8 +110,10 @@ def status(app: App, party: str | None, as_of: str | None, fmt: str) -> None:
             "error": x.error, "decision_needed": x.decision_needed,
         } for x in lines]), nl=False)
         return
-    click.echo(table(("PARTY", "PERIOD", "STATUS", "TRIES", "STARTED (UTC)", "SENT (UTC)", "NOTE"), [
-        (x.party, x.period, x.status.upper() if x.decision_needed else x.status, str(x.attempts) if x.attempts else "",
+    click.echo(table((_("PARTY"), _("PERIOD"), _("STATUS"), _("TRIES"), _("STARTED (UTC)"), _("SENT (UTC)"),
+                      _("NOTE")), [
+        (x.party, x.period, _status_word(x.status).upper() if x.decision_needed else _status_word(x.status),
+         str(x.attempts) if x.attempts else "",
          stamp(x.started_at), stamp(x.sent_at), x.error)
         for x in lines]), nl=False)
     undecided = [x.party for x in lines if x.decision_needed]
