@@ -15,16 +15,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import planning, services
+from .i18n import _
 from .models import Party
 from .services import Filters, ReadContext, Row
 
-VERDICTS = {
-    "met": "met",
-    "scheduled": "scheduled, not held yet",
-    "missed": "missed",
-    "pending": "in progress",
-    "partial": "not required (rule began mid-period)",
-}
+
+def verdicts() -> dict[str, str]:
+    """The verdict of a period of the cadence, in the language of the moment."""
+    return {
+        "met": _("met"),
+        "scheduled": _("scheduled, not held yet"),
+        "missed": _("missed"),
+        "pending": _("in progress"),
+        "partial": _("not required (rule began mid-period)"),
+    }
+
+
 PERIODS_SHOWN = 6  # per cadence rule, the latest ones
 PAST_MEETINGS_SHOWN = 3
 ROWS_PER_OWNER = 25  # a board to read at a glance; `workplan overdue --owner P` lists every one
@@ -124,7 +130,7 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
     for r in services.assignment_rows(session, ctx, Filters(status="overdue", include_restricted=False)):
         late[r.party].append(item(r))
         count += 1
-    order = {pid: n for n, (pid, _) in enumerate(parties)}
+    order = {pid: n for n, (pid, _name) in enumerate(parties)}
     overdue = tuple(
         OwnerLate(pid, names.get(pid, pid),
                   tuple(sorted(items, key=lambda i: (-(i.days_overdue or 0), i.action))[:ROWS_PER_OWNER]), len(items))
@@ -159,14 +165,15 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
 
 
 def _cadence(periods: list[planning.PeriodCompliance]) -> tuple[CadenceRuleView, ...]:
+    words = verdicts()
     by_kind: dict[str, list[planning.PeriodCompliance]] = {}
     for p in periods:
         by_kind.setdefault(p.kind, []).append(p)
     return tuple(
         CadenceRuleView(
             kind, plist[0].per, plist[0].required,
-            tuple(CadencePeriod(p.label, p.verdict, VERDICTS.get(p.verdict, p.verdict),
-                                tuple(p.held + [f"{s} (planned)" for s in p.scheduled]))
+            tuple(CadencePeriod(p.label, p.verdict, words.get(p.verdict, p.verdict),
+                                tuple(p.held + [_("{meeting} (planned)").format(meeting=s) for s in p.scheduled]))
                   for p in plist[-PERIODS_SHOWN:]),
             sum(p.verdict == "missed" for p in plist),
         )

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from .i18n import _
+
 CLOSED = ("done", "waived", "cancelled")
 
 Snapshot = dict[str, dict[str, Any]]
@@ -54,7 +56,7 @@ class Change:
     title: str
     parties: tuple[str, ...]
     occurrence: str
-    before: str  # the earlier due date or status, as words
+    before: str  # the earlier due date (as words, in the language of the comparison) or status (its code)
     after: str
     meeting: str | None = None  # for a moved deadline: the meeting it follows
 
@@ -82,8 +84,8 @@ class Changes:
 
 def _due_words(entry: Mapping[str, Any]) -> str:
     if not entry.get("d"):
-        return "no deadline"
-    return str(entry["d"]) + (" (expected)" if entry.get("k") == "expected" else "")
+        return _("no deadline")
+    return str(entry["d"]) + (_(" (expected)") if entry.get("k") == "expected" else "")
 
 
 def _split(k: str) -> tuple[str, str, str]:
@@ -92,7 +94,9 @@ def _split(k: str) -> tuple[str, str, str]:
 
 
 def compare(previous: Snapshot, current: Snapshot, since: datetime, since_period: str) -> Changes:
-    """What happened between the digest that said *previous* and the state *current*."""
+    """What happened between the digest that said *previous* and the state *current*.
+
+    Due dates are put in words in the language of the moment (call it in the reader's)."""
     out = Changes(since, since_period)
     for k, now in current.items():
         action, party, occurrence = _split(k)

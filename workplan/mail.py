@@ -42,6 +42,7 @@ from . import changes as changes_mod
 from . import reports, services
 from .db import session_scope
 from .errors import ConfigError, UsageError, WorkplanError
+from .i18n import _, language, ngettext
 from .models import DigestSend
 from .timeutil import from_utc_naive, to_utc_naive
 
@@ -73,14 +74,15 @@ class SendFailed(WorkplanError):
 def check_address(address: str, whose: str) -> str:
     """An address that can go into a header and the SMTP envelope, or a UsageError."""
     if any(ord(ch) < 32 or ch == "\x7f" for ch in address) or not _ADDRESS_RE.match(address):
-        raise UsageError(f"{whose}: {address!r} is not an email address that can be sent to")
+        raise UsageError(_("{whose}: {address!r} is not an email address that can be sent to").format(
+            whose=whose, address=address))
     return address
 
 
 def check_sender(configured: str) -> str:
     """``smtp.from`` is either ``x@y.org`` or ``Name <x@y.org>``, on one line."""
     if any(ord(ch) < 32 or ch == "\x7f" for ch in configured):
-        raise ConfigError("smtp.from contains a line break or control character, which could inject a header")
+        raise ConfigError(_("smtp.from contains a line break or control character, which could inject a header"))
     _name, addr = parseaddr(configured)
     check_address(addr if "<" in configured else configured, "smtp.from")
     return configured
@@ -94,7 +96,8 @@ def check_message(msg: EmailMessage) -> None:
     """Last line of defence: no header of the finished message holds a bare line break."""
     for name, value in msg.items():
         if "\r" in str(value) or "\n" in str(value):
-            raise UsageError(f"the {name} header of the digest would contain a line break; refusing to send it")
+            raise UsageError(_("the {name} header of the digest would contain a line break; refusing to send it")
+                             .format(name=name))
 
 
 # ---------------------------------------------------------------------------
@@ -117,16 +120,17 @@ class SmtpSettings:
         user = settings.get("smtp.user")
         password = environ.get(PASSWORD_ENV, "")
         if user and not password:
-            raise ConfigError(f"smtp.user is set to {user!r} but {PASSWORD_ENV} is empty; "
-                              "the SMTP password is read only from that environment variable")
+            raise ConfigError(_("smtp.user is set to {user!r} but {variable} is empty; "
+                                "the SMTP password is read only from that environment variable")
+                              .format(user=user, variable=PASSWORD_ENV))
         try:
             timeout = float(settings.get("smtp.timeout"))
             delay = float(settings.get("smtp.retry_delay"))
         except ValueError:
-            raise ConfigError("smtp.timeout and smtp.retry_delay must be numbers of seconds") from None
+            raise ConfigError(_("smtp.timeout and smtp.retry_delay must be numbers of seconds")) from None
         attempts = settings.int("smtp.attempts")
         if timeout <= 0 or delay < 0 or attempts < 1:
-            raise ConfigError("smtp.timeout must be above 0, smtp.retry_delay 0 or more, smtp.attempts 1 or more")
+            raise ConfigError(_("smtp.timeout must be above 0, smtp.retry_delay 0 or more, smtp.attempts 1 or more"))
         return cls(settings.get("smtp.host"), settings.int("smtp.port"), settings.get("smtp.security"), user,
                    password, timeout, attempts, delay)
 
@@ -171,7 +175,8 @@ class _SMTPSSL(smtplib.SMTP_SSL):
 def _code_failure(code: int, text: Any, what: str) -> _Failure:
     words = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
     words = " ".join(words.split())
-    return _Failure(f"the server refused {what} ({code} {words})", final=code >= 500)
+    return _Failure(_("the server refused {what} ({code} {words})").format(what=what, code=code, words=words),
+                    final=code >= 500)
 
 
 class Mailer:
@@ -221,22 +226,23 @@ class Mailer:
             self._conn.payload_sent = False
             return self._conn.sendmail(sender, list(to), msg)
         except smtplib.SMTPAuthenticationError as exc:
-            raise _Failure(f"the server at {self.smtp.where} refused the login of {self.smtp.user!r} "
-                           f"({exc.smtp_code})", final=True, fatal=True) from None
+            raise _Failure(_("the server at {server} refused the login of {user!r} ({code})").format(
+                server=self.smtp.where, user=self.smtp.user, code=exc.smtp_code), final=True, fatal=True) from None
         except smtplib.SMTPNotSupportedError as exc:
-            raise _Failure(f"the server at {self.smtp.where} does not support what smtp.security or "
-                           f"smtp.user ask for ({exc})", final=True, fatal=True) from None
+            raise _Failure(_("the server at {server} does not support what smtp.security or "
+                             "smtp.user ask for ({error})").format(server=self.smtp.where, error=exc),
+                           final=True, fatal=True) from None
         except smtplib.SMTPRecipientsRefused as exc:
-            codes = [c for c, _ in exc.recipients.values()]
+            codes = [c for c, _text in exc.recipients.values()]
             first = next(iter(exc.recipients.values()))
-            failure = _code_failure(first[0], first[1], "every recipient")
+            failure = _code_failure(first[0], first[1], _("every recipient"))
             failure.final = all(c >= 500 for c in codes)
             raise failure from None
         except smtplib.SMTPSenderRefused as exc:
-            raise _code_failure(exc.smtp_code, exc.smtp_error, f"the sender {exc.sender}") from None
+            raise _code_failure(exc.smtp_code, exc.smtp_error, _("the sender {sender}").format(sender=exc.sender)) from None
         except smtplib.SMTPResponseException as exc:
             # an answer after the message was handed over is still an answer: it was not taken
-            raise _code_failure(exc.smtp_code, exc.smtp_error, "the message") from None
+            raise _code_failure(exc.smtp_code, exc.smtp_error, _("the message")) from None
         except ssl.SSLCertVerificationError as exc:
             self._drop()
             raise _Failure(_network_reason(exc, self.smtp), final=True, fatal=True) from None
@@ -249,7 +255,7 @@ class Mailer:
             raise _Failure(reason, uncertain=uncertain) from None
         except smtplib.SMTPException as exc:
             self._drop()
-            raise _Failure(f"SMTP error with {self.smtp.where}: {exc}") from None
+            raise _Failure(_("SMTP error with {server}: {error}").format(server=self.smtp.where, error=exc)) from None
 
     def send(self, msg: bytes, sender: str, to: Sequence[str]) -> tuple[int, dict[str, tuple[int, bytes]]]:
         """Send with retries; returns (attempts made, recipients the server refused while
@@ -271,20 +277,22 @@ class Mailer:
 def _network_reason(exc: BaseException, smtp: SmtpSettings) -> str:
     # smtplib turns a timeout while reading an answer into SMTPServerDisconnected
     if isinstance(exc, TimeoutError | socket.timeout) or isinstance(exc.__context__, TimeoutError | socket.timeout):
-        return f"the SMTP server at {smtp.where} did not answer within {smtp.timeout:g} s"
+        return _("the SMTP server at {server} did not answer within {seconds} s").format(
+            server=smtp.where, seconds=f"{smtp.timeout:g}")
     if isinstance(exc, ConnectionRefusedError):
-        return f"the SMTP server at {smtp.where} refused the connection"
+        return _("the SMTP server at {server} refused the connection").format(server=smtp.where)
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return f"the SMTP server at {smtp.where} closed the connection"
+        return _("the SMTP server at {server} closed the connection").format(server=smtp.where)
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return (f"the SMTP server at {smtp.where} did not present a certificate this machine trusts "
-                f"({exc.verify_message or exc.reason})")
+        return _("the SMTP server at {server} did not present a certificate this machine trusts ({error})").format(
+            server=smtp.where, error=exc.verify_message or exc.reason)
     if isinstance(exc, ssl.SSLError):
-        return f"TLS with the SMTP server at {smtp.where} failed ({exc.reason or exc})"
+        return _("TLS with the SMTP server at {server} failed ({error})").format(
+            server=smtp.where, error=exc.reason or exc)
     if isinstance(exc, socket.gaierror):
-        return f"the SMTP host {smtp.host!r} is unknown"
+        return _("the SMTP host {host!r} is unknown").format(host=smtp.host)
     detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return f"cannot talk to the SMTP server at {smtp.where} ({detail})"
+    return _("cannot talk to the SMTP server at {server} ({error})").format(server=smtp.where, error=detail)
 
 
 # ---------------------------------------------------------------------------
@@ -304,7 +312,7 @@ def prepare(session: Session, ctx: ReadContext, who: Sequence[PartyRef],
     what it says and, when a digest of an earlier period was sent to that party, what changed since."""
     built = reports.digests_by_language(session, ctx, who, explicit)
     langs = {d.party.id: lang for lang, d in built}
-    digests = [d for _, d in built]
+    digests = [d for _lang, d in built]
     wide = any(p.kind == "secretariat" for p in who)
     if wide or len(who) > 1:
         rows = services.assignment_rows(session, ctx)
@@ -330,7 +338,8 @@ def prepare(session: Session, ctx: ReadContext, who: Sequence[PartyRef],
         previous = previous_of.get(digest.party.id)
         if previous is not None:
             since = from_utc_naive(previous.as_of, ctx.tz)
-            digest.changes = changes_mod.compare(previous.snapshot or {}, snap, since, previous.period)
+            with language(langs[digest.party.id]):
+                digest.changes = changes_mod.compare(previous.snapshot or {}, snap, since, previous.period)
         out.append(Prepared(digest, snap, langs[digest.party.id]))
     return out
 
@@ -349,7 +358,8 @@ def plan(session: Session, ctx: ReadContext, who: Sequence[PartyRef],
         select(DigestSend).where(DigestSend.period == period, DigestSend.status == "sent",
                                  DigestSend.party_id.in_([p.id for p in who])))}
     skipped = [Outcome(p.id, period, "skipped",
-                       f"already sent for {period} on {sent[p.id].sent_at or sent[p.id].updated_at:%Y-%m-%d %H:%M} UTC",
+                       _("already sent for {period} on {moment}").format(
+                           period=period, moment=f"{sent[p.id].sent_at or sent[p.id].updated_at:%Y-%m-%d %H:%M} UTC"),
                        tuple(sent[p.id].recipients or ()))
                for p in who if p.id in sent]
     todo = [p for p in who if p.id not in sent]
@@ -441,10 +451,10 @@ def send_digests(engine: Engine, url: str, prepared: Sequence[Prepared],
         for item in prepared:
             d = item.digest
             try:
-                to = tuple(check_address(a, f"party {d.party.id}")
+                to = tuple(check_address(a, _("party {party}").format(party=d.party.id))
                            for a in (d.party.emails or (envelope_sender(sender),)))
             except UsageError as exc:  # the database holds what the actions file would refuse
-                done(Outcome(d.party.id, d.period, "failed", f"{exc}; nothing was sent to it"))
+                done(Outcome(d.party.id, d.period, "failed", _("{error}; nothing was sent to it").format(error=exc)))
                 continue
             if stop is not None:
                 done(Outcome(d.party.id, d.period, "not attempted", stop, to))
@@ -468,38 +478,43 @@ def send_digests(engine: Engine, url: str, prepared: Sequence[Prepared],
                     # leave it `sending`: it may have arrived, so only a person may send it again
                     _record(engine, url, row_id, "sending", attempts, failure.reason, to_utc_naive(now()))
                     done(Outcome(d.party.id, d.period, "unconfirmed",
-                                 f"{failure.reason}; not sent again by itself: check whether it arrived, then "
-                                 f"run `workplan digest --party {d.party.id} --send --resend-stale` or `--mark-sent`",
+                                 _("{reason}; not sent again by itself: check whether it arrived, then "
+                                   "run `workplan digest --party {party} --send --resend-stale` or `--mark-sent`")
+                                 .format(reason=failure.reason, party=d.party.id),
                                  to))
-                    stop = "left for the next run after the connection was lost mid-message"
+                    stop = _("left for the next run after the connection was lost mid-message")
                     continue
                 _record(engine, url, row_id, "failed", attempts, failure.reason, to_utc_naive(now()))
-                tries = f"after {attempts} attempt{'s' if attempts > 1 else ''}"
-                done(Outcome(d.party.id, d.period, "failed", f"{failure.reason} ({tries}); the next run sends it", to))
+                tries = ngettext("after {count} attempt", "after {count} attempts", attempts).format(count=attempts)
+                done(Outcome(d.party.id, d.period, "failed", _("{reason} ({tries}); the next run sends it").format(
+                    reason=failure.reason, tries=tries), to))
                 if failure.fatal or not failure.final:
                     # the server is unreachable or refuses us altogether: keep the others for the next run
-                    stop = f"left for the next run: {failure.reason}"
+                    stop = _("left for the next run: {reason}").format(reason=failure.reason)
                 continue
             note = ""
             if refused:
-                note = "; refused by the server: " + ", ".join(sorted(refused))
+                note = _("; refused by the server: {addresses}").format(addresses=", ".join(sorted(refused)))
             _record(engine, url, row_id, "sent", attempts, note.lstrip("; "), to_utc_naive(now()))
-            done(Outcome(d.party.id, d.period, "sent", f"to {', '.join(to)}{note}", to))
+            done(Outcome(d.party.id, d.period, "sent", _("to {addresses}").format(addresses=", ".join(to)) + note, to))
     finally:
         mailer.close()
     return outcomes
 
 
 def _not_sent(d: Digest, verdict: str, when: datetime | None, to: Sequence[str]) -> Outcome:
-    stamp = when.strftime("%Y-%m-%d %H:%M UTC") if when else "just now"
+    stamp = when.strftime("%Y-%m-%d %H:%M UTC") if when else _("just now")
     if verdict == "sent":
-        return Outcome(d.party.id, d.period, "skipped", f"already sent for {d.period} on {stamp}", tuple(to))
+        return Outcome(d.party.id, d.period, "skipped",
+                       _("already sent for {period} on {moment}").format(period=d.period, moment=stamp), tuple(to))
     if verdict == "unconfirmed":
         return Outcome(d.party.id, d.period, "unconfirmed",
-                       f"a send begun {stamp} was never confirmed, so it may or may not have arrived; "
-                       f"check, then run `workplan digest --party {d.party.id} --send --resend-stale` "
-                       f"or `workplan digest --party {d.party.id} --mark-sent`", tuple(to))
-    return Outcome(d.party.id, d.period, "in progress", f"another run began sending it {stamp}", tuple(to))
+                       _("a send begun {moment} was never confirmed, so it may or may not have arrived; "
+                         "check, then run `workplan digest --party {party} --send --resend-stale` "
+                         "or `workplan digest --party {party} --mark-sent`").format(moment=stamp, party=d.party.id),
+                       tuple(to))
+    return Outcome(d.party.id, d.period, "in progress",
+                   _("another run began sending it {moment}").format(moment=stamp), tuple(to))
 
 
 # ---------------------------------------------------------------------------
@@ -557,7 +572,6 @@ def deliver(engine: Engine, settings: Settings, prepared: Sequence[Prepared], no
     """Send prepared digests with the project's settings: SMTP, sender, templates."""
     import os
 
-    from .i18n import language
     from .render.digest import build_message, sender_address
     from .templating import Templates
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .errors import ConfigError, WorkplanError
+from .i18n import _
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -58,7 +59,8 @@ def parse_schedule(text: str, tz: ZoneInfo) -> CronTrigger:
         try:
             return CronTrigger.from_crontab(text, timezone=tz)
         except ValueError as exc:
-            raise ConfigError(f"digest.schedule {text!r} is not a valid crontab line ({exc})") from None
+            raise ConfigError(_("digest.schedule {value!r} is not a valid crontab line ({error})").format(
+                value=text, error=exc)) from None
     if len(words) == 2:
         days = [_DAYS.get(d.lower()) for d in words[0].split(",")]
         clock = _TIME.match(words[1])
@@ -67,8 +69,9 @@ def parse_schedule(text: str, tz: ZoneInfo) -> CronTrigger:
             if hour < 24 and minute < 60 and second < 60:
                 day_of_week = "*" if "*" in days else ",".join(d for d in days if d)
                 return CronTrigger(day_of_week=day_of_week, hour=hour, minute=minute, second=second, timezone=tz)
-    raise ConfigError(f"digest.schedule {text!r} is not understood: write a day and a time such as "
-                      "'mon 08:00' (or 'daily 08:00', 'mon,thu 08:00'), or a crontab line such as '0 8 * * mon'")
+    raise ConfigError(_("digest.schedule {value!r} is not understood: write a day and a time such as "
+                        "'mon 08:00' (or 'daily 08:00', 'mon,thu 08:00'), or a crontab line such as '0 8 * * mon'")
+                      .format(value=text))
 
 
 # ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import UnknownItem, UsageError
+from .i18n import _
 from .models import FeedToken, Party
 from .timeutil import to_utc_naive
 
@@ -43,7 +44,8 @@ class Issued:
 def _party(session: Session, party: str) -> Party:
     row = session.get(Party, party)
     if row is None or row.withdrawn_at is not None:
-        raise UnknownItem(f"there is no party {party!r} (a private feed belongs to one party, not to a set)")
+        raise UnknownItem(_("there is no party {party!r} (a private feed belongs to one party, not to a set)")
+                          .format(party=party))
     return row
 
 
@@ -59,10 +61,10 @@ def issue(session: Session, party: str, now: datetime, rotate: bool = False) -> 
     active = _active(session, party)
     if active and not rotate:
         created = min(t.created_at for t in active)
-        raise UsageError(
-            f"{party} already has a private feed token (issued {created:%Y-%m-%d}); it cannot be shown again, "
-            f"because only its hash is kept: use --rotate to issue a new one (the old URL stops working) "
-            f"or --revoke to close the feed")
+        raise UsageError(_(
+            "{party} already has a private feed token (issued {day}); it cannot be shown again, "
+            "because only its hash is kept: use --rotate to issue a new one (the old URL stops working) "
+            "or --revoke to close the feed").format(party=party, day=f"{created:%Y-%m-%d}"))
     stamp = to_utc_naive(now)
     for row in active:
         row.revoked_at = stamp
@@ -96,8 +98,8 @@ def subscription_urls(base_url: str, token: str) -> tuple[str, str]:
     (``http://…`` when that is what base_url says: the command warns about it)."""
     parts = urlsplit(base_url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"server.base_url must be an http(s) URL such as https://workplan.example.org, "
-                         f"not {base_url!r}")
+        raise UsageError(_("server.base_url must be an http(s) URL such as https://workplan.example.org, "
+                           "not {value!r}").format(value=base_url))
     path = parts.path.rstrip("/") + f"/feeds/{token}.ics"
     https = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
     webcal = urlunsplit(("webcal", parts.netloc, path, "", ""))

@@ -17,6 +17,10 @@ and what was rendered for that revision (and that day) is served again, with a s
 (a hash of the bytes) and a Last-Modified taken from the data, so that calendar clients that
 poll get ``304 Not Modified`` for the price of that one small query. Names are looked up in the
 set of feeds that exist; nothing is ever read from disk by a name from the URL.
+
+Languages: the board and the agenda are in the group's first language (``group.languages``),
+``?lang=es|en`` asks for another; a party's feed (public ``PARTY.ics`` and private) is in its
+language, as `workplan calendars` writes it; ``all.ics`` and ``meetings.ics`` in the server's.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from . import feeds, tokens
 from .config import Settings, load_settings
 from .db import database_error, describe, ensure_schema, make_engine, session_scope
 from .errors import DatabaseError, UsageError, WorkplanError
+from .i18n import LANGUAGES, _, current, language, normalize
 from .models import FeedToken, Meta
 from .services import REVISION_KEY, ReadContext, group_info
 from .templating import Templates
@@ -89,13 +94,19 @@ class _Snapshot:
     day: date
     tz: ZoneInfo
     ctx: ReadContext
-    feed_set: feeds.FeedSet
+    feed_sets: dict[str, feeds.FeedSet]  # by language
+    party_langs: dict[str, str]  # the language of each party's feed
+    lang: str  # the board's and the agenda's unless ?lang= asks for another
     modified: datetime
     public: dict[str, Resource]
     private: dict[str, Resource] = field(default_factory=dict)  # by party, rendered when first asked for
-    board: Resource | None = None
-    agenda: Resource | None = None
-    agenda_error: str | None = None
+    boards: dict[str, Resource] = field(default_factory=dict)  # by language
+    agendas: dict[str, Resource] = field(default_factory=dict)
+    agenda_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def feed_set(self) -> feeds.FeedSet:
+        return next(iter(self.feed_sets.values()))
 
 
 class HTTPError(Exception):
@@ -119,7 +130,7 @@ class WorkplanApp:
         self.templates = Templates(self.settings.templates_dir)
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
-        self._boards: OrderedDict[tuple[str | None, str], Resource] = OrderedDict()
+        self._boards: OrderedDict[tuple[str | None, str, str], Resource] = OrderedDict()
         # the validators last served per name: Last-Modified must move when the bytes do, even
         # where the data keeps no time for the change (a party renamed)
         self._seen: dict[str, Resource] = {}
@@ -127,12 +138,19 @@ class WorkplanApp:
     # -- WSGI ---------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        # the sentences of errors in the language asked for (?lang=), else the server's
+        asked = re.search(r"(?:^|&)lang=(es|en)(?:&|$)", environ.get("QUERY_STRING", ""))
+        with language(asked.group(1) if asked else None):
+            return self._answer(environ, start_response)
+
+    def _answer(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "") or "/"
         try:
             handler, arg = self._route(path)
             if method not in ("GET", "HEAD"):
-                raise HTTPError("405 Method Not Allowed", f"{method[:20]} is not allowed here; use GET or HEAD.",
+                raise HTTPError("405 Method Not Allowed",
+                                _("{method} is not allowed here; use GET or HEAD.").format(method=method[:20]),
                                 [("Allow", ALLOWED)])
             if handler is None:  # /healthz: the process answers; nothing else is asked
                 return self._plain(environ, start_response, "200 OK", "ok", [])
@@ -144,17 +162,18 @@ class WorkplanApp:
             # the details (which host, which file) are for the log, not for every passer-by
             self._log(f"{method} {path}: {exc}")
             return self._plain(environ, start_response, "503 Service Unavailable",
-                               "The workplan database cannot be read right now; try again in a minute.",
+                               _("The workplan database cannot be read right now; try again in a minute."),
                                [("Retry-After", "30")])
         except WorkplanError as exc:
             self._log(f"{method} {path}: {exc}")
             return self._plain(environ, start_response, "503 Service Unavailable",
-                               f"The workplan cannot be shown right now: {exc}.", [("Retry-After", "30")])
+                               _("The workplan cannot be shown right now: {error}.").format(error=exc),
+                               [("Retry-After", "30")])
         except Exception as exc:
             self._log(f"{method} {path}: internal error: {type(exc).__name__}: {exc}",
                       traceback.format_exc() if self.debug else None)
             return self._plain(environ, start_response, "500 Internal Server Error",
-                               "The server met an unexpected error; it has been logged.", [])
+                               _("The server met an unexpected error; it has been logged."), [])
 
     def _route(self, path: str) -> tuple[Handler | None, str]:
         if path == "/":
@@ -167,8 +186,8 @@ class WorkplanApp:
             return self._public_feed, m.group(1)
         if m := _TOKEN_PATH.match(path):
             return self._private_feed, m.group(1)
-        raise HTTPError("404 Not Found", "Nothing here: the feeds are /calendars/all.ics, /calendars/meetings.ics "
-                                         "and /calendars/PARTY.ics; the status board is /.")
+        raise HTTPError("404 Not Found", _("Nothing here: the feeds are /calendars/all.ics, /calendars/meetings.ics "
+                                           "and /calendars/PARTY.ics; the status board is /."))
 
     # -- responses ----------------------------------------------------------------------------
 
@@ -205,23 +224,24 @@ class WorkplanApp:
         snap = self._current(self._read_revision())
         resource = snap.public.get(f"{name}.ics")
         if resource is None:
-            raise HTTPError("404 Not Found", f"There is no feed {name}.ics; try /calendars/all.ics.")
+            raise HTTPError("404 Not Found", _("There is no feed {name}.ics; try /calendars/all.ics.").format(name=name))
         return resource, [("Cache-Control", "no-cache")]
 
     def _private_feed(self, token: str, _environ: dict[str, Any]) -> tuple[Resource, Headers]:
         wanted = tokens.lookup_hash(token)
         if wanted is None:
-            raise _NO_FEED
+            raise _no_feed()
         party, revision = self._read_token(wanted)
         if party is None or not tokens.confirm(wanted, token):
-            raise _NO_FEED
+            raise _no_feed()
         snap = self._current(revision)
         if party not in {p.id for p in snap.feed_set.parties}:  # withdrawn from the workplan
-            raise _NO_FEED
+            raise _no_feed()
         with self._lock:
             if party not in snap.private:
                 # only this party's actions go in: a small render, and nobody else's restricted ones
-                snap.private[party] = self._render_private(snap.feed_set, party, snap.modified)
+                lang = snap.party_langs.get(party, snap.lang)
+                snap.private[party] = self._render_private(snap.feed_sets[lang], lang, party, snap.modified)
             resource = snap.private[party]
         return resource, [("Cache-Control", "private, no-cache"), ("X-Robots-Tag", "noindex")]
 
@@ -231,37 +251,49 @@ class WorkplanApp:
         try:
             query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=10)
         except ValueError:  # more fields than any link to the board has
-            raise HTTPError("400 Bad Request", "Too many query parameters; the board takes as_of only.") from None
+            raise HTTPError("400 Bad Request",
+                            _("Too many query parameters; the board takes as_of and lang only.")) from None
         day = (query.get("as_of") or [""])[0]
+        asked = _asked_language(query)
         revision = self._read_revision()
         headers: Headers = [("Cache-Control", "no-cache"), ("Content-Security-Policy", HTML_POLICY)]
         if not day:
             snap = self._current(revision)
+            lang = asked or snap.lang
             with self._lock:
-                if snap.board is None:
-                    snap.board = self._remember("board", self._render_board(snap.ctx, snap.modified,
-                                                                            pinned=self.as_of is not None))
-                return snap.board, headers
+                if lang not in snap.boards:
+                    snap.boards[lang] = self._remember(f"board:{lang}", self._render_board(
+                        snap.ctx, snap.modified, lang, snap.lang, pinned=self.as_of is not None))
+                return snap.boards[lang], headers
         if not _DAY.match(day):
-            raise HTTPError("400 Bad Request", "as_of must be a day written YYYY-MM-DD.")
+            raise HTTPError("400 Bad Request", _("as_of must be a day written YYYY-MM-DD."))
         try:
             date.fromisoformat(day)
         except ValueError:
-            raise HTTPError("400 Bad Request", f"as_of {day} is not a day of the calendar.") from None
+            raise HTTPError("400 Bad Request", _("as_of {day} is not a day of the calendar.").format(day=day)) from None
         with self._lock:
-            key = (revision, day)
+            snap = self._current_locked(revision)
+            lang = asked or snap.lang
+            key = (revision, day, lang)
             if key not in self._boards:
-                snap = self._current_locked(revision)
                 ctx = ReadContext(snap.tz, parse_as_of(day, snap.tz), snap.ctx.lookahead_days)
-                self._boards[key] = self._render_board(ctx, snap.modified, pinned=False)
+                self._boards[key] = self._render_board(ctx, snap.modified, lang, snap.lang, pinned=False)
                 while len(self._boards) > BOARD_DAYS_KEPT:
                     self._boards.popitem(last=False)
             return self._boards[key], headers
 
-    def _agenda(self, _arg: str, _environ: dict[str, Any]) -> tuple[Resource, Headers]:
+    def _agenda(self, _arg: str, environ: dict[str, Any]) -> tuple[Resource, Headers]:
+        from urllib.parse import parse_qs
+
+        try:
+            query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=10)
+        except ValueError:
+            raise HTTPError("400 Bad Request", _("Too many query parameters; the agenda takes lang only.")) from None
+        asked = _asked_language(query)
         snap = self._current(self._read_revision())
-        with self._lock:
-            if snap.agenda is None and snap.agenda_error is None:
+        lang = asked or snap.lang
+        with self._lock, language(lang):
+            if lang not in snap.agendas and lang not in snap.agenda_errors:
                 from . import reports
                 from .render.agenda import render_agenda
 
@@ -269,14 +301,15 @@ class WorkplanApp:
                     with session_scope(self.engine, self.url) as session:
                         data = reports.agenda(session, snap.ctx, "virtual")
                     html = render_agenda(data, "html", self.templates)
-                    snap.agenda = self._remember("agenda", Resource.of(html.encode("utf-8"), HTML, snap.modified))
+                    snap.agendas[lang] = self._remember(f"agenda:{lang}",
+                                                        Resource.of(html.encode("utf-8"), HTML, snap.modified))
                 except DatabaseError:
                     raise
                 except UsageError as exc:  # no virtual meeting and no cadence rule to expect one
-                    snap.agenda_error = str(exc)
-            if snap.agenda is None:
-                raise HTTPError("404 Not Found", f"No agenda: {snap.agenda_error}.")
-            return snap.agenda, [("Cache-Control", "no-cache"), ("Content-Security-Policy", HTML_POLICY)]
+                    snap.agenda_errors[lang] = str(exc)
+            if lang not in snap.agendas:
+                raise HTTPError("404 Not Found", _("No agenda: {reason}.").format(reason=snap.agenda_errors[lang]))
+            return snap.agendas[lang], [("Cache-Control", "no-cache"), ("Content-Security-Policy", HTML_POLICY)]
 
     # -- the data -----------------------------------------------------------------------------
 
@@ -333,16 +366,25 @@ class WorkplanApp:
                 # not with the one the request saw (a request that read an older one re-renders
                 # once, and never labels newer data with an older revision or the reverse)
                 revision = session.scalar(select(Meta.value).where(Meta.key == REVISION_KEY))
-                tz = group_info(session).tz
+                group = group_info(session)
+                tz = group.tz
                 day = self._today(tz)
                 moment = parse_as_of(self.as_of or day.isoformat(), tz)
                 ctx = ReadContext(tz, moment, self.settings.int("digest.lookahead_days"))
-                fs = feeds.feed_set(session, ctx)
+                # as `workplan calendars` does: each party's feed in its language, the shared
+                # ones in the server's; the board in the group's first language
+                shared = current()
+                party_langs = feeds.party_languages(session)
+                feed_sets = {}
+                for lang in sorted({shared, *party_langs.values()}, key=lambda x: x != shared):
+                    with language(lang):
+                        feed_sets[lang] = feeds.feed_set(session, ctx)
         except SADatabaseError as exc:  # raised past session_scope by a lazy load
             raise database_error(exc, self.url) from None
-        modified = _data_modified(fs)
-        snap = _Snapshot(revision, day, tz, ctx, fs, modified, {})
-        snap.public = self._render_feeds(feeds.visible_to(fs), modified, prefix="public:")
+        board_lang = normalize(group.languages[0] if group.languages else None) or shared
+        modified = _data_modified(feed_sets[shared])
+        snap = _Snapshot(revision, day, tz, ctx, feed_sets, party_langs, board_lang, modified, {})
+        snap.public = self._render_public(feed_sets, shared, party_langs, modified)
         self._snapshot = snap
         self._boards.clear()
         return snap
@@ -352,30 +394,37 @@ class WorkplanApp:
             return parse_as_of(self.as_of, tz).astimezone(tz).date()
         return datetime.now(tz).date()
 
-    def _render_feeds(self, fs: feeds.FeedSet, modified: datetime, prefix: str) -> dict[str, Resource]:
+    def _render_public(self, feed_sets: dict[str, feeds.FeedSet], shared: str, party_langs: dict[str, str],
+                       modified: datetime) -> dict[str, Resource]:
         from .render.ical import render_feeds
 
         # as `workplan calendars` does: tens of thousands of short-lived objects and no cycles
         gc.disable()
         try:
-            files = render_feeds(fs)
+            rendered = {}
+            for lang, fs in feed_sets.items():
+                with language(lang):
+                    rendered[lang] = render_feeds(feeds.visible_to(fs))
         finally:
             gc.enable()
-        return {name: self._remember(prefix + name, Resource.of(body, CALENDAR, modified))
+        files = {name: rendered[party_langs.get(feeds.feed_party(name), shared)][name] for name in rendered[shared]}
+        return {name: self._remember("public:" + name, Resource.of(body, CALENDAR, modified))
                 for name, body in files.items()}
 
-    def _render_private(self, fs: feeds.FeedSet, party: str, modified: datetime) -> Resource:
+    def _render_private(self, fs: feeds.FeedSet, lang: str, party: str, modified: datetime) -> Resource:
         from .render.ical import render_feeds
 
-        body = render_feeds(feeds.visible_to(fs, party))[f"{party}.ics"]
+        with language(lang):
+            body = render_feeds(feeds.visible_to(fs, party))[f"{party}.ics"]
         return self._remember(f"private:{party}", Resource.of(body, CALENDAR, modified))
 
-    def _render_board(self, ctx: ReadContext, modified: datetime, pinned: bool) -> Resource:
+    def _render_board(self, ctx: ReadContext, modified: datetime, lang: str, default: str,
+                      pinned: bool) -> Resource:
         from .board import status_board
 
-        with session_scope(self.engine, self.url) as session:
+        with language(lang), session_scope(self.engine, self.url) as session:
             data = status_board(session, ctx)
-        html = self.templates.render("board.html", board=data, as_of_pinned=pinned)
+            html = self.templates.render("board.html", board=data, as_of_pinned=pinned, link_lang=None if lang == default else lang)
         return Resource.of(html.encode("utf-8"), HTML, modified)
 
     def _remember(self, name: str, r: Resource) -> Resource:
@@ -389,8 +438,20 @@ class WorkplanApp:
         return r
 
 
-_NO_FEED = HTTPError("404 Not Found", "There is no feed at this address (the link may have been revoked or "
-                                      "replaced; ask the secretariat for a new one).")
+def _no_feed() -> HTTPError:
+    """404 for a token that leads nowhere, the same whatever the reason."""
+    return HTTPError("404 Not Found", _("There is no feed at this address (the link may have been revoked or "
+                                        "replaced; ask the secretariat for a new one)."))
+
+
+def _asked_language(query: dict[str, list[str]]) -> str | None:
+    """``?lang=es|en``; None when not asked. Another value is a 400 with a sentence."""
+    asked = (query.get("lang") or [""])[0]
+    if not asked:
+        return None
+    if asked not in LANGUAGES:
+        raise HTTPError("400 Bad Request", _("lang must be one of {languages}.").format(languages=", ".join(LANGUAGES)))
+    return asked
 
 
 def _common(content_type: str) -> Headers:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..i18n import _, ngettext
 from .app import App, pass_app
 from .params import chosen_language
 
@@ -26,11 +27,12 @@ def send(app: App, party: str | None, as_of: str | None, resend_stale: bool) -> 
         ctx = app.read_context(session, as_of)
         who = reports.recipients(session, party)
         if not who:
-            raise UsageError("no party has an email address, so there is no digest to send")
+            raise UsageError(_("no party has an email address, so there is no digest to send"))
         prepared, skipped = mail.plan(session, ctx, who, chosen_language())
 
     def report(outcome: Outcome) -> None:
-        word = outcome.status.upper() if outcome.trouble else outcome.status
+        word = _status_word(outcome.status)
+        word = word.upper() if outcome.trouble else word
         click.echo(f"{outcome.party}: {word}: {outcome.detail}")
 
     for outcome in skipped:
@@ -42,9 +44,16 @@ def send(app: App, party: str | None, as_of: str | None, resend_stale: bool) -> 
     if trouble:
         period = outcomes[0].period
         raise mail.SendFailed(
-            f"{len(trouble)} of {len(outcomes)} digests for {period} were not sent "
-            f"({', '.join(o.party for o in trouble)}): "
-            + _why(trouble))
+            _("{count} of {total} digests for {period} were not sent ({parties}): {why}")
+            .format(count=len(trouble), total=len(outcomes), period=period,
+                    parties=", ".join(o.party for o in trouble), why=_why(trouble)))
+
+
+def _status_word(status: str) -> str:
+    """The status of a send, as the reader's language says it (the JSON keeps the code)."""
+    return {"sent": _("sent"), "skipped": _("skipped"), "in progress": _("in progress"), "failed": _("failed"),
+            "unconfirmed": _("unconfirmed"), "not attempted": _("not attempted"),
+            "not sent": _("not sent"), "sending": _("sending")}.get(status, status)
 
 
 def _why(trouble: list[Outcome]) -> str:
@@ -54,26 +63,30 @@ def _why(trouble: list[Outcome]) -> str:
         reasons.append(failed.detail)
     unconfirmed = [o.party for o in trouble if o.status == "unconfirmed"]
     if unconfirmed:
-        reasons.append(f"{', '.join(unconfirmed)} may have arrived and need{'s' if len(unconfirmed) == 1 else ''} "
-                       "a decision (see `workplan digest --status`)")
+        reasons.append(ngettext("{parties} may have arrived and needs a decision (see `workplan digest --status`)",
+                                "{parties} may have arrived and need a decision (see `workplan digest --status`)",
+                                len(unconfirmed)).format(parties=", ".join(unconfirmed)))
     if failed is None and any(o.status == "not attempted" for o in trouble):
-        reasons.append("the others go out on the next run")
+        reasons.append(_("the others go out on the next run"))
     return "; ".join(reasons)
 
 
 def _summary(outcomes: list[Outcome]) -> str:
     if not outcomes:
-        return "no digest to send"
+        return _("no digest to send")
     period = outcomes[0].period
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
     if counts.get("skipped") == len(outcomes):
-        return (f"nothing sent: the {len(outcomes)} digest{'s' if len(outcomes) > 1 else ''} for {period} "
-                f"{'were' if len(outcomes) > 1 else 'was'} already sent (exactly once per recipient and week)")
+        return ngettext("nothing sent: the {count} digest for {period} was already sent "
+                        "(exactly once per recipient and week)",
+                        "nothing sent: the {count} digests for {period} were already sent "
+                        "(exactly once per recipient and week)", len(outcomes)).format(
+            count=len(outcomes), period=period)
     order = ("sent", "skipped", "in progress", "failed", "unconfirmed", "not attempted")
-    words = {"skipped": "already sent before"}
-    return f"{period}: " + ", ".join(f"{counts[k]} {words.get(k, k)}" for k in order if counts.get(k))
+    words = {"skipped": _("already sent before")}
+    return f"{period}: " + ", ".join(f"{counts[k]} {words.get(k) or _status_word(k)}" for k in order if counts.get(k))
 
 
 def status(app: App, party: str | None, as_of: str | None, fmt: str) -> None:
@@ -97,15 +110,18 @@ def status(app: App, party: str | None, as_of: str | None, fmt: str) -> None:
             "error": x.error, "decision_needed": x.decision_needed,
         } for x in lines]), nl=False)
         return
-    click.echo(table(("PARTY", "PERIOD", "STATUS", "TRIES", "STARTED (UTC)", "SENT (UTC)", "NOTE"), [
-        (x.party, x.period, x.status.upper() if x.decision_needed else x.status, str(x.attempts) if x.attempts else "",
+    click.echo(table((_("PARTY"), _("PERIOD"), _("STATUS"), _("TRIES"), _("STARTED (UTC)"), _("SENT (UTC)"),
+                      _("NOTE")), [
+        (x.party, x.period, _status_word(x.status).upper() if x.decision_needed else _status_word(x.status),
+         str(x.attempts) if x.attempts else "",
          stamp(x.started_at), stamp(x.sent_at), x.error)
         for x in lines]), nl=False)
     undecided = [x.party for x in lines if x.decision_needed]
     if undecided:
-        click.echo(f"NEEDS A DECISION: {', '.join(undecided)}: a send was begun and never confirmed, so it may or "
-                   "may not have arrived; check, then `workplan digest --party P --mark-sent` (it did) or "
-                   "`workplan digest --party P --send --resend-stale` (it did not)")
+        click.echo(_("NEEDS A DECISION: {parties}: a send was begun and never confirmed, so it may or "
+                     "may not have arrived; check, then `workplan digest --party P --mark-sent` (it did) or "
+                     "`workplan digest --party P --send --resend-stale` (it did not)").format(
+            parties=", ".join(undecided)))
 
 
 def mark_sent(app: App, party: str | None, as_of: str | None) -> None:
@@ -118,9 +134,9 @@ def mark_sent(app: App, party: str | None, as_of: str | None) -> None:
         who = [p.id for p in reports.recipients(session, party)]
         marked = mail.mark_sent(session, period, who, app.now())
     if marked:
-        click.echo(f"marked as sent for {period}: {', '.join(marked)}")
+        click.echo(_("marked as sent for {period}: {parties}").format(period=period, parties=", ".join(marked)))
     else:
-        click.echo(f"no unconfirmed digest for {period} to mark as sent")
+        click.echo(_("no unconfirmed digest for {period} to mark as sent").format(period=period))
 
 
 @click.command()

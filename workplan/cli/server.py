@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..i18n import _
 from .app import App, pass_app
 from .params import as_of_option
 
@@ -54,9 +55,11 @@ def serve(app: App, host: str, port: int, no_scheduler: bool, threads: int, as_o
 
     signal.signal(signal.SIGTERM, _stop)
     shown = f"[{server.effective_host}]" if ":" in str(server.effective_host) else server.effective_host
-    click.echo(f"workplan: serving {group.name} on http://{shown}:{server.effective_port}/ "
-               f"({'no scheduler' if scheduler is None else 'with the scheduler'}"
-               f"{f', as of {as_of}' if as_of else ''}); Ctrl-C stops", err=True)
+    how = _("no scheduler") if scheduler is None else _("with the scheduler")
+    if as_of:
+        how += _(", as of {day}").format(day=as_of)
+    click.echo(_("workplan: serving {group} on {url} ({how}); Ctrl-C stops").format(
+        group=group.name, url=f"http://{shown}:{server.effective_port}/", how=how), err=True)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -65,7 +68,7 @@ def serve(app: App, host: str, port: int, no_scheduler: bool, threads: int, as_o
         server.close()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
-    click.echo("workplan: server stopped", err=True)
+    click.echo(_("workplan: server stopped"), err=True)
 
 
 def _start_scheduler(app: App) -> Any:
@@ -94,7 +97,7 @@ def token(app: App, party: str, rotate: bool, revoke: bool) -> None:
     from .. import tokens
 
     if rotate and revoke:
-        raise click.UsageError("choose --rotate or --revoke, not both")
+        raise click.UsageError(_("choose --rotate or --revoke, not both"))
     now = app.now()
     with app.session(write=True) as session:
         if revoke:
@@ -102,18 +105,19 @@ def token(app: App, party: str, rotate: bool, revoke: bool) -> None:
         else:
             issued: tokens.Issued = app.write(session, lambda: tokens.issue(session, party, now, rotate=rotate))
     if revoke:
-        click.echo(f"{party}: private feed token revoked; its URL now answers 404" if count
-                   else f"{party}: no private feed token to revoke")
+        click.echo((_("{party}: private feed token revoked; its URL now answers 404") if count
+                    else _("{party}: no private feed token to revoke")).format(party=party))
         return
     base = app.settings.get("server.base_url")
     webcal, web = tokens.subscription_urls(base, issued.token)
-    replaced = " (the previous URL no longer works)" if issued.revoked else ""
-    click.echo(f"Private feed of {party}{replaced}. It is shown only this once; send it privately:")
+    replaced = _(" (the previous URL no longer works)") if issued.revoked else ""
+    click.echo(_("Private feed of {party}{replaced}. It is shown only this once; send it privately:").format(
+        party=party, replaced=replaced))
     click.echo(f"  {webcal}")
     click.echo(f"  {web}")
     if web.startswith("http://") and not _loopback(web):
-        click.echo("workplan: warning: server.base_url is http://; the token travels in the URL, so serve it "
-                   "behind TLS and set server.base_url to https://…", err=True)
+        click.echo(_("workplan: warning: server.base_url is http://; the token travels in the URL, so serve it "
+                     "behind TLS and set server.base_url to https://…"), err=True)
 
 
 def _loopback(url: str) -> bool:
