@@ -549,6 +549,29 @@ def write_readme(readme: Path, text: str) -> None:
     readme.write_text(f"{head}{START_MARK}\n{text}\n{END_MARK}{tail}", encoding="utf-8")
 
 
+def server_only(args: argparse.Namespace, sizes: list[int]) -> None:
+    """Measure the feed server alone (for a build that gained it after the rest was measured):
+    the same generated workplan, synced, then `wrk`; the other numbers are kept as they were."""
+    results = json.loads(args.results.read_text(encoding="utf-8"))
+    for n in sizes:
+        work = args.work / str(n)
+        project = work / "project"
+        shutil.rmtree(work, ignore_errors=True)
+        project.mkdir(parents=True)
+        (project / "actions.yaml").write_text(generate.generate(n, args.seed), encoding="utf-8")
+        subprocess.run([*WORKPLAN, "sync"], cwd=project, check=True, capture_output=True)
+        print(f"[{n}] feed server", file=sys.stderr)
+        entry = results["sizes"].setdefault(str(n), {"actions": n, "seed": args.seed, "commands": {}})
+        entry["server"] = measure_server(project, args.wrk_seconds)
+        entry["server"]["measured_at"] = _now()
+    results["ratios"] = ratios(results)
+    results["targets"] = targets(results)
+    args.results.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    text = table(results)
+    write_readme(args.readme, text)
+    print(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Benchmark workplan beside Taskwarrior and the interpreter floor.")
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated numbers of actions")
@@ -567,6 +590,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-taskwarrior", action="store_true", help="do not run Taskwarrior (it takes minutes a "
                         "command from 10,000 actions on)")
     parser.add_argument("--render-only", action="store_true", help="recompute ratios and the table from the results")
+    parser.add_argument("--server-only", action="store_true",
+                        help="measure only the feed server at --sizes, into the existing results")
     args = parser.parse_args(argv)
     globals()["PATIENCE"] = args.patience
     globals()["SKIP_TASKWARRIOR"] = args.skip_taskwarrior
@@ -582,6 +607,9 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if not args.no_install:
         ensure_debian("taskwarrior", "wrk")
+    if args.server_only:
+        server_only(args, sizes)
+        return
     previous: dict[str, Any] = {}
     if args.results.exists():
         previous = json.loads(args.results.read_text(encoding="utf-8"))
