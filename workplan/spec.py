@@ -199,9 +199,9 @@ class Document:
 
 
 class _What:
-    """What a message is about ("title of action x"), translated only when a message uses it.
+    """What a message is about ("title of action x"), translated only when a message prints it.
 
-    Built for every field of every action, so it must cost next to nothing until then.
+    One is built for most fields of every action, so it must cost next to nothing until then.
     """
 
     __slots__ = ("message", "values")
@@ -223,6 +223,32 @@ What = str | _What
 def N_(message: str, **values: object) -> _What:  # noqa: N802 - the name gettext's extractors know
     """Mark *message* for the catalogs; translate it (and fill in *values*) when it is printed."""
     return _What(message, values)
+
+# the fields whose name has no id in it, built once
+_W_ACTION_ID = N_("action id")
+_W_AN_ACTION = N_("an action")
+_W_A_CADENCE_RULE = N_("a cadence rule")
+_W_A_MEETING = N_("a meeting")
+_W_A_PARTY = N_("a party")
+_W_CADENCE_FROM = N_("cadence 'from'")
+_W_CADENCE_KIND = N_("cadence kind")
+_W_CADENCE_PERIOD = N_("cadence period")
+_W_DUE_MEETING = N_("due meeting")
+_W_GROUP_DOMAIN = N_("group domain")
+_W_GROUP_ID = N_("group id")
+_W_GROUP_LANGUAGES = N_("group languages")
+_W_GROUP_NAME = N_("group name")
+_W_GROUP_TIMEZONE = N_("group timezone")
+_W_MEETING_ID = N_("meeting id")
+_W_PARTY_ID = N_("party id")
+_W_PROGRESS_DATE = N_("progress date")
+_W_PROGRESS_NOTE = N_("progress note")
+_W_PROGRESS_OCCURRENCE = N_("progress occurrence")
+_W_PROGRESS_PARTY = N_("progress party")
+_W_SET_NAME = N_("set name")
+_W_SOURCE_REF = N_("source ref")
+_W_SOURCE_TEXT = N_("source text")
+_W_THE_ACTIONS_FILE = N_("the actions file")
 
 
 class _Reader:
@@ -499,7 +525,7 @@ class _Builder:
 
     def document(self, root: Node) -> Document | None:
         r = self.r
-        top = r.mapping(root, N_("the actions file"), _TOP_KEYS, required=("workplan", "group"))
+        top = r.mapping(root, _W_THE_ACTIONS_FILE, _TOP_KEYS, required=("workplan", "group"))
         if top is None:
             return None
         version = r.scalar(top.get("workplan"), "workplan")
@@ -525,23 +551,23 @@ class _Builder:
         m = r.mapping(node, "group", _GROUP_KEYS, required=("id", "name", "timezone"))
         if m is None:
             return None
-        gid = r.ident(m.get("id"), N_("group id")) or "group"
-        tz_name = r.text(m.get("timezone"), N_("group timezone"), "UTC")
+        gid = r.ident(m.get("id"), _W_GROUP_ID) or "group"
+        tz_name = r.text(m.get("timezone"), _W_GROUP_TIMEZONE, "UTC")
         try:
             zone(tz_name)
         except ValueError as exc:
             r.error(m.get("timezone"), _("group timezone: {exc}").format(exc=exc))
             tz_name = "UTC"
-        domain = r.text(m.get("domain"), N_("group domain"), "workplan.invalid")
+        domain = r.text(m.get("domain"), _W_GROUP_DOMAIN, "workplan.invalid")
         languages: list[str] = []
-        for code, lnode in r.names(m.get("languages"), N_("group languages")):
+        for code, lnode in r.names(m.get("languages"), _W_GROUP_LANGUAGES):
             if code not in LANGUAGES:
                 r.error(lnode, _("group languages: {code!r} is not a language workplan writes ({languages})").format(code=code, languages=', '.join(LANGUAGES)))
             elif code not in languages:
                 languages.append(code)
         self.languages = tuple(languages)
         names: dict[str, dict[str, str]] = {}
-        name = self.texts(m.get("name"), N_("group name"), names, "name", gid, plain_is_first=False)
+        name = self.texts(m.get("name"), _W_GROUP_NAME, names, "name", gid, plain_is_first=False)
         if any(ord(ch) < 32 or ch == "\x7f" for ch in " ".join([name, domain, *names.get("name", {}).values()])):
             # both go into every digest's headers (Subject, From, Message-ID)
             r.error(m["name"] if "name" in m and name != gid else node,
@@ -553,10 +579,10 @@ class _Builder:
         r = self.r
         out: dict[str, Party] = {}
         for item in r.items(node, "parties"):
-            m = r.mapping(item, N_("a party"), _PARTY_KEYS, required=("id",))
+            m = r.mapping(item, _W_A_PARTY, _PARTY_KEYS, required=("id",))
             if m is None:
                 continue
-            pid = r.ident(m.get("id"), N_("party id"))
+            pid = r.ident(m.get("id"), _W_PARTY_ID)
             if pid is None:
                 continue
             if pid in out:
@@ -596,7 +622,7 @@ class _Builder:
             r.error(node, _("sets must be a mapping of set names to lists of parties"))
             return out
         for key_node, value_node in node.value:
-            name = r.ident(key_node, N_("set name"))
+            name = r.ident(key_node, _W_SET_NAME)
             if name is None:
                 continue
             if name in out:
@@ -618,10 +644,10 @@ class _Builder:
         r = self.r
         out: dict[str, Meeting] = {}
         for item in r.items(node, "meetings"):
-            m = r.mapping(item, N_("a meeting"), _MEETING_KEYS, required=("id", "start"))
+            m = r.mapping(item, _W_A_MEETING, _MEETING_KEYS, required=("id", "start"))
             if m is None:
                 continue
-            mid = r.ident(m.get("id"), N_("meeting id"))
+            mid = r.ident(m.get("id"), _W_MEETING_ID)
             if mid is None:
                 continue
             if mid in out:
@@ -663,11 +689,11 @@ class _Builder:
         r = self.r
         out: list[CadenceRule] = []
         for item in r.items(node, "cadence"):
-            m = r.mapping(item, N_("a cadence rule"), _CADENCE_KEYS, required=("kind", "per"))
+            m = r.mapping(item, _W_A_CADENCE_RULE, _CADENCE_KEYS, required=("kind", "per"))
             if m is None:
                 continue
-            kind = r.choice(m.get("kind"), N_("cadence kind"), MEETING_KINDS, "other")
-            per = r.choice(m.get("per"), N_("cadence period"), CADENCE_PERIODS, "year")
+            kind = r.choice(m.get("kind"), _W_CADENCE_KIND, MEETING_KINDS, "other")
+            per = r.choice(m.get("per"), _W_CADENCE_PERIOD, CADENCE_PERIODS, "year")
             at_least = 1
             raw = r.scalar(m.get("at_least"), "at_least")
             if raw is not None:
@@ -675,7 +701,7 @@ class _Builder:
                     r.error(m["at_least"], _("at_least must be a whole number of meetings, at least 1, not {raw!r}").format(raw=raw))
                 else:
                     at_least = int(raw)
-            start = r.date_value(m.get("from"), N_("cadence 'from'"), self.tz_name) or date(1970, 1, 1)
+            start = r.date_value(m.get("from"), _W_CADENCE_FROM, self.tz_name) or date(1970, 1, 1)
             report = True
             raw_report = r.scalar(m.get("report"), "report")
             if raw_report is not None:
@@ -727,10 +753,10 @@ class _Builder:
         dep_nodes: dict[str, list[tuple[str, Node]]],
     ) -> Action | None:
         r = self.r
-        m = r.mapping(item, N_("an action"), _ACTION_KEYS, required=("id", "title"))
+        m = r.mapping(item, _W_AN_ACTION, _ACTION_KEYS, required=("id", "title"))
         if m is None:
             return None
-        aid = r.ident(m.get("id"), N_("action id"))
+        aid = r.ident(m.get("id"), _W_ACTION_ID)
         if aid is None:
             return None
         if aid in seen:
@@ -855,7 +881,7 @@ class _Builder:
         meeting = r.text(m.get("meeting"), N_("source meeting of action {aid}", aid=aid))
         if meeting and meeting not in meetings:
             r.error(m["meeting"], _("action {aid}: source names unknown meeting {meeting!r}").format(aid=aid, meeting=meeting))
-        return Source(meeting, r.text(m.get("ref"), N_("source ref")), r.text(m.get("text"), N_("source text")).strip())
+        return Source(meeting, r.text(m.get("ref"), _W_SOURCE_REF), r.text(m.get("text"), _W_SOURCE_TEXT).strip())
 
     def _due(self, node: Node | None, aid: str, meetings: dict[str, Meeting], cadence: list[CadenceRule]) -> DueSpec:
         r = self.r
@@ -882,7 +908,7 @@ class _Builder:
         if "meeting" in m:
             if "after" in m:
                 r.error(m["after"], _("due of action {aid}: 'after' goes with 'next', not with 'meeting'").format(aid=aid))
-            meeting = r.text(m["meeting"], N_("due meeting"))
+            meeting = r.text(m["meeting"], _W_DUE_MEETING)
             if meeting not in meetings:
                 r.error(m["meeting"], _("action {aid} is due at unknown meeting {meeting!r}").format(aid=aid, meeting=meeting))
                 return DueSpec("none")
@@ -946,10 +972,10 @@ class _Builder:
             m = r.mapping(item, N_("a progress entry of action {aid}", aid=aid), _PROGRESS_KEYS, required=("party", "status", "on"))
             if m is None:
                 continue
-            party = r.text(m.get("party"), N_("progress party"))
+            party = r.text(m.get("party"), _W_PROGRESS_PARTY)
             status = r.choice(m.get("status"), N_("progress status of action {aid}", aid=aid), STATUSES, "")
-            on_text = r.scalar(m.get("on"), N_("progress date"))
-            note = r.text(m.get("note"), N_("progress note")).strip()
+            on_text = r.scalar(m.get("on"), _W_PROGRESS_DATE)
+            note = r.text(m.get("note"), _W_PROGRESS_NOTE).strip()
             if party and party not in owners:
                 r.error(m["party"], _("action {aid}: progress names {party!r}, which is not one of its owners").format(aid=aid, party=party))
                 continue
@@ -959,7 +985,7 @@ class _Builder:
             if "occurrence" in m:
                 if not recurring:
                     r.error(m["occurrence"], _("action {aid} is not recurring, so progress takes no 'occurrence'").format(aid=aid))
-                occurrence = r.date_value(m["occurrence"], N_("progress occurrence"), self.tz_name)
+                occurrence = r.date_value(m["occurrence"], _W_PROGRESS_OCCURRENCE, self.tz_name)
             if on_text is None or not status or not party:
                 continue
             try:
