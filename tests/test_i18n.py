@@ -213,3 +213,79 @@ def test_party_feeds_in_the_party_language_unless_lang_says(wp: Runner, project:
     assert "SUMMARY:Vence" not in (folder / "CR.ics").read_text(encoding="utf-8")
     assert wp("calendars", "--as-of", AS_OF, "--lang", "es").code == 0
     assert "SUMMARY:Due" not in (folder / "all.ics").read_text(encoding="utf-8")
+
+
+BROKEN = MINIMAL.split("actions:\n")[0] + """\
+actions:
+  - id: a1
+    title: First action
+    owners: [XX]
+    depends_on: [a2]
+    due: 2020-13-45
+  - id: a2
+    title: Second action
+    owners: [TS]
+    depends_on: [a1]
+    due: 2020-04-01
+  - id: a2
+    title: Again
+    owners: [TS]
+    due: 2020-04-01
+"""
+
+
+def _located(err: str) -> list[tuple[str, str]]:
+    """(FILE:LINE:COL, message) of each line `workplan check` printed."""
+    out = []
+    for line in err.strip().splitlines():
+        prefix, _sep, message = line.partition(": ")
+        assert prefix.count(":") == 2, line
+        out.append((prefix, message))
+    return out
+
+
+def test_check_speaks_spanish_under_lang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_project(tmp_path / "p", BROKEN)
+    english = run_cli(folder, "check")
+    assert english.code == 2
+    monkeypatch.setenv("LANG", "es_ES.UTF-8")
+    spanish = run_cli(folder, "check")
+    assert spanish.code == 2
+    en, es = _located(english.err), _located(spanish.err)
+    # the same findings at the same places, one line each, in the reader's language
+    assert [p for p, _m in es] == [p for p, _m in en] and len(es) == 5
+    assert dict(en) == {
+        "actions.yaml:14:5": "warning: action a1 has no owner: nobody will be asked to deliver it",
+        "actions.yaml:16:14": "action a1: unknown party or set 'XX' in owners",
+        "actions.yaml:17:18": "dependency cycle: a1 → a2 → a1",
+        "actions.yaml:18:10": "due of action a1: '2020-13-45' is not a valid date",
+        "actions.yaml:24:9": "action id 'a2' is used twice (first on line 19)",
+    }
+    assert dict(es) == {
+        "actions.yaml:14:5": "aviso: la acción a1 no tiene responsable: no se pedirá a nadie que la cumpla",
+        "actions.yaml:16:14": "acción a1: parte o conjunto desconocido 'XX' en owners",
+        "actions.yaml:17:18": "ciclo de dependencias: a1 → a2 → a1",
+        "actions.yaml:18:10": "el vencimiento de la acción a1: '2020-13-45' no es una fecha válida",
+        "actions.yaml:24:9": "el id de acción 'a2' se usa dos veces (la primera en la línea 19)",
+    }
+    # a field that names its action translates as a whole: "title of action a2" → "el título de la acción a2"
+    (folder / "actions.yaml").write_text(MINIMAL.replace("title: Second action", "title: [Second action]"),
+                                         encoding="utf-8")
+    result = run_cli(folder, "check")
+    assert result.code == 2
+    assert result.err.rstrip().endswith(": el título de la acción a2 debe ser un solo valor, no una lista ni un mapeo")
+
+
+def test_a_bad_setting_is_a_spanish_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL)
+    toml = folder / "workplan.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") if toml.exists() else "", encoding="utf-8")
+    with toml.open("a", encoding="utf-8") as fh:
+        fh.write('\n[smtp]\nsecurity = "tls"\n')
+    assert run_cli(folder, "list").err.strip() == "workplan: smtp.security must be none, starttls or ssl, not 'tls'"
+    monkeypatch.setenv("LANG", "es_ES.UTF-8")
+    result = run_cli(folder, "list")
+    assert result.code == 2
+    assert result.err.strip() == "workplan: smtp.security debe ser none, starttls o ssl, no 'tls'"
+    toml.write_text('[smpt]\nhost = "mail.example.org"\n', encoding="utf-8")
+    assert run_cli(folder, "list").err.strip().startswith("workplan: " + str(toml) + ": ajuste desconocido 'smpt.host'")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError, ProjectNotFound
+from .i18n import gettext as _
 
 CONFIG_NAME = "workplan.toml"
 ACTIONS_NAME = "actions.yaml"
@@ -95,7 +96,7 @@ class Settings:
         try:
             return int(raw)
         except ValueError:
-            raise ConfigError(f"setting {key} must be a whole number, not {raw!r}") from None
+            raise ConfigError(_("setting {key} must be a whole number, not {raw!r}").format(key=key, raw=raw)) from None
 
 
 def find_project(start: Path) -> Path | None:
@@ -112,19 +113,19 @@ def _read_toml(path: Path) -> dict[str, str]:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(_("cannot read {path}: {strerror}").format(path=path, strerror=exc.strerror)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError(_("{path}: {exc}").format(path=path, exc=exc)) from None
     out: dict[str, str] = {}
     for section, body in data.items():
         if not isinstance(body, dict):
-            raise ConfigError(f"{path}: '{section}' must be a [section] table")
+            raise ConfigError(_("{path}: '{section}' must be a [section] table").format(path=path, section=section))
         for key, value in body.items():
             name = f"{section}.{key}"
             if name == "smtp.password":  # checked first: it is not a setting, on purpose
-                raise ConfigError(f"{path}: the SMTP password is read only from WORKPLAN_SMTP_PASSWORD")
+                raise ConfigError(_("{path}: the SMTP password is read only from WORKPLAN_SMTP_PASSWORD").format(path=path))
             if name not in _BY_KEY:
-                raise ConfigError(f"{path}: unknown setting {name!r} (known: {', '.join(_BY_KEY)})")
+                raise ConfigError(_("{path}: unknown setting {name!r} (known: {known})").format(path=path, name=name, known=', '.join(_BY_KEY)))
             out[name] = str(value)
     return out
 
@@ -145,9 +146,9 @@ def load_settings(
         found = find_project(cwd)
         if found is None:
             raise ProjectNotFound(
-                f"no {ACTIONS_NAME} or {CONFIG_NAME} in {cwd} or any folder above it "
-                "(run `workplan init` to start a project, or pass --file)"
-            )
+                _("no {actions} or {config} in {cwd} or any folder above it "
+                  "(run `workplan init` to start a project, or pass --file)").format(
+                    actions=ACTIONS_NAME, config=CONFIG_NAME, cwd=cwd))
         project = found
     config_file = config if config is not None else project / CONFIG_NAME
     values: dict[str, str] = {}
@@ -161,10 +162,10 @@ def load_settings(
     if actions is not None:
         values["actions.file"] = str(actions.resolve())
     if values.get("actions.autosync", "auto").lower() not in ("auto", "yes", "no", "true", "false"):
-        raise ConfigError(f"actions.autosync must be auto, yes or no, not {values['actions.autosync']!r}")
+        raise ConfigError(_("actions.autosync must be auto, yes or no, not {value!r}").format(value=values['actions.autosync']))
     sec = values.get("smtp.security", "none")
     if sec not in ("none", "starttls", "ssl"):
-        raise ConfigError(f"smtp.security must be none, starttls or ssl, not {sec!r}")
+        raise ConfigError(_("smtp.security must be none, starttls or ssl, not {sec!r}").format(sec=sec))
     return Settings(
         project_dir=project,
         values=values,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .i18n import gettext as _
+
 
 class WorkplanError(Exception):
     """Base class: a failure explained in one sentence for the person at the keyboard."""
@@ -78,7 +80,7 @@ class Problem:
     warning: bool = False
 
     def __str__(self) -> str:
-        kind = "warning: " if self.warning else ""
+        kind = _("warning: ") if self.warning else ""
         return f"{self.file}:{self.line}:{self.column}: {kind}{self.message}"
 
 

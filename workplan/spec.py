@@ -23,6 +23,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import Problem, ValidationFailed
 from .gcpause import paused_gc
+from .i18n import gettext as _
 from .timeutil import PERIODS, When, parse_offset, parse_when, start_of_day, zone
 
 FORMAT_VERSION = 1
@@ -197,6 +198,59 @@ class Document:
 # reading nodes
 
 
+class _What:
+    """What a message is about ("title of action x"), translated only when a message prints it.
+
+    One is built for most fields of every action, so it must cost next to nothing until then.
+    """
+
+    __slots__ = ("message", "values")
+
+    def __init__(self, message: str, values: dict[str, object]) -> None:
+        self.message = message
+        self.values = values
+
+    def __str__(self) -> str:
+        return _(self.message).format(**self.values)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+What = str | _What
+
+
+def N_(message: str, **values: object) -> _What:  # noqa: N802 - the name gettext's extractors know
+    """Mark *message* for the catalogs; translate it (and fill in *values*) when it is printed."""
+    return _What(message, values)
+
+# the fields whose name has no id in it, built once
+_W_ACTION_ID = N_("action id")
+_W_AN_ACTION = N_("an action")
+_W_A_CADENCE_RULE = N_("a cadence rule")
+_W_A_MEETING = N_("a meeting")
+_W_A_PARTY = N_("a party")
+_W_CADENCE_FROM = N_("cadence 'from'")
+_W_CADENCE_KIND = N_("cadence kind")
+_W_CADENCE_PERIOD = N_("cadence period")
+_W_DUE_MEETING = N_("due meeting")
+_W_GROUP_DOMAIN = N_("group domain")
+_W_GROUP_ID = N_("group id")
+_W_GROUP_LANGUAGES = N_("group languages")
+_W_GROUP_NAME = N_("group name")
+_W_GROUP_TIMEZONE = N_("group timezone")
+_W_MEETING_ID = N_("meeting id")
+_W_PARTY_ID = N_("party id")
+_W_PROGRESS_DATE = N_("progress date")
+_W_PROGRESS_NOTE = N_("progress note")
+_W_PROGRESS_OCCURRENCE = N_("progress occurrence")
+_W_PROGRESS_PARTY = N_("progress party")
+_W_SET_NAME = N_("set name")
+_W_SOURCE_REF = N_("source ref")
+_W_SOURCE_TEXT = N_("source text")
+_W_THE_ACTIONS_FILE = N_("the actions file")
+
+
 class _Reader:
     """Walks composed YAML nodes, collecting problems instead of stopping at the first."""
 
@@ -225,78 +279,78 @@ class _Reader:
 
     def check_tag(self, node: Node) -> bool:
         if node.tag not in _SAFE_TAGS:
-            self.error(node, f"YAML tag {node.tag!r} is not allowed in an actions file")
+            self.error(node, _("YAML tag {tag!r} is not allowed in an actions file").format(tag=node.tag))
             return False
         return True
 
     def mapping(
         self,
         node: Node,
-        what: str,
+        what: What,
         allowed: Iterable[str],
         required: Iterable[str] = (),
     ) -> dict[str, Node] | None:
         if not self.check_tag(node):
             return None
         if not isinstance(node, MappingNode):
-            self.error(node, f"{what} must be a mapping of keys to values")
+            self.error(node, _("{what} must be a mapping of keys to values").format(what=what))
             return None
         allowed = tuple(allowed)
         out: dict[str, Node] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
-                self.error(key_node, f"{what} has a key that is not a plain name")
+                self.error(key_node, _("{what} has a key that is not a plain name").format(what=what))
                 continue
             key = str(key_node.value)
             if key == "<<":
-                self.error(key_node, f"{what} uses a YAML merge key ('<<'), which is not supported")
+                self.error(key_node, _("{what} uses a YAML merge key ('<<'), which is not supported").format(what=what))
                 continue
             if key in out:
-                self.error(key_node, f"{what} has the key {key!r} twice")
+                self.error(key_node, _("{what} has the key {key!r} twice").format(what=what, key=key))
                 continue
             if key not in allowed:
-                hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
-                self.error(key_node, f"unknown key {key!r} in {what}{hint}")
+                hint = _(" (expected one of: {keys})").format(keys=", ".join(allowed)) if allowed else ""
+                self.error(key_node, _("unknown key {key!r} in {what}{hint}").format(key=key, what=what, hint=hint))
                 continue
             out[key] = value_node
         for key in required:
             if key not in out or _is_null(out[key]):
-                self.error(node, f"{what} lacks the required key {key!r}")
+                self.error(node, _("{what} lacks the required key {key!r}").format(what=what, key=key))
         return out
 
-    def scalar(self, node: Node | None, what: str) -> str | None:
+    def scalar(self, node: Node | None, what: What) -> str | None:
         if node is None or _is_null(node):
             return None
         if not self.check_tag(node):
             return None
         if not isinstance(node, ScalarNode):
-            self.error(node, f"{what} must be a single value, not a list or mapping")
+            self.error(node, _("{what} must be a single value, not a list or mapping").format(what=what))
             return None
         return str(node.value)
 
-    def text(self, node: Node | None, what: str, default: str = "") -> str:
+    def text(self, node: Node | None, what: What, default: str = "") -> str:
         value = self.scalar(node, what)
         return default if value is None else value
 
-    def ident(self, node: Node | None, what: str) -> str | None:
+    def ident(self, node: Node | None, what: What) -> str | None:
         value = self.scalar(node, what)
         if value is None:
             return None
         if not _ID_RE.match(value):
-            self.error(node, f"{what} {value!r} is not a valid id (letters, digits, '-', '_', '.'; at most 64)")
+            self.error(node, _("{what} {value!r} is not a valid id (letters, digits, '-', '_', '.'; at most 64)").format(what=what, value=value))
             return None
         return value
 
-    def choice(self, node: Node | None, what: str, choices: tuple[str, ...], default: str) -> str:
+    def choice(self, node: Node | None, what: What, choices: tuple[str, ...], default: str) -> str:
         value = self.scalar(node, what)
         if value is None:
             return default
         if value not in choices:
-            self.error(node, f"{what} {value!r} is not one of: {', '.join(choices)}")
+            self.error(node, _("{what} {value!r} is not one of: {choices}").format(what=what, value=value, choices=', '.join(choices)))
             return default
         return value
 
-    def items(self, node: Node | None, what: str) -> list[Node]:
+    def items(self, node: Node | None, what: What) -> list[Node]:
         """The items of a list; a single scalar counts as a one-item list."""
         if node is None or _is_null(node):
             return []
@@ -305,29 +359,29 @@ class _Reader:
         if isinstance(node, ScalarNode):
             return [node]
         if not isinstance(node, SequenceNode):
-            self.error(node, f"{what} must be a list")
+            self.error(node, _("{what} must be a list").format(what=what))
             return []
         return list(node.value)
 
-    def names(self, node: Node | None, what: str) -> list[tuple[str, Node]]:
+    def names(self, node: Node | None, what: What) -> list[tuple[str, Node]]:
         out: list[tuple[str, Node]] = []
         for item in self.items(node, what):
-            value = self.scalar(item, f"an item of {what}")
+            value = self.scalar(item, N_("an item of {what}", what=what))
             if value is not None:
                 out.append((value, item))
         return out
 
-    def date_value(self, node: Node | None, what: str, tz_name: str) -> date | None:
+    def date_value(self, node: Node | None, what: What, tz_name: str) -> date | None:
         value = self.scalar(node, what)
         if value is None:
             return None
         try:
             when = parse_when(value, zone(tz_name))
         except ValueError as exc:
-            self.error(node, f"{what}: {exc}")
+            self.error(node, _("{what}: {exc}").format(what=what, exc=exc))
             return None
         if when.precision != "date":
-            self.error(node, f"{what} must be a date (YYYY-MM-DD), not {value!r}")
+            self.error(node, _("{what} must be a date (YYYY-MM-DD), not {value!r}").format(what=what, value=value))
             return None
         return when.day
 
@@ -347,11 +401,12 @@ def load(path: Path | str) -> Document:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ValidationFailed(
-                [Problem(str(path), 1, 1, f"the file is {size // (1024 * 1024)} MB; actions files are limited to {MAX_FILE_BYTES // (1024 * 1024)} MB")]
+                [Problem(str(path), 1, 1, _("the file is {size} MB; actions files are limited to {limit} MB").format(
+                    size=size // (1024 * 1024), limit=MAX_FILE_BYTES // (1024 * 1024)))]
             )
         raw = path.read_bytes()
     except OSError as exc:
-        raise ValidationFailed([Problem(str(path), 1, 1, f"cannot read the file: {exc.strerror}")]) from None
+        raise ValidationFailed([Problem(str(path), 1, 1, _("cannot read the file: {strerror}").format(strerror=exc.strerror))]) from None
     return loads(raw, str(path))
 
 
@@ -366,7 +421,7 @@ def _loads(raw: bytes | str, path: str) -> Document:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ValidationFailed(
-                [Problem(path, 1, 1, f"the file is not UTF-8 text (byte {exc.start})")]
+                [Problem(path, 1, 1, _("the file is not UTF-8 text (byte {start})").format(start=exc.start))]
             ) from None
     try:
         root = _compose(raw)
@@ -374,21 +429,21 @@ def _loads(raw: bytes | str, path: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        raise ValidationFailed([Problem(path, line, col, f"YAML syntax error: {problem}")]) from None
+        raise ValidationFailed([Problem(path, line, col, _("YAML syntax error: {problem}").format(problem=problem))]) from None
     except yaml.reader.ReaderError as exc:
         # a control character pasted from a word processor: point at it
         before = raw[: exc.position]
         line = before.count("\n") + 1
         column = exc.position - (before.rfind("\n") + 1) + 1
-        raise ValidationFailed([Problem(path, line, column, f"the file contains the control character U+{exc.character:04X}, which YAML does not allow" if isinstance(exc.character, int) else f"the file contains a character YAML does not allow ({exc.reason})")]) from None
+        raise ValidationFailed([Problem(path, line, column, _("the file contains the control character U+{code:04X}, which YAML does not allow").format(code=exc.character) if isinstance(exc.character, int) else _("the file contains a character YAML does not allow ({reason})").format(reason=exc.reason))]) from None
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValidationFailed([Problem(path, 1, 1, f"YAML error: {first}")]) from None
+        raise ValidationFailed([Problem(path, 1, 1, _("YAML error: {first}").format(first=first))]) from None
     except RecursionError:
-        raise ValidationFailed([Problem(path, 1, 1, "the YAML is nested too deeply")]) from None
+        raise ValidationFailed([Problem(path, 1, 1, _("the YAML is nested too deeply"))]) from None
     reader = _Reader(path)
     if root is None:
-        raise ValidationFailed([Problem(path, 1, 1, "the file is empty; it needs at least 'workplan: 1' and 'group:'")])
+        raise ValidationFailed([Problem(path, 1, 1, _("the file is empty; it needs at least 'workplan: 1' and 'group:'"))])
     doc = _Builder(reader).document(root)
     errors = [p for p in reader.problems if not p.warning]
     if errors or doc is None:
@@ -470,12 +525,12 @@ class _Builder:
 
     def document(self, root: Node) -> Document | None:
         r = self.r
-        top = r.mapping(root, "the actions file", _TOP_KEYS, required=("workplan", "group"))
+        top = r.mapping(root, _W_THE_ACTIONS_FILE, _TOP_KEYS, required=("workplan", "group"))
         if top is None:
             return None
         version = r.scalar(top.get("workplan"), "workplan")
         if version is not None and version != str(FORMAT_VERSION):
-            r.error(top["workplan"], f"format version {version!r} is not supported (this workplan reads version {FORMAT_VERSION})")
+            r.error(top["workplan"], _("format version {version!r} is not supported (this workplan reads version {format_version})").format(version=version, format_version=FORMAT_VERSION))
         group = self.group(top.get("group"))
         if group is None:
             return None
@@ -496,27 +551,27 @@ class _Builder:
         m = r.mapping(node, "group", _GROUP_KEYS, required=("id", "name", "timezone"))
         if m is None:
             return None
-        gid = r.ident(m.get("id"), "group id") or "group"
-        tz_name = r.text(m.get("timezone"), "group timezone", "UTC")
+        gid = r.ident(m.get("id"), _W_GROUP_ID) or "group"
+        tz_name = r.text(m.get("timezone"), _W_GROUP_TIMEZONE, "UTC")
         try:
             zone(tz_name)
         except ValueError as exc:
-            r.error(m.get("timezone"), f"group timezone: {exc}")
+            r.error(m.get("timezone"), _("group timezone: {exc}").format(exc=exc))
             tz_name = "UTC"
-        domain = r.text(m.get("domain"), "group domain", "workplan.invalid")
+        domain = r.text(m.get("domain"), _W_GROUP_DOMAIN, "workplan.invalid")
         languages: list[str] = []
-        for code, lnode in r.names(m.get("languages"), "group languages"):
+        for code, lnode in r.names(m.get("languages"), _W_GROUP_LANGUAGES):
             if code not in LANGUAGES:
-                r.error(lnode, f"group languages: {code!r} is not a language workplan writes ({', '.join(LANGUAGES)})")
+                r.error(lnode, _("group languages: {code!r} is not a language workplan writes ({languages})").format(code=code, languages=', '.join(LANGUAGES)))
             elif code not in languages:
                 languages.append(code)
         self.languages = tuple(languages)
         names: dict[str, dict[str, str]] = {}
-        name = self.texts(m.get("name"), "group name", names, "name", gid, plain_is_first=False)
+        name = self.texts(m.get("name"), _W_GROUP_NAME, names, "name", gid, plain_is_first=False)
         if any(ord(ch) < 32 or ch == "\x7f" for ch in " ".join([name, domain, *names.get("name", {}).values()])):
             # both go into every digest's headers (Subject, From, Message-ID)
             r.error(m["name"] if "name" in m and name != gid else node,
-                    "the group's name or domain contains a line break or control character")
+                    _("the group's name or domain contains a line break or control character"))
             name, domain, names = gid, "workplan.invalid", {}
         return Group(gid, name, tz_name, domain, tuple(languages), names.get("name", {}))
 
@@ -524,34 +579,34 @@ class _Builder:
         r = self.r
         out: dict[str, Party] = {}
         for item in r.items(node, "parties"):
-            m = r.mapping(item, "a party", _PARTY_KEYS, required=("id",))
+            m = r.mapping(item, _W_A_PARTY, _PARTY_KEYS, required=("id",))
             if m is None:
                 continue
-            pid = r.ident(m.get("id"), "party id")
+            pid = r.ident(m.get("id"), _W_PARTY_ID)
             if pid is None:
                 continue
             if pid in out:
-                r.error(m["id"], f"party {pid!r} is defined twice (first on line {out[pid].pos.line})")
+                r.error(m["id"], _("party {pid!r} is defined twice (first on line {line})").format(pid=pid, line=out[pid].pos.line))
                 continue
             emails = []
-            for address, enode in r.names(m.get("email"), f"email of party {pid}"):
+            for address, enode in r.names(m.get("email"), N_("email of party {pid}", pid=pid)):
                 if not _EMAIL_RE.match(address):
-                    r.error(enode, f"party {pid}: {address!r} is not an email address")
+                    r.error(enode, _("party {pid}: {address!r} is not an email address").format(pid=pid, address=address))
                 else:
                     emails.append(address)
             names: dict[str, dict[str, str]] = {}
-            name = self.texts(m.get("name"), f"name of party {pid}", names, "name", pid, plain_is_first=False)
+            name = self.texts(m.get("name"), N_("name of party {pid}", pid=pid), names, "name", pid, plain_is_first=False)
             if any(ord(ch) < 32 or ch == "\x7f" for ch in " ".join([name, *names.get("name", {}).values()])):
                 # the name goes into email headers (To:), where a line break would inject headers
-                r.error(m["name"], f"party {pid}: the name contains a line break or control character")
+                r.error(m["name"], _("party {pid}: the name contains a line break or control character").format(pid=pid))
                 name = pid
             out[pid] = Party(
                 pid,
                 name,
-                r.choice(m.get("kind"), f"kind of party {pid}", PARTY_KINDS, "other"),
+                r.choice(m.get("kind"), N_("kind of party {pid}", pid=pid), PARTY_KINDS, "other"),
                 tuple(emails),
                 r.pos(item),
-                self.language(m.get("lang"), f"lang of party {pid}"),
+                self.language(m.get("lang"), N_("lang of party {pid}", pid=pid)),
                 names.get("name", {}),
             )
         return out
@@ -564,22 +619,22 @@ class _Builder:
         if not r.check_tag(node):
             return out
         if not isinstance(node, MappingNode):
-            r.error(node, "sets must be a mapping of set names to lists of parties")
+            r.error(node, _("sets must be a mapping of set names to lists of parties"))
             return out
         for key_node, value_node in node.value:
-            name = r.ident(key_node, "set name")
+            name = r.ident(key_node, _W_SET_NAME)
             if name is None:
                 continue
             if name in out:
-                r.error(key_node, f"set {name!r} is defined twice")
+                r.error(key_node, _("set {name!r} is defined twice").format(name=name))
                 continue
             if name in parties:
-                r.error(key_node, f"set {name!r} has the same name as a party")
+                r.error(key_node, _("set {name!r} has the same name as a party").format(name=name))
                 continue
             members: list[str] = []
-            for pid, pnode in r.names(value_node, f"set {name}"):
+            for pid, pnode in r.names(value_node, N_("set {name}", name=name)):
                 if pid not in parties:
-                    r.error(pnode, f"set {name!r} names unknown party {pid!r}")
+                    r.error(pnode, _("set {name!r} names unknown party {pid!r}").format(name=name, pid=pid))
                 elif pid not in members:
                     members.append(pid)
             out[name] = tuple(members)
@@ -589,42 +644,42 @@ class _Builder:
         r = self.r
         out: dict[str, Meeting] = {}
         for item in r.items(node, "meetings"):
-            m = r.mapping(item, "a meeting", _MEETING_KEYS, required=("id", "start"))
+            m = r.mapping(item, _W_A_MEETING, _MEETING_KEYS, required=("id", "start"))
             if m is None:
                 continue
-            mid = r.ident(m.get("id"), "meeting id")
+            mid = r.ident(m.get("id"), _W_MEETING_ID)
             if mid is None:
                 continue
             if mid in out:
-                r.error(m["id"], f"meeting {mid!r} is defined twice (first on line {out[mid].pos.line})")
+                r.error(m["id"], _("meeting {mid!r} is defined twice (first on line {line})").format(mid=mid, line=out[mid].pos.line))
                 continue
-            tz_name = r.text(m.get("timezone"), f"timezone of meeting {mid}", self.tz_name)
+            tz_name = r.text(m.get("timezone"), N_("timezone of meeting {mid}", mid=mid), self.tz_name)
             try:
                 tz = zone(tz_name)
             except ValueError as exc:
-                r.error(m.get("timezone"), f"meeting {mid}: {exc}")
+                r.error(m.get("timezone"), _("meeting {mid}: {exc}").format(mid=mid, exc=exc))
                 continue
-            start = self._when(m.get("start"), f"meeting {mid} start", tz)
-            end = self._when(m.get("end"), f"meeting {mid} end", tz)
+            start = self._when(m.get("start"), N_("meeting {mid} start", mid=mid), tz)
+            end = self._when(m.get("end"), N_("meeting {mid} end", mid=mid), tz)
             if start is None:
                 continue
             if end is not None and end < start:
-                r.error(m["end"], f"meeting {mid} ends ({end.iso()}) before it starts ({start.iso()})")
+                r.error(m["end"], _("meeting {mid} ends ({end}) before it starts ({start})").format(mid=mid, end=end.iso(), start=start.iso()))
                 end = None
             translations: dict[str, dict[str, str]] = {}
             out[mid] = Meeting(
                 mid,
-                self.texts(m.get("title"), f"title of meeting {mid}", translations, "title", mid),
-                r.choice(m.get("kind"), f"kind of meeting {mid}", MEETING_KINDS, "other"),
+                self.texts(m.get("title"), N_("title of meeting {mid}", mid=mid), translations, "title", mid),
+                r.choice(m.get("kind"), N_("kind of meeting {mid}", mid=mid), MEETING_KINDS, "other"),
                 start,
                 end,
                 tz_name,
                 # a place reads the same in any language unless given per language
-                self.texts(m.get("location"), f"location of meeting {mid}", translations, "location",
+                self.texts(m.get("location"), N_("location of meeting {mid}", mid=mid), translations, "location",
                            plain_is_first=False),
-                r.text(m.get("url"), f"url of meeting {mid}"),
-                r.choice(m.get("status"), f"status of meeting {mid}", MEETING_STATUSES, "planned"),
-                self.texts(m.get("description"), f"description of meeting {mid}", translations, "description"),
+                r.text(m.get("url"), N_("url of meeting {mid}", mid=mid)),
+                r.choice(m.get("status"), N_("status of meeting {mid}", mid=mid), MEETING_STATUSES, "planned"),
+                self.texts(m.get("description"), N_("description of meeting {mid}", mid=mid), translations, "description"),
                 r.pos(item),
                 translations,
             )
@@ -634,27 +689,27 @@ class _Builder:
         r = self.r
         out: list[CadenceRule] = []
         for item in r.items(node, "cadence"):
-            m = r.mapping(item, "a cadence rule", _CADENCE_KEYS, required=("kind", "per"))
+            m = r.mapping(item, _W_A_CADENCE_RULE, _CADENCE_KEYS, required=("kind", "per"))
             if m is None:
                 continue
-            kind = r.choice(m.get("kind"), "cadence kind", MEETING_KINDS, "other")
-            per = r.choice(m.get("per"), "cadence period", CADENCE_PERIODS, "year")
+            kind = r.choice(m.get("kind"), _W_CADENCE_KIND, MEETING_KINDS, "other")
+            per = r.choice(m.get("per"), _W_CADENCE_PERIOD, CADENCE_PERIODS, "year")
             at_least = 1
             raw = r.scalar(m.get("at_least"), "at_least")
             if raw is not None:
                 if not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
-                    r.error(m["at_least"], f"at_least must be a whole number of meetings, at least 1, not {raw!r}")
+                    r.error(m["at_least"], _("at_least must be a whole number of meetings, at least 1, not {raw!r}").format(raw=raw))
                 else:
                     at_least = int(raw)
-            start = r.date_value(m.get("from"), "cadence 'from'", self.tz_name) or date(1970, 1, 1)
+            start = r.date_value(m.get("from"), _W_CADENCE_FROM, self.tz_name) or date(1970, 1, 1)
             report = True
             raw_report = r.scalar(m.get("report"), "report")
             if raw_report is not None:
                 if raw_report.lower() not in ("true", "false", "yes", "no"):
-                    r.error(m["report"], f"report must be true or false, not {raw_report!r}")
+                    r.error(m["report"], _("report must be true or false, not {raw_report!r}").format(raw_report=raw_report))
                 report = raw_report.lower() in ("true", "yes")
             if any(rule.kind == kind for rule in out):
-                r.error(item, f"there are two cadence rules for {kind} meetings; keep one")
+                r.error(item, _("there are two cadence rules for {kind} meetings; keep one").format(kind=kind))
                 continue
             out.append(CadenceRule(kind, per, at_least, start, report))
         return out
@@ -678,13 +733,13 @@ class _Builder:
         for aid, deps in dep_nodes.items():
             for dep, dnode in deps:
                 if dep == aid:
-                    r.error(dnode, f"action {aid!r} depends on itself")
+                    r.error(dnode, _("action {aid!r} depends on itself").format(aid=aid))
                 elif dep not in out:
-                    r.error(dnode, f"action {aid!r} depends on unknown action {dep!r}")
+                    r.error(dnode, _("action {aid!r} depends on unknown action {dep!r}").format(aid=aid, dep=dep))
         for cycle in _cycles({a.id: [d for d in a.depends_on if d in out and d != a.id] for a in out.values()}):
             first = cycle[0]
             dnode = next(n for d, n in dep_nodes[first] if d == cycle[1])
-            r.error(dnode, "dependency cycle: " + " → ".join(cycle))
+            r.error(dnode, _("dependency cycle: {cycle}").format(cycle=" → ".join(cycle)))
         return out
 
     def action(
@@ -698,27 +753,27 @@ class _Builder:
         dep_nodes: dict[str, list[tuple[str, Node]]],
     ) -> Action | None:
         r = self.r
-        m = r.mapping(item, "an action", _ACTION_KEYS, required=("id", "title"))
+        m = r.mapping(item, _W_AN_ACTION, _ACTION_KEYS, required=("id", "title"))
         if m is None:
             return None
-        aid = r.ident(m.get("id"), "action id")
+        aid = r.ident(m.get("id"), _W_ACTION_ID)
         if aid is None:
             return None
         if aid in seen:
-            r.error(m["id"], f"action id {aid!r} is used twice (first on line {seen[aid].pos.line})")
+            r.error(m["id"], _("action id {aid!r} is used twice (first on line {line})").format(aid=aid, line=seen[aid].pos.line))
             return None
         translations: dict[str, dict[str, str]] = {}
-        title = self.texts(m.get("title"), f"title of action {aid}", translations, "title", aid).strip()
+        title = self.texts(m.get("title"), N_("title of action {aid}", aid=aid), translations, "title", aid).strip()
         if not title:
-            r.error(m.get("title"), f"action {aid} has an empty title")
-        self.warn_missing_languages(m.get("title"), f"action {aid}", translations, "title")
+            r.error(m.get("title"), _("action {aid} has an empty title").format(aid=aid))
+        self.warn_missing_languages(m.get("title"), N_("action {aid}", aid=aid), translations, "title")
         source = self._source(m.get("source"), aid, meetings)
 
         def resolve_names(key: str) -> tuple[str, ...]:
             names: list[str] = []
-            for name, nnode in r.names(m.get(key), f"{key} of action {aid}"):
+            for name, nnode in r.names(m.get(key), N_("{key} of action {aid}", key=key, aid=aid)):
                 if name not in parties and name not in sets:
-                    r.error(nnode, f"action {aid}: unknown party or set {name!r} in {key}")
+                    r.error(nnode, _("action {aid}: unknown party or set {name!r} in {key}").format(aid=aid, name=name, key=key))
                 elif name not in names:
                     names.append(name)
             return tuple(names)
@@ -726,35 +781,35 @@ class _Builder:
         owners = resolve_names("owners")
         with_ = resolve_names("with")
         if not owners:
-            r.warn(item, f"action {aid} has no owner: nobody will be asked to deliver it")
+            r.warn(item, _("action {aid} has no owner: nobody will be asked to deliver it").format(aid=aid))
         due = self._due(m.get("due"), aid, meetings, cadence)
         if due.form == "date" and due.when is not None and source is not None and source.meeting in meetings:
             created = meetings[source.meeting].start
             if due.when.last_day < created.day:
-                r.warn(m.get("due"), f"action {aid} is due ({due.when.iso()}) before the meeting that created it ({source.meeting}, {created.iso()})")
+                r.warn(m.get("due"), _("action {aid} is due ({due}) before the meeting that created it ({meeting}, {created})").format(aid=aid, due=due.when.iso(), meeting=source.meeting, created=created.iso()))
         deps: list[str] = []
         dep_nodes[aid] = []
-        for dep, dnode in r.names(m.get("depends_on"), f"depends_on of action {aid}"):
+        for dep, dnode in r.names(m.get("depends_on"), N_("depends_on of action {aid}", aid=aid)):
             if dep not in deps:
                 deps.append(dep)
                 dep_nodes[aid].append((dep, dnode))
         recurrence = self._recurrence(m, aid, source, meetings)
         expanded = [p for name in owners for p in sets.get(name, (name,))]
         progress = self._progress(m.get("progress"), aid, expanded, recurrence is not None)
-        tags = tuple(t for t, _ in r.names(m.get("tags"), f"tags of action {aid}"))
+        tags = tuple(t for t, _node in r.names(m.get("tags"), N_("tags of action {aid}", aid=aid)))
         return Action(
             aid,
             title,
-            self.texts(m.get("description"), f"description of action {aid}", translations, "description").strip(),
+            self.texts(m.get("description"), N_("description of action {aid}", aid=aid), translations, "description").strip(),
             source,
-            r.text(m.get("theme"), f"theme of action {aid}"),
+            r.text(m.get("theme"), N_("theme of action {aid}", aid=aid)),
             tags,
             owners,
             with_,
             due,
             tuple(deps),
             recurrence,
-            r.choice(m.get("visibility"), f"visibility of action {aid}", VISIBILITIES, "public"),
+            r.choice(m.get("visibility"), N_("visibility of action {aid}", aid=aid), VISIBILITIES, "public"),
             progress,
             r.pos(item),
             translations,
@@ -762,14 +817,14 @@ class _Builder:
 
     # -- fields ------------------------------------------------------------
 
-    def language(self, node: Node | None, what: str) -> str:
+    def language(self, node: Node | None, what: What) -> str:
         code = self.r.text(node, what)
         if code and code not in LANGUAGES:
-            self.r.error(node, f"{what}: {code!r} is not a language workplan writes ({', '.join(LANGUAGES)})")
+            self.r.error(node, _("{what}: {code!r} is not a language workplan writes ({languages})").format(what=what, code=code, languages=', '.join(LANGUAGES)))
             return ""
         return code
 
-    def texts(self, node: Node | None, what: str, into: dict[str, dict[str, str]], key: str,
+    def texts(self, node: Node | None, what: What, into: dict[str, dict[str, str]], key: str,
               default: str = "", plain_is_first: bool = True) -> str:
         """A text written once (``title: …``) or per language (``title: {en: …, es: …}``).
 
@@ -785,17 +840,17 @@ class _Builder:
             return text
         versions: dict[str, str] = {}
         for lang, vnode in (r.mapping(node, what, LANGUAGES) or {}).items():
-            value = r.text(vnode, f"{what} ({lang})").strip()
+            value = r.text(vnode, N_("{what} ({lang})", what=what, lang=lang)).strip()
             if value:
                 versions[lang] = value
         if not versions:
-            r.error(node, f"{what} has no text in any language")
+            r.error(node, _("{what} has no text in any language").format(what=what))
             return default
         into[key] = versions
         first = next((versions[lang] for lang in self.languages if lang in versions), None)
         return first if first is not None else next(iter(versions.values()))
 
-    def warn_missing_languages(self, node: Node | None, what: str, translations: dict[str, dict[str, str]],
+    def warn_missing_languages(self, node: Node | None, what: What, translations: dict[str, dict[str, str]],
                                key: str) -> None:
         """The group writes in several languages: say which ones this text lacks (a plain string
         counts as the group's first language)."""
@@ -804,40 +859,40 @@ class _Builder:
         have = set(translations.get(key, {})) or {self.languages[0]}
         missing = [lang for lang in self.languages if lang not in have]
         if missing:
-            self.r.warn(node, f"{what} has no {key} in {', '.join(missing)} (group languages: {', '.join(self.languages)})")
+            self.r.warn(node, _("{what} has no {key} in {missing} (group languages: {languages})").format(what=what, key=key, missing=', '.join(missing), languages=', '.join(self.languages)))
 
-    def _when(self, node: Node | None, what: str, tz: object) -> When | None:
+    def _when(self, node: Node | None, what: What, tz: object) -> When | None:
         value = self.r.scalar(node, what)
         if value is None:
             return None
         try:
             return parse_when(value, tz)  # type: ignore[arg-type]
         except ValueError as exc:
-            self.r.error(node, f"{what}: {exc}")
+            self.r.error(node, _("{what}: {exc}").format(what=what, exc=exc))
             return None
 
     def _source(self, node: Node | None, aid: str, meetings: dict[str, Meeting]) -> Source | None:
         r = self.r
         if node is None or _is_null(node):
             return None
-        m = r.mapping(node, f"source of action {aid}", _SOURCE_KEYS)
+        m = r.mapping(node, N_("source of action {aid}", aid=aid), _SOURCE_KEYS)
         if m is None:
             return None
-        meeting = r.text(m.get("meeting"), f"source meeting of action {aid}")
+        meeting = r.text(m.get("meeting"), N_("source meeting of action {aid}", aid=aid))
         if meeting and meeting not in meetings:
-            r.error(m["meeting"], f"action {aid}: source names unknown meeting {meeting!r}")
-        return Source(meeting, r.text(m.get("ref"), "source ref"), r.text(m.get("text"), "source text").strip())
+            r.error(m["meeting"], _("action {aid}: source names unknown meeting {meeting!r}").format(aid=aid, meeting=meeting))
+        return Source(meeting, r.text(m.get("ref"), _W_SOURCE_REF), r.text(m.get("text"), _W_SOURCE_TEXT).strip())
 
     def _due(self, node: Node | None, aid: str, meetings: dict[str, Meeting], cadence: list[CadenceRule]) -> DueSpec:
         r = self.r
         if node is None or _is_null(node):
             return DueSpec("none")
         if isinstance(node, ScalarNode):
-            when = self._when(node, f"due of action {aid}", zone(self.tz_name))
+            when = self._when(node, N_("due of action {aid}", aid=aid), zone(self.tz_name))
             if when is None:
                 return DueSpec("none")
             return DueSpec("date", when=when)
-        m = r.mapping(node, f"due of action {aid}", _DUE_KEYS)
+        m = r.mapping(node, N_("due of action {aid}", aid=aid), _DUE_KEYS)
         if m is None:
             return DueSpec("none")
         offset = 0
@@ -846,66 +901,66 @@ class _Builder:
             try:
                 offset = parse_offset(raw or "").days
             except ValueError as exc:
-                r.error(m["offset"], f"action {aid}: {exc}")
+                r.error(m["offset"], _("action {aid}: {exc}").format(aid=aid, exc=exc))
         if "meeting" in m and "next" in m:
-            r.error(node, f"due of action {aid} has both 'meeting' and 'next'; keep one")
+            r.error(node, _("due of action {aid} has both 'meeting' and 'next'; keep one").format(aid=aid))
             return DueSpec("none")
         if "meeting" in m:
             if "after" in m:
-                r.error(m["after"], f"due of action {aid}: 'after' goes with 'next', not with 'meeting'")
-            meeting = r.text(m["meeting"], "due meeting")
+                r.error(m["after"], _("due of action {aid}: 'after' goes with 'next', not with 'meeting'").format(aid=aid))
+            meeting = r.text(m["meeting"], _W_DUE_MEETING)
             if meeting not in meetings:
-                r.error(m["meeting"], f"action {aid} is due at unknown meeting {meeting!r}")
+                r.error(m["meeting"], _("action {aid} is due at unknown meeting {meeting!r}").format(aid=aid, meeting=meeting))
                 return DueSpec("none")
             return DueSpec("meeting", meeting=meeting, offset_days=offset)
         if "next" in m:
-            kind = r.choice(m["next"], f"due of action {aid}: next", MEETING_KINDS, "")
+            kind = r.choice(m["next"], N_("due of action {aid}: next", aid=aid), MEETING_KINDS, "")
             after = r.text(m.get("after"), "after")
             if not after:
-                r.error(node, f"due of action {aid}: 'next' needs 'after: MEETING' to know where to count from")
+                r.error(node, _("due of action {aid}: 'next' needs 'after: MEETING' to know where to count from").format(aid=aid))
                 return DueSpec("none")
             if after not in meetings:
-                r.error(m["after"], f"action {aid}: 'after' names unknown meeting {after!r}")
+                r.error(m["after"], _("action {aid}: 'after' names unknown meeting {after!r}").format(aid=aid, after=after))
                 return DueSpec("none")
             if kind and not any(rule.kind == kind for rule in cadence):
-                r.warn(m["next"], f"action {aid} is due at the next {kind} meeting, but no cadence rule for {kind} meetings says when to expect one")
+                r.warn(m["next"], _("action {aid} is due at the next {kind} meeting, but no cadence rule for {kind} meetings says when to expect one").format(aid=aid, kind=kind))
             return DueSpec("next", meeting=after, next_kind=kind, offset_days=offset)
-        r.error(node, f"due of action {aid} needs 'meeting' or 'next' (or write a date)")
+        r.error(node, _("due of action {aid} needs 'meeting' or 'next' (or write a date)").format(aid=aid))
         return DueSpec("none")
 
     def _recurrence(self, m: dict[str, Node], aid: str, source: Source | None, meetings: dict[str, Meeting]) -> Recurrence | None:
         r = self.r
         repeat = r.scalar(m.get("repeat"), "repeat")
         rrule = r.scalar(m.get("rrule"), "rrule")
-        start = r.date_value(m.get("from"), f"from of action {aid}", self.tz_name)
-        until = r.date_value(m.get("until"), f"until of action {aid}", self.tz_name)
+        start = r.date_value(m.get("from"), N_("from of action {aid}", aid=aid), self.tz_name)
+        until = r.date_value(m.get("until"), N_("until of action {aid}", aid=aid), self.tz_name)
         if repeat is None and rrule is None:
             for key in ("from", "until"):
                 if key in m:
-                    r.error(m[key], f"action {aid}: '{key}' only applies to a recurring action (repeat or rrule)")
+                    r.error(m[key], _("action {aid}: '{key}' only applies to a recurring action (repeat or rrule)").format(aid=aid, key=key))
             return None
         if repeat is not None and rrule is not None:
-            r.error(m["rrule"], f"action {aid} has both 'repeat' and 'rrule'; keep one")
+            r.error(m["rrule"], _("action {aid} has both 'repeat' and 'rrule'; keep one").format(aid=aid))
             return None
         if "due" in m:
-            r.error(m["due"], f"action {aid} is recurring; each occurrence is due at the end of its period, so 'due' does not apply")
+            r.error(m["due"], _("action {aid} is recurring; each occurrence is due at the end of its period, so 'due' does not apply").format(aid=aid))
         if repeat is not None and repeat not in PERIODS:
-            r.error(m["repeat"], f"action {aid}: repeat {repeat!r} is not one of: {', '.join(PERIODS)}")
+            r.error(m["repeat"], _("action {aid}: repeat {repeat!r} is not one of: {periods}").format(aid=aid, repeat=repeat, periods=', '.join(PERIODS)))
             return None
         if start is None and source is not None and source.meeting in meetings:
             start = meetings[source.meeting].start.day
         if start is None:
-            r.error(m.get("repeat") or m.get("rrule"), f"recurring action {aid} needs 'from: DATE' (or a source meeting) to start counting")
+            r.error(m.get("repeat") or m.get("rrule"), _("recurring action {aid} needs 'from: DATE' (or a source meeting) to start counting").format(aid=aid))
             return None
         if until is not None and until < start:
-            r.error(m["until"], f"action {aid}: 'until' is before 'from'")
+            r.error(m["until"], _("action {aid}: 'until' is before 'from'").format(aid=aid))
         if rrule is not None:
             from dateutil.rrule import rrulestr
 
             try:
                 rrulestr(rrule, dtstart=start_of_day(start, zone(self.tz_name)))
             except (ValueError, TypeError) as exc:
-                r.error(m["rrule"], f"action {aid}: rrule {rrule!r} does not parse ({exc})")
+                r.error(m["rrule"], _("action {aid}: rrule {rrule!r} does not parse ({exc})").format(aid=aid, rrule=rrule, exc=exc))
                 return None
         return Recurrence(repeat or "", rrule or "", start, until)
 
@@ -913,33 +968,33 @@ class _Builder:
         r = self.r
         out: list[Progress] = []
         tz = zone(self.tz_name)
-        for item in r.items(node, f"progress of action {aid}"):
-            m = r.mapping(item, f"a progress entry of action {aid}", _PROGRESS_KEYS, required=("party", "status", "on"))
+        for item in r.items(node, N_("progress of action {aid}", aid=aid)):
+            m = r.mapping(item, N_("a progress entry of action {aid}", aid=aid), _PROGRESS_KEYS, required=("party", "status", "on"))
             if m is None:
                 continue
-            party = r.text(m.get("party"), "progress party")
-            status = r.choice(m.get("status"), f"progress status of action {aid}", STATUSES, "")
-            on_text = r.scalar(m.get("on"), "progress date")
-            note = r.text(m.get("note"), "progress note").strip()
+            party = r.text(m.get("party"), _W_PROGRESS_PARTY)
+            status = r.choice(m.get("status"), N_("progress status of action {aid}", aid=aid), STATUSES, "")
+            on_text = r.scalar(m.get("on"), _W_PROGRESS_DATE)
+            note = r.text(m.get("note"), _W_PROGRESS_NOTE).strip()
             if party and party not in owners:
-                r.error(m["party"], f"action {aid}: progress names {party!r}, which is not one of its owners")
+                r.error(m["party"], _("action {aid}: progress names {party!r}, which is not one of its owners").format(aid=aid, party=party))
                 continue
             if status == "waived" and not note:
-                r.error(item, f"action {aid}: {party} waived without a note; say why it cannot deliver")
+                r.error(item, _("action {aid}: {party} waived without a note; say why it cannot deliver").format(aid=aid, party=party))
             occurrence = None
             if "occurrence" in m:
                 if not recurring:
-                    r.error(m["occurrence"], f"action {aid} is not recurring, so progress takes no 'occurrence'")
-                occurrence = r.date_value(m["occurrence"], "progress occurrence", self.tz_name)
+                    r.error(m["occurrence"], _("action {aid} is not recurring, so progress takes no 'occurrence'").format(aid=aid))
+                occurrence = r.date_value(m["occurrence"], _W_PROGRESS_OCCURRENCE, self.tz_name)
             if on_text is None or not status or not party:
                 continue
             try:
                 when = parse_when(on_text, tz)
             except ValueError as exc:
-                r.error(m["on"], f"action {aid}: progress date: {exc}")
+                r.error(m["on"], _("action {aid}: progress date: {exc}").format(aid=aid, exc=exc))
                 continue
             if when.precision == "month":
-                r.error(m["on"], f"action {aid}: progress date {on_text!r} needs a day")
+                r.error(m["on"], _("action {aid}: progress date {on_text!r} needs a day").format(aid=aid, on_text=on_text))
                 continue
             on = when.at if when.at is not None else start_of_day(when.day, tz)
             out.append(Progress(party, status, on, note, r.text(m.get("by"), "by"), occurrence, r.pos(item)))

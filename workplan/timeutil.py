@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .i18n import gettext as _
+
 PERIODS = ("year", "semester", "quarter", "month")
 Period = Literal["year", "semester", "quarter", "month"]
 Precision = Literal["month", "date", "datetime"]
@@ -29,7 +31,7 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name longer than a file name may be
         shown = name if len(name) <= 60 else name[:40] + "…"
-        raise ValueError(f"unknown time zone {shown!r} (use an IANA name such as America/Panama)") from exc
+        raise ValueError(_("unknown time zone {shown!r} (use an IANA name such as America/Panama)").format(shown=shown)) from exc
 
 
 @dataclass(frozen=True, order=True)
@@ -71,20 +73,20 @@ def parse_when(text: str, tz: ZoneInfo) -> When:
     if m:
         year, month = int(m.group(1)), int(m.group(2))
         if not 1 <= month <= 12:
-            raise ValueError(f"{text!r} is not a valid month")
+            raise ValueError(_("{text!r} is not a valid month").format(text=text))
         return When(date(_year(year, text), month, 1), "month")
     if _DATE_RE.match(text):
         try:
             day = date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"{text!r} is not a valid date") from None
+            raise ValueError(_("{text!r} is not a valid date").format(text=text)) from None
         _year(day.year, text)
         return When(day, "date")
     try:
         moment = datetime.fromisoformat(text.replace(" ", "T", 1))
     except ValueError:
         raise ValueError(
-            f"{text!r} is not a date (YYYY-MM-DD), a month (YYYY-MM) or a datetime (YYYY-MM-DDTHH:MM)"
+            _("{text!r} is not a date (YYYY-MM-DD), a month (YYYY-MM) or a datetime (YYYY-MM-DDTHH:MM)").format(text=text)
         ) from None
     _year(moment.year, text)
     if moment.tzinfo is None:
@@ -97,7 +99,7 @@ FIRST_YEAR, LAST_YEAR = 1900, 2199
 
 def _year(year: int, text: str) -> int:
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise ValueError(f"{text!r} is outside the years {FIRST_YEAR}–{LAST_YEAR} that workplan plans in")
+        raise ValueError(_("{text!r} is outside the years {first_year}–{last_year} that workplan plans in").format(text=text, first_year=FIRST_YEAR, last_year=LAST_YEAR))
     return year
 
 
@@ -105,7 +107,7 @@ def parse_offset(text: str) -> timedelta:
     """``-14d`` → 14 days earlier; ``+2w`` → two weeks later."""
     m = _OFFSET_RE.match(str(text).strip())
     if not m:
-        raise ValueError(f"offset {text!r} does not parse (write it like -14d or +2w)")
+        raise ValueError(_("offset {text!r} does not parse (write it like -14d or +2w)").format(text=text))
     sign = -1 if m.group(1) == "-" else 1
     amount = int(m.group(2))
     days = amount * 7 if m.group(3) == "w" else amount
@@ -191,7 +193,7 @@ def parse_as_of(text: str, tz: ZoneInfo) -> datetime:
     """An ``--as-of`` or ``--on`` value: a date means the end of that day; a datetime is exact."""
     when = parse_when(text, tz)
     if when.precision == "month":
-        raise ValueError(f"{text!r} is a month; give a day (YYYY-MM-DD)")
+        raise ValueError(_("{text!r} is a month; give a day (YYYY-MM-DD)").format(text=text))
     if when.at is not None:
         return when.at
     return end_of_day(when.day, tz)
@@ -201,7 +203,7 @@ def parse_event_moment(text: str, tz: ZoneInfo) -> datetime:
     """An ``--on`` value for a status change: a date means the start of that day."""
     when = parse_when(text, tz)
     if when.precision == "month":
-        raise ValueError(f"{text!r} is a month; give a day (YYYY-MM-DD)")
+        raise ValueError(_("{text!r} is a month; give a day (YYYY-MM-DD)").format(text=text))
     if when.at is not None:
         return when.at
     return start_of_day(when.day, tz)

@@ -18,6 +18,7 @@ class DateText(click.ParamType):  # type: ignore[type-arg]  # generic only in ne
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         from datetime import UTC
 
+        from ..i18n import gettext as _
         from ..timeutil import parse_when
 
         try:
@@ -25,7 +26,7 @@ class DateText(click.ParamType):  # type: ignore[type-arg]  # generic only in ne
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
         if when.precision == "month":
-            self.fail(f"{value!r} is a month; give a day (YYYY-MM-DD)", param, ctx)
+            self.fail(_("{text!r} is a month; give a day (YYYY-MM-DD)").format(text=value), param, ctx)
         return str(value)
 
 
