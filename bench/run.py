@@ -549,6 +549,16 @@ def write_readme(readme: Path, text: str) -> None:
     readme.write_text(f"{head}{START_MARK}\n{text}\n{END_MARK}{tail}", encoding="utf-8")
 
 
+def finish(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Ratios and verdicts from the results, written to results.json and as the README's table."""
+    results["ratios"] = ratios(results)
+    results["targets"] = targets(results)
+    args.results.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    text = table(results)
+    write_readme(args.readme, text)
+    print(text)
+
+
 def server_only(args: argparse.Namespace, sizes: list[int]) -> None:
     """Measure the feed server alone (for a build that gained it after the rest was measured):
     the same generated workplan, synced, then `wrk`; the other numbers are kept as they were."""
@@ -564,12 +574,7 @@ def server_only(args: argparse.Namespace, sizes: list[int]) -> None:
         entry = results["sizes"].setdefault(str(n), {"actions": n, "seed": args.seed, "commands": {}})
         entry["server"] = measure_server(project, args.wrk_seconds)
         entry["server"]["measured_at"] = _now()
-    results["ratios"] = ratios(results)
-    results["targets"] = targets(results)
-    args.results.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    text = table(results)
-    write_readme(args.readme, text)
-    print(text)
+    finish(args, results)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -623,12 +628,7 @@ def main(argv: list[str] | None = None) -> None:
         results["sizes"][str(n)]["file_limit_lifted"] = args.lift_file_limit
         results["sizes"][str(n)]["floors"] = results["floors"]  # ratios use the floor of the same run
     results["sizes"] = dict(sorted(results["sizes"].items(), key=lambda kv: int(kv[0])))
-    results["ratios"] = ratios(results)
-    results["targets"] = targets(results)
-    args.results.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    text = table(results)
-    write_readme(args.readme, text)
-    print(text)
+    finish(args, results)
 
 
 if __name__ == "__main__":
