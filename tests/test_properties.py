@@ -18,18 +18,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
+from conftest import MINIMAL, run_cli
 
-HEAD = """\
-workplan: 1
-group: {id: g, name: Property Group, timezone: America/Panama, domain: test.example.org}
-parties:
-  - {id: TS, name: Secretariat, kind: secretariat, email: [ts@example.org]}
-  - {id: CR, name: Costa Rica, kind: member, email: [cr@example.org]}
-  - {id: PA, name: Panama, kind: member, email: [pa@example.org]}
-sets:
-  members: [CR, PA]
-"""
+HEAD = MINIMAL[:MINIMAL.index("meetings:")]  # the group, its parties and the members set
 CLOSED = {"done", "waived", "cancelled"}
 START = date(2020, 1, 1)
 SLOW = settings(max_examples=12, deadline=None, derandomize=True, database=None,

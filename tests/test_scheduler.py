@@ -156,6 +156,20 @@ def test_calendars_job_rebuilds_only_when_the_data_changed(project: Path, wp: Ru
     assert after != before and b"Done: Send the updated statistical information matrix" in after.replace(b"\r\n ", b"")
 
 
+def test_calendars_job_writes_what_workplan_calendars_writes(project: Path, wp: Runner) -> None:
+    """Each party's feed in its language (CR reads Spanish, US English), as the command does."""
+    from workplan.scheduler import rebuild_calendars
+
+    assert wp("sync").code == 0
+    rebuild_calendars({"cwd": str(project), "config": None, "db": None, "file": None})
+    assert wp("calendars", "--out", "by-command").code == 0
+    built = {p.name: p.read_bytes() for p in (project / "calendars").glob("*.ics")}
+    expected = {p.name: p.read_bytes() for p in (project / "by-command").glob("*.ics")}
+    assert sorted(built) == sorted(expected) and "CR.ics" in built
+    assert [name for name in built if built[name] != expected[name]] == []
+    assert b"Vence" in built["CR.ics"] or b"vence" in built["CR.ics"]
+
+
 def test_serve_runs_the_scheduler_unless_told_not_to(
         project: Path, wp: Runner, smtp_env: SmtpEnv, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
         tmp_path: Path) -> None:

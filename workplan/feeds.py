@@ -279,6 +279,19 @@ def visible_to(fs: FeedSet, party: str | None = None) -> FeedSet:
     ))
 
 
+def feed_sets_by_language(session: Session, ctx: ReadContext, shared: str,
+                          party_langs: dict[str, str]) -> dict[str, FeedSet]:
+    """The feed set in every language a feed is written in: *shared* (all.ics, meetings.ics)
+    first, then each party's (see :func:`party_languages`)."""
+    from .i18n import language
+
+    sets = {}
+    for lang in sorted({shared, *party_langs.values()}, key=lambda x: (x != shared, x)):
+        with language(lang):
+            sets[lang] = feed_set(session, ctx)
+    return sets
+
+
 def party_languages(session: Session, explicit: str | None = None) -> dict[str, str]:
     """The language of each party's feed: --lang, else its ``lang``, else the group's first
     language, else the reader's."""

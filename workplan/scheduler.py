@@ -119,8 +119,9 @@ def rebuild_calendars(project: dict[str, str | None]) -> None:
 
     from . import feeds, services
     from .files import write_files
+    from .i18n import current
     from .models import Event
-    from .render.ical import render_published
+    from .render.ical import render_in_languages
 
     app = _open(project)
     try:
@@ -132,8 +133,11 @@ def rebuild_calendars(project: dict[str, str | None]) -> None:
             fingerprint = (services.synced_digest(session), count, last_id, last_recorded, ctx.as_of_day.year)
             if _built_from.get(str(folder)) == fingerprint and folder.is_dir():
                 return
-            data = feeds.feed_set(session, ctx)
-        written = write_files(folder, render_published(data, todo=(folder / "todo").is_dir()))
+            party_langs = feeds.party_languages(session)
+            sets = feeds.feed_sets_by_language(session, ctx, current(), party_langs)
+        # as `workplan calendars` writes them: each party's feed in its language
+        written = write_files(folder, render_in_languages(sets, current(), party_langs,
+                                                          todo=(folder / "todo").is_dir()))
         _built_from[str(folder)] = fingerprint
         log.info("calendars: %d of %d feeds written to %s", len(written.changed), written.total, folder)
     except WorkplanError as exc:

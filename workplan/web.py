@@ -25,7 +25,6 @@ language, as `workplan calendars` writes it; ``all.ics`` and ``meetings.ics`` in
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import re
 import sys
@@ -375,10 +374,7 @@ class WorkplanApp:
                 # ones in the server's; the board in the group's first language
                 shared = current()
                 party_langs = feeds.party_languages(session)
-                feed_sets = {}
-                for lang in sorted({shared, *party_langs.values()}, key=lambda x: x != shared):
-                    with language(lang):
-                        feed_sets[lang] = feeds.feed_set(session, ctx)
+                feed_sets = feeds.feed_sets_by_language(session, ctx, shared, party_langs)
         except SADatabaseError as exc:  # raised past session_scope by a lazy load
             raise database_error(exc, self.url) from None
         board_lang = normalize(group.languages[0] if group.languages else None) or shared
@@ -396,18 +392,9 @@ class WorkplanApp:
 
     def _render_public(self, feed_sets: dict[str, feeds.FeedSet], shared: str, party_langs: dict[str, str],
                        modified: datetime) -> dict[str, Resource]:
-        from .render.ical import render_feeds
+        from .render.ical import render_in_languages
 
-        # as `workplan calendars` does: tens of thousands of short-lived objects and no cycles
-        gc.disable()
-        try:
-            rendered = {}
-            for lang, fs in feed_sets.items():
-                with language(lang):
-                    rendered[lang] = render_feeds(feeds.visible_to(fs))
-        finally:
-            gc.enable()
-        files = {name: rendered[party_langs.get(feeds.feed_party(name), shared)][name] for name in rendered[shared]}
+        files = render_in_languages(feed_sets, shared, party_langs)  # no restricted action: public
         return {name: self._remember("public:" + name, Resource.of(body, CALENDAR, modified))
                 for name, body in files.items()}
 

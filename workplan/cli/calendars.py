@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
 import click
@@ -36,30 +35,16 @@ def calendars(app: App, out: Path | None, todo: bool, private: bool, as_of: str 
     """
     from .. import feeds
     from ..files import write_files
-    from ..i18n import current, language
-    from ..render.ical import render_published
+    from ..i18n import current
+    from ..render.ical import render_in_languages
 
     folder = out if out is not None else app.settings.calendars_dir
     shared = chosen_language() or current()  # all.ics and meetings.ics
     with app.session() as session:
         ctx = app.read_context(session, as_of)
         party_langs = feeds.party_languages(session, chosen_language())
-        data = {}
-        for lang in sorted({shared, *party_langs.values()}):
-            with language(lang):
-                data[lang] = feeds.feed_set(session, ctx)
-    # rendering makes tens of thousands of short-lived objects and no cycles: the cyclic
-    # collector would only rescan the feed set again and again (a quarter of the time)
-    gc.disable()
-    try:
-        rendered = {}
-        for lang, feed_set in data.items():
-            with language(lang):
-                rendered[lang] = render_published(feed_set, todo=todo, private=private)
-    finally:
-        gc.enable()
-    # each party's feed in its language; the shared ones in the language asked for
-    files = {name: rendered[party_langs.get(feeds.feed_party(name), shared)][name] for name in rendered[shared]}
+        sets = feeds.feed_sets_by_language(session, ctx, shared, party_langs)
+    files = render_in_languages(sets, shared, party_langs, todo=todo, private=private)
     written = write_files(folder, files)
     click.echo(_("{changed} of {total} feeds written to {folder}").format(
         changed=len(written.changed), total=written.total, folder=folder)
