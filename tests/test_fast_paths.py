@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 import sqlalchemy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy.orm import Session
 
-from conftest import MINIMAL, SHIPPED_ACTIONS, database_url, run_cli, scalar, write_project
+from conftest import MINIMAL, REPO, SHIPPED_ACTIONS, database_url, run_cli, scalar, write_project
 from workplan import db as wpdb
-from workplan import spec
+from workplan import formatting, planning, services, spec
+from workplan.cli.app import App
 from workplan.errors import ValidationFailed
+from workplan.i18n import language
+from workplan.statuses import CLOSED, STATUSES
+
+sys.path.insert(0, str(REPO / "bench"))
+
+import generate  # noqa: E402
 
 RECURRING = MINIMAL + """\
   - id: report
@@ -99,3 +112,93 @@ def test_recorded_facts_of_a_recurring_action_go_to_successive_occurrences(tmp_p
     url = database_url(folder)
     assert int(scalar(url, "SELECT count(*) FROM event WHERE action_id = 'report'")) == 3
     assert int(scalar(url, "SELECT max(version) FROM assignment WHERE action_id = 'report'")) == 1
+
+
+# ---------------------------------------------------------------------------
+# listings (issue 2: a read command on 10,000 actions well under a second)
+
+_leaf = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+         | st.text() | st.dates())
+_json_data = st.recursive(
+    _leaf,
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text() | st.integers() | st.booleans() | st.none() | st.floats(), inner, max_size=4),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json_data)
+def test_the_json_writer_is_json_dumps_byte_for_byte(data: object) -> None:
+    expected = json.dumps(data, ensure_ascii=False, indent=2, default=formatting._json_default) + "\n"
+    assert formatting.dumps(data) == expected
+
+
+_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
+_rows = st.builds(
+    services.Row,
+    action=_text, title=_text, party=_text, occurrence=st.sampled_from(["", "2026-01-01"]),
+    due=st.none() | st.dates(), due_at=st.none(), due_kind=st.sampled_from(planning.DUE_KINDS),
+    due_meeting=st.none() | _text, status=st.sampled_from(STATUSES), overdue=st.booleans(),
+    days_overdue=st.none() | st.integers(-5, 10**6), blocked_by=st.lists(_text, max_size=3),
+    at_risk=st.booleans(), source_meeting=_text, source_ref=_text,
+    visibility=st.sampled_from(["public", "restricted"]), tags=st.lists(_text, max_size=3), theme=_text,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_rows, max_size=4))
+def test_listing_json_is_the_generic_writer_byte_for_byte(rows: list[services.Row]) -> None:
+    assert formatting.rows(rows, "json") == formatting.dumps([formatting.row_json(r) for r in rows])
+    json.loads(formatting.rows(rows, "json"))
+
+
+def _long_way(session: Session, ctx: services.ReadContext, f: services.Filters) -> list[tuple[object, ...]]:
+    """The listing judged row by row against every action's state, as it was before the shortcuts."""
+    status = services._status_expr(session, ctx)
+    states = services.action_states(session, ctx, status)  # every action, no restriction
+    deps = services.dependency_map(session)
+    found = []
+    rows = services.assignment_rows(session, ctx, services.Filters(
+        owner=f.owner, tag=f.tag, include_restricted=f.include_restricted))  # no status filter: all rows
+    for r in rows:
+        j = planning.judge(r.status, r.due, r.due_at, deps.get(r.action, []), states, ctx.as_of, ctx.tz,
+                           ctx.lookahead_days)
+        if f.status == "overdue" and not j.overdue:
+            continue
+        if f.status == "pending" and r.status in CLOSED:
+            continue
+        blocked = j.blocked_by if f.include_restricted else r.blocked_by
+        found.append((r.action, r.party, r.occurrence, r.due, r.status, j.overdue, j.days_overdue, blocked,
+                      j.at_risk, r.tags, r.title))
+    return found
+
+
+@pytest.mark.parametrize("as_of", ["2026-11-23", "2019-06-30"])  # the status column / the event log
+def test_a_large_listing_judges_as_the_long_way(tmp_path: Path, db_backend: str, as_of: str) -> None:
+    """Over 500 depended-on actions (the states are read through a join on the dependency table,
+    not an IN list), tags decoded once per text, dates and JSON read raw: the same rows, the same
+    judgement, on SQLite and PostgreSQL."""
+    text = generate.generate(2000, seed=5)
+    first_title = text[text.index("\n    title: ") + 1:text.index("\n", text.index("\n    title: ") + 1)]
+    folder = write_project(tmp_path / "big", text.replace(first_title, "    title: {en: In English, es: En español}"))
+    assert run_cli(folder, "sync", "-q").code == 0
+    app = App(folder, None, None, None, False)
+    try:
+        with app.session() as session:
+            ctx = app.read_context(session, as_of)
+            deps = services.dependency_map(session)
+            every = services.assignment_rows(session, ctx)
+            assert len({d for r in every for d in deps.get(r.action, ())}) > services._FEW
+            for f in (services.Filters(status="overdue"), services.Filters(status="pending"),
+                      services.Filters(owner="MX"), services.Filters(status="overdue", include_restricted=False)):
+                fast = services.assignment_rows(session, ctx, f)
+                assert [(r.action, r.party, r.occurrence, r.due, r.status, r.overdue, r.days_overdue, r.blocked_by,
+                         r.at_risk, r.tags, r.title) for r in fast] == _long_way(session, ctx, f), f
+                assert fast or f.status == "overdue" and as_of < "2020"
+            assert any(r.blocked_by for r in every) and any(r.tags for r in every)
+            assert all(isinstance(r.due, date) for r in every if r.due is not None)
+            with language("es"):
+                assert "En español" in {r.title for r in services.assignment_rows(session, ctx)}
+    finally:
+        app.close()

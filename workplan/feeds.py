@@ -18,13 +18,12 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from . import spec
 from .errors import UsageError
 from .i18n import pick
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
 from .services import GroupInfo, ReadContext, _status_expr, group_info
+from .statuses import CLOSED
 
-CLOSED = spec.CLOSED
 IMPORTED = "actions.yaml"  # the origin of facts imported from the minutes
 
 

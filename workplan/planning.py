@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from . import spec
+from .statuses import CLOSED
 from .timeutil import (
     first_period_after,
     next_period_start,
@@ -22,7 +23,9 @@ from .timeutil import (
     start_of_day,
 )
 
-CLOSED = spec.CLOSED
+if TYPE_CHECKING:
+    from . import spec
+
 MAX_OCCURRENCES = 520  # ten years of weekly occurrences; a bound, not a plan
 DUE_KINDS = ("date", "meeting", "expected", "none")
 
@@ -220,11 +223,29 @@ def judge(
     lookahead_days: int,
 ) -> Judgement:
     """Derive overdue, blocked and at-risk for one assignment (SPEC §1, status)."""
+    return judge_blocked(status, due_day, due_at, blockers(depends_on, states), states, as_of, tz, lookahead_days)
+
+
+def blockers(depends_on: Sequence[str], states: Mapping[str, ActionState]) -> list[str]:
+    """The dependencies not closed yet: the same for every assignment of an action."""
+    return [d for d in depends_on if d in states and not states[d].closed]
+
+
+def judge_blocked(
+    status: str,
+    due_day: date | None,
+    due_at: datetime | None,
+    blocked_by: list[str],
+    states: Mapping[str, ActionState],
+    as_of: datetime,
+    tz: ZoneInfo,
+    lookahead_days: int,
+) -> Judgement:
+    """:func:`judge` for a caller that knows the action's :func:`blockers` already."""
     overdue = is_overdue(status, due_day, due_at, as_of, tz)
     late = days_overdue(due_day, as_of, tz) if overdue and due_day is not None else None
     if status in CLOSED:
         return Judgement(False, None)
-    blocked_by = [d for d in depends_on if d in states and not states[d].closed]
     at_risk = False
     if blocked_by and due_day is not None:
         today = as_of.astimezone(tz).date()

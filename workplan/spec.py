@@ -24,14 +24,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from .errors import Problem, ValidationFailed
 from .gcpause import paused_gc
 from .i18n import gettext as _
+from .statuses import STATUSES
 from .timeutil import PERIODS, When, parse_offset, parse_when, start_of_day, zone
 
 FORMAT_VERSION = 1
 PARTY_KINDS = ("secretariat", "presidency", "member", "observer", "organization", "body", "other")
 MEETING_KINDS = ("face-to-face", "virtual", "vice-ministerial", "other")
 MEETING_STATUSES = ("planned", "held", "cancelled")
-STATUSES = ("open", "in_progress", "done", "waived", "cancelled")
-CLOSED = frozenset({"done", "waived", "cancelled"})
 VISIBILITIES = ("public", "restricted")
 CADENCE_PERIODS = ("year", "semester", "quarter")
 
