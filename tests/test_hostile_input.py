@@ -157,7 +157,25 @@ def test_huge_file_is_refused_quickly(tmp_path: Path) -> None:
     result = run_cli(folder, "check")
     assert time.monotonic() - started < 5
     assert result.code == 2
-    assert "actions files are limited to 20 MB" in result.err
+    assert "actions files are limited to 20 MB (setting actions.max_megabytes)" in result.err
+
+
+def test_the_file_limit_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A project with a larger workplan raises actions.max_megabytes (100,000 actions are about
+    50 MB); a lower limit refuses a file the default accepts, and a nonsense value is one sentence."""
+    folder = write_project(tmp_path / "p", MINIMAL + "# " + "x" * (3 * 1024 * 1024 // 2) + "\n")  # 1.5 MB
+    assert run_cli(folder, "check").code == 0
+    (folder / "workplan.toml").write_text("[actions]\nmax_megabytes = 1\n", encoding="utf-8")
+    result = run_cli(folder, "check")
+    assert result.code == 2
+    assert result.err == ("actions.yaml:1:1: the file is 1.5 MB; actions files are limited to 1 MB "
+                          "(setting actions.max_megabytes)\n")
+    monkeypatch.setenv("WORKPLAN_ACTIONS_MAX_MEGABYTES", "2")
+    assert run_cli(folder, "check").code == 0
+    monkeypatch.setenv("WORKPLAN_ACTIONS_MAX_MEGABYTES", "0")
+    result = run_cli(folder, "check")
+    assert result.code == 2
+    assert result.err == "workplan: setting actions.max_megabytes must be a whole number of at least 1, not '0'\n"
 
 
 def test_deep_nesting_is_reported(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMAIL_RE = re.compile(r"^[^@\s<>\",;:]+@[^@\s<>\",;:]+\.[^@\s<>\",;:]+$")
 _STD_TAG = "tag:yaml.org,2002:"
 _SAFE_TAGS = frozenset(_STD_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
-MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_FILE_BYTES = 20 * 1024 * 1024  # the default of the setting actions.max_megabytes
 MAX_MESSAGE = 300
 
 
@@ -393,15 +393,19 @@ def _is_null(node: Node) -> bool:
 # the document
 
 
-def load(path: Path | str) -> Document:
-    """Read and validate an actions file; raise ValidationFailed with every error."""
+def load(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> Document:
+    """Read and validate an actions file; raise ValidationFailed with every error.
+
+    A file over *max_bytes* (the setting ``actions.max_megabytes``) is refused before it is read.
+    """
     path = Path(path)
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
+        if size > max_bytes:
             raise ValidationFailed(
-                [Problem(str(path), 1, 1, _("the file is {size} MB; actions files are limited to {limit} MB").format(
-                    size=size // (1024 * 1024), limit=MAX_FILE_BYTES // (1024 * 1024)))]
+                [Problem(str(path), 1, 1, _("the file is {size} MB; actions files are limited to {limit} MB "
+                                            "(setting actions.max_megabytes)").format(
+                    size=f"{size / (1024 * 1024):.1f}", limit=max_bytes // (1024 * 1024)))]
             )
         raw = path.read_bytes()
     except OSError as exc:

@@ -61,7 +61,7 @@ class App:
         from ..spec import load
 
         path = self.settings.actions_file
-        doc = load(self._display(path))
+        doc = load(self._display(path), self.settings.max_file_bytes)
         for warning in doc.warnings:
             click.echo(str(warning), err=True)
         return doc
