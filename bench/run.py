@@ -508,7 +508,7 @@ def table(results: dict[str, Any]) -> str:
             else:
                 flag = "" if c["ok"] else " (timed out)" if c.get("timed_out") else " (failed)"
                 if len(c["times"]) < results["runs"]:
-                    flag += f" [{len(c['times'])} run]"
+                    flag += f" [{len(c['times'])} run{'' if len(c['times']) == 1 else 's'}]"
                 cells.append(f"{c['median']:.3f} ({c['min']:.3f}–{c['max']:.3f}){flag} | {c['cpu_median']:.3f} | "
                              f"{c['peak_rss_mb']:.0f}")
         ratio_parts = []
