@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conftest import MINIMAL, REPO, SHIPPED_ACTIONS, database_url, run_cli, scalar, write_project
@@ -19,6 +20,7 @@ from workplan import formatting, planning, services, spec
 from workplan.cli.app import App
 from workplan.errors import ValidationFailed
 from workplan.i18n import language
+from workplan.models import Action, Assignment
 from workplan.statuses import CLOSED, STATUSES
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -197,6 +199,11 @@ def test_a_large_listing_judges_as_the_long_way(tmp_path: Path, db_backend: str,
                          r.at_risk, r.tags, r.title) for r in fast] == _long_way(session, ctx, f), f
                 assert fast or f.status == "overdue" and as_of < "2020"
             assert any(r.blocked_by for r in every) and any(r.tags for r in every)
+            # the columns read raw (dates, JSON) equal what the ORM's own types give
+            orm = {(a.action_id, a.party_id, a.occurrence): (a.due_date, list(act.tags))
+                   for a, act in session.execute(select(Assignment, Action).join(Action))}
+            assert {(r.action, r.party, r.occurrence): (r.due, r.tags) for r in every} == \
+                {key: value for key, value in orm.items() if key in {(r.action, r.party, r.occurrence) for r in every}}
             assert all(isinstance(r.due, date) for r in every if r.due is not None)
             with language("es"):
                 assert "En español" in {r.title for r in services.assignment_rows(session, ctx)}

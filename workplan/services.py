@@ -52,7 +52,6 @@ from .models import (
     SetMember,
 )
 from .statuses import CLOSED, STATUSES
-from .statuses import OPEN as OPEN_STATUSES
 from .timeutil import from_utc_naive, start_of_day, to_utc_naive
 
 if TYPE_CHECKING:
@@ -741,14 +740,7 @@ def _live(column: Any, ctx: ReadContext) -> ColumnElement[bool]:
     return or_(column.is_(None), column > ctx.as_of_utc)
 
 
-_FEW = 500  # up to this many ids go into an IN list; beyond, reading everything is as quick
-
-
-def _not_closed(status: ColumnElement[str]) -> ColumnElement[bool]:
-    """The open statuses, named (an index on the status column can serve that; NOT IN cannot)."""
-    if status is Assignment.status:  # type: ignore[comparison-overlap]
-        return status.in_(OPEN_STATUSES)
-    return status.not_in(CLOSED)
+_FEW = 500  # up to this many ids go into an IN list; beyond, a join on the dependency table
 
 
 def action_states(session: Session, ctx: ReadContext, status: ColumnElement[str],
@@ -756,10 +748,11 @@ def action_states(session: Session, ctx: ReadContext, status: ColumnElement[str]
     """Closed-ness of every live action (or of the actions in *only*) and the latest deadline
     among its open assignments.
 
-    A large *only* is read as "the actions something depends on": those are the only ones a
-    reader judges others by, and a join on the dependency table finds them without an IN list.
+    *only* must name actions that something depends on (the only ones a reader judges others
+    by): beyond :data:`_FEW` of them, the depended-on actions are read through a join on the
+    dependency table instead of an IN list.
     """
-    is_open = _not_closed(status)
+    is_open = status.not_in(CLOSED)
     query = (
         select(
             Assignment.action_id,
@@ -855,7 +848,7 @@ def assignment_rows(session: Session, ctx: ReadContext, filters: Filters | None 
     elif f.status == "closed":
         query = query.where(status.in_(CLOSED))
     elif f.status in ("pending", "overdue", "blocked", "at_risk"):
-        query = query.where(_not_closed(status))
+        query = query.where(status.not_in(CLOSED))
     query = query.order_by(Action.position, Assignment.occurrence, Assignment.party_id)
     records = session.connection().execute(query).all()
     if not records:

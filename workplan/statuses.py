@@ -5,4 +5,3 @@ from __future__ import annotations
 
 STATUSES = ("open", "in_progress", "done", "waived", "cancelled")
 CLOSED = frozenset({"done", "waived", "cancelled"})
-OPEN = tuple(s for s in STATUSES if s not in CLOSED)
