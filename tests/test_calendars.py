@@ -75,7 +75,7 @@ def _expected_counts(project: Path, as_of: str) -> dict[str, int]:
     listing commands use (not with the feed code)."""
     from sqlalchemy import select
 
-    from workplan import services
+    from workplan import queries
     from workplan.cli.app import App
     from workplan.feeds import horizon
     from workplan.models import Participant, Party
@@ -87,9 +87,9 @@ def _expected_counts(project: Path, as_of: str) -> dict[str, int]:
         with app.session() as session:
             ctx = app.read_context(session, as_of)
             last = horizon(ctx.as_of_day)
-            rows = [r for r in services.assignment_rows(session, ctx)
+            rows = [r for r in queries.assignment_rows(session, ctx)
                     if r.due is not None and (not r.occurrence or r.due <= last)]
-            meetings = len(services.meetings(session))
+            meetings = len(queries.meetings(session))
             parties = list(session.scalars(select(Party.id)))
             participants = list(session.execute(select(Participant.action_id, Participant.party_id)))
     finally:

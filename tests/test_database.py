@@ -194,15 +194,15 @@ _READER = r"""
 import os, sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
-from workplan import services
-from workplan.db import make_engine, session_scope
+from workplan import queries
+from workplan.db import make_engine, reading_scope
 url, stop = sys.argv[1], sys.argv[2]
 engine = make_engine(url)
 tz = ZoneInfo("America/Panama")
-ctx = services.ReadContext(tz=tz, as_of=datetime(2019, 1, 15, 12, tzinfo=tz))
+ctx = queries.ReadContext(tz=tz, as_of=datetime(2019, 1, 15, 12, tzinfo=tz))
 while not os.path.exists(stop):
-    with session_scope(engine, url) as session:
-        rows = services.overdue(session, ctx)
+    with reading_scope(engine, url) as conn:
+        rows = queries.overdue(conn, ctx)
     titles = {r.title.split()[0] for r in rows}
     print("+".join(sorted(titles)), len(rows), flush=True)
 """

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from conftest import MINIMAL, REPO, SHIPPED_ACTIONS, database_url, run_cli, scalar, write_project
 from workplan import db as wpdb
-from workplan import formatting, planning, services, spec
+from workplan import formatting, planning, queries, spec
 from workplan.cli.app import App
 from workplan.errors import ValidationFailed
 from workplan.i18n import language
@@ -138,7 +138,7 @@ def test_the_json_writer_is_json_dumps_byte_for_byte(data: object) -> None:
 
 _text = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
 _rows = st.builds(
-    services.Row,
+    queries.Row,
     action=_text, title=_text, party=_text, occurrence=st.sampled_from(["", "2026-01-01"]),
     due=st.none() | st.dates(), due_at=st.none(), due_kind=st.sampled_from(planning.DUE_KINDS),
     due_meeting=st.none() | _text, status=st.sampled_from(STATUSES), overdue=st.booleans(),
@@ -150,18 +150,18 @@ _rows = st.builds(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_rows, max_size=4))
-def test_listing_json_is_the_generic_writer_byte_for_byte(rows: list[services.Row]) -> None:
+def test_listing_json_is_the_generic_writer_byte_for_byte(rows: list[queries.Row]) -> None:
     assert formatting.rows(rows, "json") == formatting.dumps([formatting.row_json(r) for r in rows])
     json.loads(formatting.rows(rows, "json"))
 
 
-def _long_way(session: Session, ctx: services.ReadContext, f: services.Filters) -> list[tuple[object, ...]]:
+def _long_way(session: Session, ctx: queries.ReadContext, f: queries.Filters) -> list[tuple[object, ...]]:
     """The listing judged row by row against every action's state, as it was before the shortcuts."""
-    status = services._status_expr(session, ctx)
-    states = services.action_states(session, ctx, status)  # every action, no restriction
-    deps = services.dependency_map(session)
+    status = queries._status_expr(session, ctx)
+    states = queries.action_states(session, ctx, status)  # every action, no restriction
+    deps = queries.dependency_map(session)
     found = []
-    rows = services.assignment_rows(session, ctx, services.Filters(
+    rows = queries.assignment_rows(session, ctx, queries.Filters(
         owner=f.owner, tag=f.tag, include_restricted=f.include_restricted))  # no status filter: all rows
     for r in rows:
         j = planning.judge(r.status, r.due, r.due_at, deps.get(r.action, []), states, ctx.as_of, ctx.tz,
@@ -189,12 +189,12 @@ def test_a_large_listing_judges_as_the_long_way(tmp_path: Path, db_backend: str,
     try:
         with app.session() as session:
             ctx = app.read_context(session, as_of)
-            deps = services.dependency_map(session)
-            every = services.assignment_rows(session, ctx)
-            assert len({d for r in every for d in deps.get(r.action, ())}) > services._FEW
-            for f in (services.Filters(status="overdue"), services.Filters(status="pending"),
-                      services.Filters(owner="MX"), services.Filters(status="overdue", include_restricted=False)):
-                fast = services.assignment_rows(session, ctx, f)
+            deps = queries.dependency_map(session)
+            every = queries.assignment_rows(session, ctx)
+            assert len({d for r in every for d in deps.get(r.action, ())}) > queries._FEW
+            for f in (queries.Filters(status="overdue"), queries.Filters(status="pending"),
+                      queries.Filters(owner="MX"), queries.Filters(status="overdue", include_restricted=False)):
+                fast = queries.assignment_rows(session, ctx, f)
                 assert [(r.action, r.party, r.occurrence, r.due, r.status, r.overdue, r.days_overdue, r.blocked_by,
                          r.at_risk, r.tags, r.title) for r in fast] == _long_way(session, ctx, f), f
                 assert fast or f.status == "overdue" and as_of < "2020"
@@ -206,6 +206,39 @@ def test_a_large_listing_judges_as_the_long_way(tmp_path: Path, db_backend: str,
                 {key: value for key, value in orm.items() if key in {(r.action, r.party, r.occurrence) for r in every}}
             assert all(isinstance(r.due, date) for r in every if r.due is not None)
             with language("es"):
-                assert "En español" in {r.title for r in services.assignment_rows(session, ctx)}
+                assert "En español" in {r.title for r in queries.assignment_rows(session, ctx)}
     finally:
         app.close()
+
+
+READ_COMMANDS = [
+    ["list", "--owner", "members"], ["show", "workplan-v2-approval"], ["overdue", "--as-of", "2019-01-15"],
+    ["upcoming", "--days", "3660", "--as-of", "2018-06-02"], ["log", "statistics-matrix-2018"], ["meetings"],
+]
+
+
+@pytest.mark.usefixtures("db_backend")
+def test_read_commands_load_neither_the_orm_nor_the_file_reader(project: Path) -> None:
+    """Read commands query the Core tables on a connection (``workplan.queries``); importing
+    the ORM and mapping the models cost a fifth of an overdue listing of 10,000 actions."""
+    import subprocess
+
+    assert run_cli(project, "sync").code == 0
+    code = (
+        "import sys, json\n"
+        "from workplan.cli import main\n"
+        "try:\n    main(json.loads(sys.argv[1]))\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "loaded = [m for m in ('sqlalchemy.orm', 'workplan.models', 'workplan.services', 'workplan.spec', 'yaml')"
+        " if m in sys.modules]\n"
+        "print('EXIT:%s LOADED:%s' % (code, ','.join(loaded)))\n"
+    )
+    for argv in READ_COMMANDS:
+        out = subprocess.run([sys.executable, "-c", code, json.dumps(argv)], cwd=project, capture_output=True,
+                             text=True, check=True).stdout
+        assert out.strip().splitlines()[-1] == "EXIT:0 LOADED:", (argv, out[-500:])
+    # a changed file (here only its digest) is still synced first, with the ORM, by the same read command
+    (project / "actions.yaml").write_text((project / "actions.yaml").read_text(encoding="utf-8") + "\n",
+                                          encoding="utf-8")
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(["overdue"])], cwd=project, capture_output=True,
+                         text=True, check=True)
+    assert "LOADED:sqlalchemy.orm,workplan.models,workplan.services,workplan.spec,yaml" in out.stdout, out

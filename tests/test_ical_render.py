@@ -10,6 +10,7 @@ import icalendar
 import vobject
 
 from workplan.feeds import FeedAction, FeedAssignment, FeedMeeting, FeedParty, FeedSet
+from workplan.queries import GroupInfo
 from workplan.render.ical import (
     Component,
     action_deadline,
@@ -20,7 +21,6 @@ from workplan.render.ical import (
     meeting_event,
     render_feeds,
 )
-from workplan.services import GroupInfo
 
 GROUP = GroupInfo("g", "Test Group", "America/Panama", "test.example.org")
 T0 = datetime(2020, 1, 1, 5, 0)

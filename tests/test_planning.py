@@ -23,8 +23,8 @@ MEETINGS = {
     "ahg-2016-09": meeting("ahg-2016-09", "face-to-face", "2016-09", status="planned"),
 }
 CADENCE = {
-    "virtual": spec.CadenceRule("virtual", "semester", 1, date(2018, 6, 1)),
-    "face-to-face": spec.CadenceRule("face-to-face", "year", 1, date(2018, 6, 1)),
+    "virtual": planning.CadenceRule("virtual", "semester", 1, date(2018, 6, 1)),
+    "face-to-face": planning.CadenceRule("face-to-face", "year", 1, date(2018, 6, 1)),
 }
 
 

@@ -14,10 +14,10 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import planning, services
+from . import planning, queries
 from .i18n import _
 from .models import Party
-from .services import Filters, ReadContext, Row
+from .queries import Filters, ReadContext, Row
 
 
 def verdicts() -> dict[str, str]:
@@ -115,19 +115,19 @@ class Board:
 
 
 def status_board(session: Session, ctx: ReadContext) -> Board:
-    group = services.group_info(session)
+    group = queries.group_info(session)
     parties = [(p.id, p.name) for p in session.scalars(
         select(Party).where(Party.withdrawn_at.is_(None)).order_by(Party.position, Party.id))]
     names = dict(parties)
 
     def item(r: Row) -> BoardItem:
-        # rows without restricted actions name none as a dependency either (services.assignment_rows)
+        # rows without restricted actions name none as a dependency either (queries.assignment_rows)
         return BoardItem(r.action, r.title, r.due, r.due_kind, r.status, r.days_overdue, tuple(r.blocked_by),
                          r.source_meeting, r.source_ref)
 
     late: dict[str, list[BoardItem]] = defaultdict(list)
     count = 0
-    for r in services.assignment_rows(session, ctx, Filters(status="overdue", include_restricted=False)):
+    for r in queries.assignment_rows(session, ctx, Filters(status="overdue", include_restricted=False)):
         late[r.party].append(item(r))
         count += 1
     order = {pid: n for n, (pid, _name) in enumerate(parties)}
@@ -140,7 +140,7 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
     first = ctx.as_of_day
     last = first + timedelta(days=ctx.lookahead_days)
     soon: dict[tuple[str, str], tuple[BoardItem, list[str]]] = {}
-    rows = services.assignment_rows(session, ctx, Filters(
+    rows = queries.assignment_rows(session, ctx, Filters(
         status="pending", due_after=first - timedelta(days=1), due_before=last + timedelta(days=1),
         include_restricted=False))
     for r in sorted(rows, key=lambda r: (r.due or date.max, r.action, r.occurrence)):
@@ -152,7 +152,7 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
         soon[key][1].append(r.party)
     due_soon = tuple(DueSoon(i, tuple(owners)) for i, owners in soon.values())
 
-    all_meetings = services.meetings(session)
+    all_meetings = queries.meetings(session)
     past = [m for m in all_meetings if m.end_day < first]
     coming = [m for m in all_meetings if m.end_day >= first]
     meetings = tuple(
@@ -161,7 +161,7 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
         for m in [*past[-PAST_MEETINGS_SHOWN:], *coming]
     )
     return Board(group.name, first, ctx.lookahead_days, overdue, count, due_soon[:DUE_SOON_SHOWN], len(due_soon),
-                 meetings, _cadence(services.cadence_compliance(session, ctx)), tuple(parties))
+                 meetings, _cadence(queries.cadence_compliance(session, ctx)), tuple(parties))
 
 
 def _cadence(periods: list[planning.PeriodCompliance]) -> tuple[CadenceRuleView, ...]:

@@ -19,17 +19,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.exc import DatabaseError as SADatabaseError
-from sqlalchemy.orm import Session
 
+from . import tables
 from .errors import ConfigError, DatabaseError
 from .i18n import _
-from .models import Base, Meta
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -152,7 +154,7 @@ def ensure_schema(engine: Engine, url: str) -> None:
     try:
         names = set(inspect(engine).get_table_names())
         if not names - {"alembic_version"}:
-            Base.metadata.create_all(engine)
+            tables.metadata.create_all(engine)
             with engine.begin() as conn:
                 conn.execute(text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
                 conn.execute(text("DELETE FROM alembic_version"))
@@ -223,6 +225,8 @@ def database_error(exc: SADatabaseError, url: str) -> DatabaseError:
 def session_scope(engine: Engine, url: str, write: bool = False) -> Iterator[Session]:
     """One session per command or job. ``write`` takes the write lock (SQLite) up front;
     readers get a single snapshot on both databases. The caller commits."""
+    from sqlalchemy.orm import Session
+
     try:
         with Session(engine, expire_on_commit=False) as session:
             if engine.dialect.name == "sqlite":
@@ -234,11 +238,26 @@ def session_scope(engine: Engine, url: str, write: bool = False) -> Iterator[Ses
         raise database_error(exc, url) from None
 
 
-def get_meta(session: Session, key: str) -> str | None:
-    return session.scalar(select(Meta.value).where(Meta.key == key))
+@contextmanager
+def reading_scope(engine: Engine, url: str) -> Iterator[Connection]:
+    """A connection for a command that only reads, without the ORM: one snapshot, as a
+    reader's session gets from :func:`session_scope`; rolled back when done."""
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name != "sqlite":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            yield conn
+    except SADatabaseError as exc:
+        raise database_error(exc, url) from None
+
+
+def get_meta(db: Connection | Session, key: str) -> str | None:
+    return db.scalar(select(tables.meta.c.value).where(tables.meta.c.key == key))
 
 
 def set_meta(session: Session, key: str, value: str) -> None:
+    from .models import Meta
+
     row = session.get(Meta, key)
     if row is None:
         session.add(Meta(key=key, value=value))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from .errors import UsageError
 from .i18n import pick
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
-from .services import GroupInfo, ReadContext, _status_expr, group_info
+from .queries import GroupInfo, ReadContext, _status_expr, group_info
 from .statuses import CLOSED
 
 IMPORTED = "actions.yaml"  # the origin of facts imported from the minutes
@@ -228,7 +228,7 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
     restricted = {r.id for r in rows if r.visibility != "public"}
 
     def closed(aid: str) -> bool:
-        """As services.action_states decides: every live assignment closed (none: never closed)."""
+        """As queries.action_states decides: every live assignment closed (none: never closed)."""
         return aid in open_left and open_left[aid] == 0
 
     actions: list[FeedAction] = []

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from .i18n import _, days_late, ngettext, word
-from .services import ActionDetail, LogEntry, MeetingRow, Row
+from .queries import ActionDetail, LogEntry, MeetingRow, Row
 
 FORMATS = ("table", "json", "csv")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

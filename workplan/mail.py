@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import changes as changes_mod
-from . import reports, services
+from . import queries, reports
 from .db import session_scope
 from .errors import ConfigError, UsageError, WorkplanError
 from .i18n import _, language, ngettext
@@ -48,8 +48,8 @@ from .timeutil import from_utc_naive, to_utc_naive
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .queries import ReadContext
     from .reports import Digest, PartyRef
-    from .services import ReadContext
 
 log = logging.getLogger("workplan.mail")
 
@@ -315,10 +315,10 @@ def prepare(session: Session, ctx: ReadContext, who: Sequence[PartyRef],
     digests = [d for _lang, d in built]
     wide = any(p.kind == "secretariat" for p in who)
     if wide or len(who) > 1:
-        rows = services.assignment_rows(session, ctx)
+        rows = queries.assignment_rows(session, ctx)
     else:
-        rows = services.assignment_rows(session, ctx, services.Filters(owner=who[0].id))
-    by_party: dict[str, list[services.Row]] = {}
+        rows = queries.assignment_rows(session, ctx, queries.Filters(owner=who[0].id))
+    by_party: dict[str, list[queries.Row]] = {}
     for row in rows:
         by_party.setdefault(row.party, []).append(row)
     # the last digest sent to each party before this period (one query for the batch; the

@@ -35,6 +35,17 @@ DUE_KINDS = ("date", "meeting", "expected", "none")
 
 
 @dataclass(frozen=True)
+class CadenceRule:
+    """How often meetings of a kind must be held: at least N per period, from a day on."""
+
+    kind: str
+    per: str
+    at_least: int
+    start: date
+    report: bool = True  # False: only used to expect slots, never judged (a body whose meetings we don't track)
+
+
+@dataclass(frozen=True)
 class Deadline:
     """A resolved deadline: the local day it falls on, and the exact moment when known."""
 
@@ -69,7 +80,7 @@ def next_meeting(
     return min(candidates, key=lambda m: (m.start.day, m.id), default=None)
 
 
-def expected_slot(kind: str, after: date, cadence: Mapping[str, spec.CadenceRule]) -> tuple[date, date] | None:
+def expected_slot(kind: str, after: date, cadence: Mapping[str, CadenceRule]) -> tuple[date, date] | None:
     """The first cadence slot for meetings of *kind* that begins after the day *after*."""
     rule = cadence.get(kind)
     if rule is None:
@@ -83,7 +94,7 @@ def expected_slot(kind: str, after: date, cadence: Mapping[str, spec.CadenceRule
 def resolve_due(
     due: spec.DueSpec,
     meetings: Mapping[str, spec.Meeting],
-    cadence: Mapping[str, spec.CadenceRule],
+    cadence: Mapping[str, CadenceRule],
 ) -> Deadline:
     """Turn a deadline as written into a date; it moves when what it refers to moves."""
     shift = timedelta(days=due.offset_days)
@@ -314,7 +325,7 @@ class PeriodCompliance:
 
 
 def compliance(
-    rules: Iterable[spec.CadenceRule], meetings: Iterable[MeetingFact], as_of_day: date
+    rules: Iterable[CadenceRule], meetings: Iterable[MeetingFact], as_of_day: date
 ) -> list[PeriodCompliance]:
     """For every cadence rule, each period from its start to the one containing *as_of_day*.
 

@@ -2,7 +2,7 @@
 
 The renderers in :mod:`workplan.render` take these objects and never see a database.
 Every builder runs a fixed number of queries whatever the number of actions: rows come
-from :func:`services.assignment_rows` with filters, events from one windowed query, and
+from :func:`queries.assignment_rows` with filters, events from one windowed query, and
 the grouping is done in Python.
 """
 
@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import planning, services, spec
+from . import planning, queries
 from .changes import Changes
 from .errors import UnknownItem, UsageError
 from .i18n import _, current, language, pick, word
 from .models import Action, Assignment, Event, Participant, Party
-from .services import Filters, ReadContext, Row, _live, _status_expr
+from .queries import Filters, ReadContext, Row, _live, _status_expr
 from .statuses import CLOSED
 from .timeutil import next_period_start, period_end, period_start, start_of_day, to_utc_naive
 
@@ -293,12 +293,12 @@ class _Context:
 
     def __init__(self, session: Session, ctx: ReadContext) -> None:
         self.session, self.ctx = session, ctx
-        self.group = services.group_info(session)
+        self.group = queries.group_info(session)
         self.parties = _parties(session)
         self._order = {pid: n for n, pid in enumerate(self.parties)}
-        self.meetings = services.meetings(session)
+        self.meetings = queries.meetings(session)
         self.meeting_titles = {m.id: m.title for m in self.meetings}
-        self.rules = services.cadence_rules(session)
+        self.rules = queries.cadence_rules(session)
 
     def party(self, pid: str) -> PartyRef:
         return self.parties.get(pid) or PartyRef(pid, pid)
@@ -324,7 +324,7 @@ def _state_word(row: Row) -> str:
     return state_word(row)
 
 
-def _meeting_info(m: services.MeetingRow) -> MeetingInfo:
+def _meeting_info(m: queries.MeetingRow) -> MeetingInfo:
     return MeetingInfo(m.kind, m.title, m.id, m.start_day, m.end_day if m.end else None, m.precision,
                        m.location, m.url, m.status)
 
@@ -341,7 +341,7 @@ def slot_label(start: date, per: str) -> str:
 
 
 def expected_meeting(
-    rule: spec.CadenceRule, from_day: date, meetings: Sequence[services.MeetingRow], group_name: str
+    rule: planning.CadenceRule, from_day: date, meetings: Sequence[queries.MeetingRow], group_name: str
 ) -> MeetingInfo:
     """The first slot of *rule*, from the one holding *from_day*, that the rule requires and that
     does not yet hold enough meetings of its kind: where the next meeting is expected."""
@@ -364,7 +364,7 @@ def expected_meeting(
 
 
 def next_of_kind(
-    kind: str, after: date, meetings: Sequence[services.MeetingRow], rules: Sequence[spec.CadenceRule],
+    kind: str, after: date, meetings: Sequence[queries.MeetingRow], rules: Sequence[planning.CadenceRule],
     group_name: str, inclusive: bool = True,
 ) -> MeetingInfo | None:
     """The next scheduled meeting of *kind* from *after* (not cancelled), else the expected slot."""
@@ -379,8 +379,8 @@ def next_of_kind(
 
 
 def choose_meeting(
-    which: str, meeting_id: str | None, as_of_day: date, meetings: Sequence[services.MeetingRow],
-    rules: Sequence[spec.CadenceRule], group_name: str,
+    which: str, meeting_id: str | None, as_of_day: date, meetings: Sequence[queries.MeetingRow],
+    rules: Sequence[planning.CadenceRule], group_name: str,
 ) -> MeetingInfo:
     """Resolve ``--next-virtual`` / ``--next-face-to-face`` / ``--next`` / ``--meeting ID``."""
     if which == "meeting":
@@ -495,7 +495,7 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
 
     # one pass over the public assignments (judging each needs every action's state, which is a
     # scan of its own: once, not once per section)
-    rows = services.assignment_rows(session, ctx, Filters(include_restricted=False))
+    rows = queries.assignment_rows(session, ctx, Filters(include_restricted=False))
     by_action: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         by_action[row.action].append(row)
@@ -631,8 +631,8 @@ def _deliverables(c: _Context, window_end: date, closed_since: set[tuple[str, st
 
 def _chains(c: _Context) -> list[list[ChainStep]]:
     status = _status_expr(c.session, c.ctx)
-    states = services.action_states(c.session, c.ctx, status)
-    deps = services.dependency_map(c.session)
+    states = queries.action_states(c.session, c.ctx, status)
+    deps = queries.dependency_map(c.session)
     open_actions = {a for a, s in states.items() if not s.closed}
     chains = planning.blocked_chains(deps, open_actions)
     if not chains:
@@ -681,7 +681,7 @@ def recipients(session: Session, party: str | None) -> list[PartyRef]:
     return [p for p in parties.values() if p.emails or p.kind == "secretariat"]
 
 
-def digest_language(party: PartyRef, group: services.GroupInfo, explicit: str | None = None) -> str:
+def digest_language(party: PartyRef, group: queries.GroupInfo, explicit: str | None = None) -> str:
     """The language of a party's digest: --lang, else the party's lang, else the group's first
     language, else the reader's (LANG)."""
     return explicit or party.lang or (group.languages[0] if group.languages else "") or current()
@@ -691,7 +691,7 @@ def digests_by_language(session: Session, ctx: ReadContext, who: Sequence[PartyR
                         explicit: str | None = None) -> list[tuple[str, Digest]]:
     """The digests of *who*, each built in its party's language (titles and dates are chosen while
     building), in the order of *who*: one pass of :func:`digests` per language."""
-    group = services.group_info(session)
+    group = queries.group_info(session)
     by_lang: dict[str, list[PartyRef]] = defaultdict(list)
     for party in who:
         by_lang[digest_language(party, group, explicit)].append(party)
@@ -717,11 +717,11 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
     for pid, aid in session.execute(part_query):
         participations[pid].add(aid)
     if group_wide or len(who) > 1:
-        rows = services.assignment_rows(session, ctx, Filters(status="pending"))
+        rows = queries.assignment_rows(session, ctx, Filters(status="pending"))
     else:
-        own = services.assignment_rows(session, ctx, Filters(owner=ids[0], status="pending"))
+        own = queries.assignment_rows(session, ctx, Filters(owner=ids[0], status="pending"))
         wanted = sorted(participations[ids[0]])
-        others = services.assignment_rows(session, ctx, Filters(actions=wanted, status="pending")) if wanted else []
+        others = queries.assignment_rows(session, ctx, Filters(actions=wanted, status="pending")) if wanted else []
         seen = {(r.action, r.party, r.occurrence) for r in own}
         rows = own + [r for r in others if (r.action, r.party, r.occurrence) not in seen]
     since = ctx.as_of - timedelta(days=7)
@@ -791,10 +791,10 @@ def _upcoming_meetings(c: _Context) -> list[MeetingInfo]:
 
 def graph(session: Session, ctx: ReadContext, everything: bool = False) -> Graph:
     """Actions linked by dependencies (or every action), each with one state for its colour."""
-    group = services.group_info(session)
-    deps = services.dependency_map(session)
+    group = queries.group_info(session)
+    deps = queries.dependency_map(session)
     linked = {a for a, ds in deps.items() for a in [a, *ds]}
-    rows = services.assignment_rows(session, ctx, Filters(include_restricted=False))
+    rows = queries.assignment_rows(session, ctx, Filters(include_restricted=False))
     by_action: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         if everything or row.action in linked:

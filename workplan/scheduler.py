@@ -117,7 +117,7 @@ def rebuild_calendars(project: dict[str, str | None]) -> None:
     """Rewrite calendars/ when the data changed since this process last built it."""
     from sqlalchemy import func, select
 
-    from . import feeds, services
+    from . import feeds, queries
     from .files import write_files
     from .i18n import current
     from .models import Event
@@ -130,7 +130,7 @@ def rebuild_calendars(project: dict[str, str | None]) -> None:
             ctx = app.read_context(session, None)
             count, last_id, last_recorded = session.execute(
                 select(func.count(Event.id), func.max(Event.id), func.max(Event.recorded_at))).one()
-            fingerprint = (services.synced_digest(session), count, last_id, last_recorded, ctx.as_of_day.year)
+            fingerprint = (queries.synced_digest(session), count, last_id, last_recorded, ctx.as_of_day.year)
             if _built_from.get(str(folder)) == fingerprint and folder.is_dir():
                 return
             party_langs = feeds.party_languages(session)
@@ -179,7 +179,7 @@ def start_background(app: App) -> BackgroundScheduler:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from .services import group_info
+    from .queries import group_info
 
     with app.session() as session:
         tz = group_info(session).tz

@@ -1,9 +1,7 @@
-"""Use cases over a Session: sync the actions file, change statuses, answer queries.
+"""Use cases over a Session that write: sync the actions file, change statuses.
 
-Queries are set-based: a read command runs a fixed handful of SELECTs whatever
-the number of actions, and derives overdue / blocked / at risk in Python with
-:mod:`planning`. Statuses *as of* a moment come from the event log; when the
-moment is after every recorded event the cached status column answers instead.
+What they read back for people (listings, one action, the log, meetings) is in
+:mod:`workplan.queries`, which does not need the ORM.
 """
 
 from __future__ import annotations
@@ -12,34 +10,26 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    ColumnElement,
-    Table,
-    Text,
     bindparam,
-    case,
     func,
     insert,
-    literal,
-    or_,
     select,
-    type_coerce,
     update,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import planning
+from . import planning, tables
 from .db import get_meta, set_meta
 from .errors import ConcurrentChange, TransitionError, UnknownItem, UsageError
 from .gcpause import paused_gc
-from .i18n import _, pick, word
+from .i18n import _, word
 from .models import (
     Action,
     Assignment,
@@ -51,8 +41,9 @@ from .models import (
     Party,
     SetMember,
 )
-from .statuses import CLOSED, STATUSES
-from .timeutil import from_utc_naive, start_of_day, to_utc_naive
+from .queries import parties_named, synced_digest
+from .statuses import CLOSED
+from .timeutil import start_of_day, to_utc_naive
 
 if TYPE_CHECKING:
     from . import spec
@@ -62,36 +53,6 @@ EPOCH = datetime(2000, 1, 1)
 
 # ---------------------------------------------------------------------------
 # the project
-
-
-@dataclass(frozen=True)
-class GroupInfo:
-    id: str
-    name: str
-    timezone: str
-    domain: str
-    languages: tuple[str, ...] = ()
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-
-def group_info(session: Session) -> GroupInfo:
-    raw = get_meta(session, "group")
-    if raw is None:
-        raise UsageError(_("the database holds no workplan yet; run `workplan sync` first"))
-    data = json.loads(raw)
-    name = pick(data["name"], {"name": data.get("names") or {}}, "name")  # in the language of the moment
-    return GroupInfo(data["id"], name, data["timezone"], data["domain"], tuple(data.get("languages", ())))
-
-
-def file_digest(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
-
-
-def synced_digest(session: Session) -> str | None:
-    return get_meta(session, "actions_sha256")
 
 
 REVISION_KEY = "data_revision"
@@ -488,7 +449,7 @@ def _import_progress(session: Session, doc: spec.Document, now: datetime, report
         for aid, (st, at) in latest.items()
     ]
     if moves:
-        table = cast(Table, Assignment.__table__)  # Core: one executemany with the version check
+        table = tables.assignment  # Core: one executemany with the version check
         result = session.connection().execute(
             update(table)
             .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
@@ -562,14 +523,6 @@ class Change:
     from_status: str
     to_status: str
     skipped: bool = False
-
-
-def parties_named(session: Session, name: str) -> list[str]:
-    """A party id, or the members of a set."""
-    members = session.scalars(
-        select(SetMember.party_id).where(SetMember.set_name == name).order_by(SetMember.position)
-    ).all()
-    return list(members) if members else [name]
 
 
 def change_status(
@@ -659,385 +612,3 @@ def change_status(
     return changes
 
 
-# ---------------------------------------------------------------------------
-# reading
-
-
-@dataclass(frozen=True)
-class ReadContext:
-    tz: ZoneInfo
-    as_of: datetime  # aware
-    lookahead_days: int = 14
-
-    @property
-    def as_of_day(self) -> date:
-        return self.as_of.astimezone(self.tz).date()
-
-    @property
-    def as_of_utc(self) -> datetime:
-        return to_utc_naive(self.as_of)
-
-
-@dataclass
-class Row:
-    """One assignment as a listing shows it (the JSON contract of SPEC §3)."""
-
-    action: str
-    title: str
-    party: str
-    occurrence: str
-    due: date | None
-    due_at: datetime | None
-    due_kind: str
-    due_meeting: str | None
-    status: str
-    overdue: bool
-    days_overdue: int | None
-    blocked_by: list[str]
-    at_risk: bool
-    source_meeting: str
-    source_ref: str
-    visibility: str
-    tags: list[str]
-    theme: str
-
-
-@dataclass
-class Filters:
-    owner: str | None = None
-    status: str | None = None  # a status, or overdue|blocked|at_risk|closed|not_closed
-    tag: str | None = None
-    due_before: date | None = None
-    due_after: date | None = None
-    actions: Sequence[str] | None = None
-    include_restricted: bool = True
-
-
-DERIVED = ("overdue", "blocked", "at_risk", "closed", "pending")
-RESTRICTED_DEPENDENCY = "(restricted)"  # what shared documents say for a dependency that is not public
-
-
-def _status_expr(session: Session, ctx: ReadContext) -> ColumnElement[str]:
-    """The status of each assignment as of ``ctx.as_of``: the cached column when the moment is
-    after every event, else the latest event not after the moment (one correlated subquery)."""
-    latest = session.scalar(select(func.max(Event.occurred_at)))
-    if latest is None:
-        return literal("open")
-    if latest <= ctx.as_of_utc:
-        return Assignment.status  # type: ignore[return-value]
-    sub = (
-        select(Event.to_status)
-        .where(Event.assignment_id == Assignment.id, Event.occurred_at <= ctx.as_of_utc)
-        .order_by(Event.occurred_at.desc(), Event.id.desc())
-        .limit(1)
-        .correlate(Assignment)
-        .scalar_subquery()
-    )
-    return func.coalesce(sub, "open")
-
-
-def _live(column: Any, ctx: ReadContext) -> ColumnElement[bool]:
-    return or_(column.is_(None), column > ctx.as_of_utc)
-
-
-_FEW = 500  # up to this many ids go into an IN list; beyond, a join on the dependency table
-
-
-def action_states(session: Session, ctx: ReadContext, status: ColumnElement[str],
-                  only: set[str] | None = None) -> dict[str, planning.ActionState]:
-    """Closed-ness of every live action (or of the actions in *only*) and the latest deadline
-    among its open assignments.
-
-    *only* must name actions that something depends on (the only ones a reader judges others
-    by): beyond :data:`_FEW` of them, the depended-on actions are read through a join on the
-    dependency table instead of an IN list.
-    """
-    is_open = status.not_in(CLOSED)
-    query = (
-        select(
-            Assignment.action_id,
-            func.sum(case((is_open, 1), else_=0)),
-            func.max(case((is_open, Assignment.due_date), else_=None)),
-        )
-        .join(Action, Action.id == Assignment.action_id)
-        .where(_live(Assignment.withdrawn_at, ctx), _live(Action.withdrawn_at, ctx))
-        .group_by(Assignment.action_id)
-    )
-    actions = select(Action.id).where(_live(Action.withdrawn_at, ctx))
-    if only is not None and len(only) <= _FEW:
-        query = query.where(Assignment.action_id.in_(only))
-        actions = actions.where(Action.id.in_(only))
-    elif only is not None:
-        depended_on = select(Dependency.depends_on_id)
-        query = query.where(Assignment.action_id.in_(depended_on))
-        actions = actions.where(Action.id.in_(depended_on))
-    states = {
-        aid: planning.ActionState(closed=(open_count or 0) == 0, latest_open_due=latest)
-        for aid, open_count, latest in session.execute(query)
-    }
-    # an action nobody owns can never be closed
-    for (aid,) in session.execute(actions):
-        states.setdefault(aid, planning.ActionState(closed=False))
-    return states
-
-
-def dependency_map(session: Session) -> dict[str, list[str]]:
-    deps: dict[str, list[str]] = defaultdict(list)
-    for aid, dep in session.execute(select(Dependency.action_id, Dependency.depends_on_id).order_by(
-            Dependency.action_id, Dependency.depends_on_id)):
-        deps[aid].append(dep)
-    return deps
-
-
-def _raw(column: Any) -> ColumnElement[Any]:
-    """A column read without its type's result processing: on SQLite a date arrives as its
-    ISO text and a JSON value as its text (see :func:`_json_value`); drivers that decode these
-    types themselves (psycopg) still hand over Python objects. For the listings' hot loop,
-    where the processors were a fifth of an overdue listing of 10,000 actions."""
-    return type_coerce(column, Text).label(column.key)
-
-
-_NO_TAGS: list[str] = []
-_EMPTY_JSON = frozenset({"null", "[]", "{}"})
-
-
-def _json_value(value: Any, empty: Any, seen: dict[str, Any]) -> Any:
-    """A JSON column's value from :func:`_raw`: decoded when it is text (once per distinct text,
-    remembered in *seen*: an action's assignments share it), *empty* when empty. The caller
-    must not change what it gets."""
-    if value is None:
-        return empty
-    if value.__class__ is str:
-        if value in _EMPTY_JSON:
-            return empty
-        decoded = seen.get(value)
-        if decoded is None:
-            decoded = seen[value] = json.loads(value)
-        return decoded
-    return value or empty
-
-
-def assignment_rows(session: Session, ctx: ReadContext, filters: Filters | None = None) -> list[Row]:
-    """Assignments with their derived state, filtered; a fixed number of queries."""
-    f = filters or Filters()
-    status = _status_expr(session, ctx)
-    query = (
-        select(
-            Assignment.action_id, Action.title, Assignment.party_id, Assignment.occurrence,
-            _raw(Assignment.due_date), Assignment.due_at, Assignment.due_kind, Assignment.due_meeting,
-            status.label("status"), Action.source_meeting, Action.source_ref, Action.visibility,
-            _raw(Action.tags), Action.theme, _raw(Action.translations),
-        )
-        .join(Action, Action.id == Assignment.action_id)
-        .where(_live(Assignment.withdrawn_at, ctx), _live(Action.withdrawn_at, ctx))
-    )
-    if f.owner:
-        query = query.where(Assignment.party_id.in_(parties_named(session, f.owner)))
-    if f.due_before:
-        query = query.where(Assignment.due_date < f.due_before)
-    if f.due_after:
-        query = query.where(Assignment.due_date > f.due_after)
-    if f.actions is not None:
-        query = query.where(Assignment.action_id.in_(list(f.actions)))
-    if not f.include_restricted:
-        query = query.where(Action.visibility == "public")
-    if f.status == "overdue":  # cheap pre-filter; the exact rule is applied below
-        query = query.where(Assignment.due_date <= ctx.as_of_day)
-    if f.status in STATUSES:
-        query = query.where(status == f.status)
-    elif f.status == "closed":
-        query = query.where(status.in_(CLOSED))
-    elif f.status in ("pending", "overdue", "blocked", "at_risk"):
-        query = query.where(status.not_in(CLOSED))
-    query = query.order_by(Action.position, Assignment.occurrence, Assignment.party_id)
-    records = session.connection().execute(query).all()
-    if not records:
-        return []
-    deps = dependency_map(session)
-    # only the dependencies of the listed rows need judging
-    states = action_states(session, ctx, status, {d for r in records for d in deps.get(r.action_id, ())})
-    # rows for shared documents (agenda, board, graph) must not name a restricted action where
-    # a public one waits on it
-    hidden = set() if f.include_restricted else set(
-        session.scalars(select(Action.id).where(Action.visibility != "public")))
-    rows: list[Row] = []
-    append = rows.append
-    judge, blockers, tz, as_of, lookahead = planning.judge_blocked, planning.blockers, ctx.tz, ctx.as_of, \
-        ctx.lookahead_days
-    blocked_of: dict[str, list[str]] = {}  # per action: its assignments share their dependencies
-    tag, wanted = f.tag, f.status if f.status in ("overdue", "blocked", "at_risk") else None
-    no_deps: tuple[str, ...] = ()
-    seen: dict[str, Any] = {}
-    for (action_id, title, party, occurrence, due_day, due_utc, due_kind, due_meeting, row_status, source_meeting,
-         source_ref, visibility, tags, theme, translations) in records:
-        tags = _json_value(tags, _NO_TAGS, seen)
-        if tag and tag not in tags and tag != theme:
-            continue
-        if due_day.__class__ is str:
-            due_day = date.fromisoformat(due_day)
-        due_at = from_utc_naive(due_utc, tz) if due_utc else None
-        blocked = blocked_of.get(action_id)
-        if blocked is None:
-            blocked = blocked_of[action_id] = blockers(deps.get(action_id, no_deps), states)
-        j = judge(row_status, due_day, due_at, blocked, states, as_of, tz, lookahead)
-        if wanted is not None and not (j.overdue if wanted == "overdue" else
-                                       j.blocked_by if wanted == "blocked" else j.at_risk):
-            continue
-        blocked_by = list(dict.fromkeys(RESTRICTED_DEPENDENCY if d in hidden else d for d in j.blocked_by)) \
-            if hidden else list(j.blocked_by)  # its own list: the action's assignments share j.blocked_by
-        append(Row(
-            action_id, pick(title, _json_value(translations, None, seen), "title") if translations else title, party,
-            occurrence, due_day, due_at, due_kind, due_meeting, row_status, j.overdue, j.days_overdue, blocked_by,
-            j.at_risk, source_meeting, source_ref, visibility, list(tags), theme,
-        ))
-    return rows
-
-
-def overdue(session: Session, ctx: ReadContext, owner: str | None = None) -> list[Row]:
-    rows = assignment_rows(session, ctx, Filters(owner=owner, status="overdue"))
-    rows.sort(key=lambda r: (-(r.days_overdue or 0), r.action, r.party))
-    return rows
-
-
-def upcoming(session: Session, ctx: ReadContext, days: int, owner: str | None = None) -> list[Row]:
-    first = ctx.as_of_day
-    last = first + timedelta(days=days)
-    rows = assignment_rows(session, ctx, Filters(
-        owner=owner, status="pending", due_after=first - timedelta(days=1), due_before=last + timedelta(days=1)))
-    rows.sort(key=lambda r: (r.due or date.max, r.action, r.party))
-    return rows
-
-
-# ---------------------------------------------------------------------------
-# one action, the log, meetings
-
-
-@dataclass
-class ActionDetail:
-    id: str
-    title: str
-    description: str
-    theme: str
-    tags: list[str]
-    owners: list[str]
-    with_: list[str]
-    source_meeting: str
-    source_ref: str
-    source_text: str
-    due: date | None
-    due_kind: str
-    due_meeting: str | None
-    visibility: str
-    depends_on: list[str]
-    dependants: list[str]
-    blocked_by: list[str]
-    recurrence: dict[str, Any] | None
-    withdrawn: bool
-    assignments: list[Row]
-    due_next_kind: str = ""
-
-
-def action_detail(session: Session, ctx: ReadContext, action_id: str) -> ActionDetail:
-    action = session.get(Action, action_id)
-    if action is None:
-        raise UnknownItem(_("there is no action {action!r}").format(action=action_id))
-    rows = assignment_rows(session, ctx, Filters(actions=[action_id]))
-    deps = dependency_map(session)
-    states = action_states(session, ctx, _status_expr(session, ctx), set(deps.get(action_id, ())))
-    dependants = sorted(a for a, ds in deps.items() if action_id in ds)
-    participants = sorted(session.scalars(select(Participant.party_id).where(Participant.action_id == action_id)))
-    blocked_by = [d for d in deps.get(action_id, []) if d in states and not states[d].closed]
-    return ActionDetail(
-        action.id, pick(action.title, action.translations, "title"),
-        pick(action.description, action.translations, "description"), action.theme, list(action.tags), list(action.owners),
-        participants, action.source_meeting, action.source_ref, action.source_text, action.due_date,
-        action.due_kind, action.due_meeting, action.visibility, deps.get(action_id, []), dependants,
-        blocked_by, action.recurrence, action.withdrawn_at is not None, rows,
-        str((action.due_spec or {}).get("next", "")),
-    )
-
-
-@dataclass
-class LogEntry:
-    id: int
-    action: str
-    party: str
-    occurrence: str
-    occurred_at: datetime
-    recorded_at: datetime
-    by: str
-    from_status: str
-    to_status: str
-    note: str
-    origin: str
-
-
-def event_log(session: Session, ctx: ReadContext, action_id: str | None = None,
-              party: str | None = None) -> list[LogEntry]:
-    query = select(Event).where(Event.occurred_at <= ctx.as_of_utc)
-    if action_id is not None:
-        if session.get(Action, action_id) is None:
-            raise UnknownItem(_("there is no action {action!r}").format(action=action_id))
-        query = query.where(Event.action_id == action_id)
-    if party is not None:
-        query = query.where(Event.party_id.in_(parties_named(session, party)))
-    query = query.order_by(Event.occurred_at, Event.id)
-    return [
-        LogEntry(e.id, e.action_id, e.party_id, e.occurrence, from_utc_naive(e.occurred_at, ctx.tz),
-                 from_utc_naive(e.recorded_at, ctx.tz), e.by, e.from_status, e.to_status, e.note, e.origin)
-        for e in session.scalars(query)
-    ]
-
-
-@dataclass
-class MeetingRow:
-    id: str
-    title: str
-    kind: str
-    start: str
-    end: str | None
-    start_day: date
-    end_day: date
-    precision: str
-    timezone: str
-    location: str
-    url: str
-    status: str
-    sequence: int
-
-
-def meetings(session: Session, include_withdrawn: bool = False) -> list[MeetingRow]:
-    query = select(Meeting).order_by(Meeting.start_day, Meeting.id)
-    if not include_withdrawn:
-        query = query.where(Meeting.withdrawn_at.is_(None))
-    return [
-        MeetingRow(m.id, pick(m.title, m.translations, "title"), m.kind, m.start, m.end, m.start_day, m.end_day,
-                   m.precision, m.timezone, pick(m.location, m.translations, "location"), m.url, m.status,
-                   m.sequence)
-        for m in session.scalars(query)
-    ]
-
-
-def cadence_rules(session: Session) -> list[spec.CadenceRule]:
-    from . import spec
-
-    return [
-        spec.CadenceRule(r.kind, r.per, r.at_least, r.start, r.report)
-        for r in session.scalars(select(CadenceRule).order_by(CadenceRule.kind))
-    ]
-
-
-def cadence_compliance(session: Session, ctx: ReadContext) -> list[planning.PeriodCompliance]:
-    facts = [planning.MeetingFact(m.id, m.kind, m.status, m.start_day) for m in meetings(session)]
-    return planning.compliance(cadence_rules(session), facts, ctx.as_of_day)
-
-
-def known_party(session: Session, name: str) -> bool:
-    if session.get(Party, name) is not None:
-        return True
-    return session.scalar(select(SetMember.party_id).where(SetMember.set_name == name).limit(1)) is not None
-
-
-def require_party(session: Session, name: str) -> None:
-    if not known_party(session, name):
-        raise UnknownItem(_("there is no party or set {party!r}").format(party=name))

@@ -24,6 +24,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from .errors import Problem, ValidationFailed
 from .gcpause import paused_gc
 from .i18n import gettext as _
+from .planning import CadenceRule
 from .statuses import STATUSES
 from .timeutil import PERIODS, When, parse_offset, parse_when, start_of_day, zone
 
@@ -84,15 +85,6 @@ class Meeting:
     pos: Pos
     # field → language → text, for the fields written as a mapping by language ({en: …, es: …})
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CadenceRule:
-    kind: str
-    per: str
-    at_least: int
-    start: date
-    report: bool = True  # False: only used to expect slots, never judged (a body whose meetings we don't track)
 
 
 @dataclass(frozen=True)

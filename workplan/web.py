@@ -48,7 +48,8 @@ from .db import database_error, describe, ensure_schema, make_engine, session_sc
 from .errors import DatabaseError, UsageError, WorkplanError
 from .i18n import LANGUAGES, _, current, language, normalize
 from .models import FeedToken, Meta
-from .services import REVISION_KEY, ReadContext, group_info
+from .queries import ReadContext, group_info
+from .services import REVISION_KEY
 from .templating import Templates
 from .timeutil import parse_as_of
 

@@ -17,10 +17,11 @@ from ..config import Settings, load_settings
 from ..i18n import _
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
     from sqlalchemy.orm import Session
 
-    from ..services import ReadContext, SyncReport
+    from ..queries import ReadContext
+    from ..services import SyncReport
     from ..spec import Document
 
 
@@ -85,25 +86,38 @@ class App:
         with session_scope(self.engine, self.settings.database_url, write=write) as session:
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for a command that only reads: as :meth:`session` (the same autosync,
+        the same snapshot), without loading the ORM unless the actions file must be synced."""
+        from ..db import reading_scope
+
+        if self.settings.auto_sync:
+            self._autosync()
+        with reading_scope(self.engine, self.settings.database_url) as conn:
+            yield conn
+
     def _autosync(self) -> None:
-        from ..db import session_scope
+        from ..db import reading_scope
         from ..errors import ProjectNotFound
-        from ..services import file_digest, synced_digest
+        from ..queries import file_digest, synced_digest
 
         path = self.settings.actions_file
         url = self.settings.database_url
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            with session_scope(self.engine, url) as session:
-                if synced_digest(session) is None:
+            with reading_scope(self.engine, url) as conn:
+                if synced_digest(conn) is None:
                     raise ProjectNotFound(_("the actions file {file} does not exist").format(
                         file=self._display(path))) from None
             return
         digest = file_digest(raw)
-        with session_scope(self.engine, url) as session:
-            if synced_digest(session) == digest:
+        with reading_scope(self.engine, url) as conn:
+            if synced_digest(conn) == digest:
                 return
+        from ..db import session_scope
+
         doc = self.load_document()  # validate before taking the write lock
         with session_scope(self.engine, url, write=True) as session:
             if synced_digest(session) == digest:  # another process synced it meanwhile
@@ -121,7 +135,8 @@ class App:
     def sync(self) -> SyncReport:
         """`workplan sync`: validate, then load the file in one transaction."""
         from ..db import session_scope
-        from ..services import SyncReport, file_digest, up_to_date
+        from ..queries import file_digest
+        from ..services import SyncReport, up_to_date
 
         raw = Path(self.settings.actions_file).read_bytes()
         digest = file_digest(raw)
@@ -148,11 +163,11 @@ class App:
             raise
         return result
 
-    def read_context(self, session: Session, as_of: str | None) -> ReadContext:
-        from ..services import ReadContext, group_info
+    def read_context(self, db: Connection | Session, as_of: str | None) -> ReadContext:
+        from ..queries import ReadContext, group_info
         from ..timeutil import parse_as_of
 
-        group = group_info(session)
+        group = group_info(db)
         tz = group.tz
         moment = parse_as_of(as_of, tz) if as_of else self.now().astimezone(tz)
         return ReadContext(tz=tz, as_of=moment, lookahead_days=self.settings.int("digest.lookahead_days"))

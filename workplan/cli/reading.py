@@ -35,19 +35,19 @@ def _owner_option(f: Callable[..., None]) -> Callable[..., None]:
 def list_(app: App, owner: str | None, status: str | None, tag: str | None, due_before: str | None,
           due_after: str | None, as_of: str | None, fmt: str) -> None:
     """Actions and their assignments, one line per assignment."""
-    from .. import formatting, services
+    from .. import formatting, queries
     from ..timeutil import parse_when
 
-    with app.session() as session:
-        ctx = app.read_context(session, as_of)
+    with app.reading() as db:
+        ctx = app.read_context(db, as_of)
         if owner:
-            services.require_party(session, owner)
-        filters = services.Filters(
+            queries.require_party(db, owner)
+        filters = queries.Filters(
             owner=owner, status=status, tag=tag,
             due_before=parse_when(due_before, ctx.tz).day if due_before else None,
             due_after=parse_when(due_after, ctx.tz).day if due_after else None,
         )
-        rows = services.assignment_rows(session, ctx, filters)
+        rows = queries.assignment_rows(db, ctx, filters)
     app.emit(formatting.rows(rows, fmt))
 
 
@@ -59,10 +59,10 @@ def list_(app: App, owner: str | None, status: str | None, tag: str | None, due_
 @pass_app
 def show(app: App, action_id: str, as_of: str | None, fmt: str) -> None:
     """One action: its source, deadline, owners, dependencies and each assignment's state."""
-    from .. import formatting, services
+    from .. import formatting, queries
 
-    with app.session() as session:
-        detail = services.action_detail(session, app.read_context(session, as_of), action_id)
+    with app.reading() as db:
+        detail = queries.action_detail(db, app.read_context(db, as_of), action_id)
     app.emit(formatting.detail(detail, fmt))
 
 
@@ -74,12 +74,12 @@ def show(app: App, action_id: str, as_of: str | None, fmt: str) -> None:
 @pass_app
 def overdue(app: App, owner: str | None, as_of: str | None, fmt: str) -> None:
     """Overdue assignments, most overdue first, with days late and what blocks them."""
-    from .. import formatting, services
+    from .. import formatting, queries
 
-    with app.session() as session:
+    with app.reading() as db:
         if owner:
-            services.require_party(session, owner)
-        rows = services.overdue(session, app.read_context(session, as_of), owner)
+            queries.require_party(db, owner)
+        rows = queries.overdue(db, app.read_context(db, as_of), owner)
     if not rows and fmt == "table":
         click.echo(_("nothing is overdue"))
         return
@@ -95,12 +95,12 @@ def overdue(app: App, owner: str | None, as_of: str | None, fmt: str) -> None:
 @pass_app
 def upcoming(app: App, days: int, owner: str | None, as_of: str | None, fmt: str) -> None:
     """Open assignments due within the next N days."""
-    from .. import formatting, services
+    from .. import formatting, queries
 
-    with app.session() as session:
+    with app.reading() as db:
         if owner:
-            services.require_party(session, owner)
-        rows = services.upcoming(session, app.read_context(session, as_of), days, owner)
+            queries.require_party(db, owner)
+        rows = queries.upcoming(db, app.read_context(db, as_of), days, owner)
     if not rows and fmt == "table":
         click.echo(ngettext("nothing is due in the next {days} day", "nothing is due in the next {days} days",
                             days).format(days=days))
@@ -117,10 +117,10 @@ def upcoming(app: App, days: int, owner: str | None, as_of: str | None, fmt: str
 @pass_app
 def log(app: App, action_id: str | None, party: str | None, as_of: str | None, fmt: str) -> None:
     """The event history (every status change), oldest first."""
-    from .. import formatting, services
+    from .. import formatting, queries
 
-    with app.session() as session:
-        entries = services.event_log(session, app.read_context(session, as_of), action_id, party)
+    with app.reading() as db:
+        entries = queries.event_log(db, app.read_context(db, as_of), action_id, party)
     if not entries and fmt == "table":
         click.echo(_("no events"))
         return
@@ -134,12 +134,12 @@ def log(app: App, action_id: str | None, party: str | None, as_of: str | None, f
 @pass_app
 def meetings(app: App, as_of: str | None, fmt: str) -> None:
     """Meetings, and cadence compliance per period (which semester lacks its virtual meeting)."""
-    from .. import formatting, services
+    from .. import formatting, queries
 
-    with app.session() as session:
-        ctx = app.read_context(session, as_of)
-        items = services.meetings(session)
-        periods = services.cadence_compliance(session, ctx)
+    with app.reading() as db:
+        ctx = app.read_context(db, as_of)
+        items = queries.meetings(db)
+        periods = queries.cadence_compliance(db, ctx)
     app.emit(formatting.meetings(items, periods, fmt))
 
 

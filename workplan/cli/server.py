@@ -34,7 +34,7 @@ def serve(app: App, host: str, port: int, no_scheduler: bool, threads: int, as_o
     """
     from waitress.server import create_server
 
-    from ..services import group_info
+    from ..queries import group_info
     from ..web import WorkplanApp
 
     with app.session() as session:  # syncs a changed actions file first (embedded database)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from workplan.models import Base
+from workplan.tables import metadata
 
-target_metadata = Base.metadata
+target_metadata = metadata
 connection = context.config.attributes.get("connection")
 
 

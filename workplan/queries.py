@@ -1,0 +1,470 @@
+"""Queries for what the database holds, on SQLAlchemy Core: listings, one action, the log, meetings.
+
+Every function takes a Connection or a Session (:data:`Reader`) and reads the tables of
+:mod:`workplan.tables`, so that read commands run without importing the ORM (a fifth of an
+overdue listing of 10,000 actions). Queries are set-based: a listing runs a fixed handful of
+SELECTs whatever the number of actions, and derives overdue / blocked / at risk in Python with
+:mod:`planning`. Statuses *as of* a moment come from the event log; when the moment is after
+every recorded event the cached status column answers instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeAlias
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Connection, Text, case, func, literal, or_, select, type_coerce
+
+from . import planning
+from . import tables as t
+from .db import get_meta
+from .errors import UnknownItem, UsageError
+from .i18n import _, pick
+from .statuses import CLOSED, STATUSES
+from .timeutil import from_utc_naive, to_utc_naive
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+
+Reader: TypeAlias = "Connection | Session"
+
+
+# ---------------------------------------------------------------------------
+# the project
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    id: str
+    name: str
+    timezone: str
+    domain: str
+    languages: tuple[str, ...] = ()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def group_info(db: Reader) -> GroupInfo:
+    raw = get_meta(db, "group")
+    if raw is None:
+        raise UsageError(_("the database holds no workplan yet; run `workplan sync` first"))
+    data = json.loads(raw)
+    name = pick(data["name"], {"name": data.get("names") or {}}, "name")  # in the language of the moment
+    return GroupInfo(data["id"], name, data["timezone"], data["domain"], tuple(data.get("languages", ())))
+
+
+def file_digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def synced_digest(db: Reader) -> str | None:
+    return get_meta(db, "actions_sha256")
+
+
+def parties_named(db: Reader, name: str) -> list[str]:
+    """A party id, or the members of a set."""
+    members = db.scalars(
+        select(t.set_member.c.party_id).where(t.set_member.c.set_name == name).order_by(t.set_member.c.position)
+    ).all()
+    return list(members) if members else [name]
+
+
+# ---------------------------------------------------------------------------
+# listings
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    tz: ZoneInfo
+    as_of: datetime  # aware
+    lookahead_days: int = 14
+
+    @property
+    def as_of_day(self) -> date:
+        return self.as_of.astimezone(self.tz).date()
+
+    @property
+    def as_of_utc(self) -> datetime:
+        return to_utc_naive(self.as_of)
+
+
+@dataclass
+class Row:
+    """One assignment as a listing shows it (the JSON contract of SPEC §3)."""
+
+    action: str
+    title: str
+    party: str
+    occurrence: str
+    due: date | None
+    due_at: datetime | None
+    due_kind: str
+    due_meeting: str | None
+    status: str
+    overdue: bool
+    days_overdue: int | None
+    blocked_by: list[str]
+    at_risk: bool
+    source_meeting: str
+    source_ref: str
+    visibility: str
+    tags: list[str]
+    theme: str
+
+
+@dataclass
+class Filters:
+    owner: str | None = None
+    status: str | None = None  # a status, or overdue|blocked|at_risk|closed|not_closed
+    tag: str | None = None
+    due_before: date | None = None
+    due_after: date | None = None
+    actions: Sequence[str] | None = None
+    include_restricted: bool = True
+
+
+DERIVED = ("overdue", "blocked", "at_risk", "closed", "pending")
+RESTRICTED_DEPENDENCY = "(restricted)"  # what shared documents say for a dependency that is not public
+
+
+def _status_expr(db: Reader, ctx: ReadContext) -> ColumnElement[str]:
+    """The status of each assignment as of ``ctx.as_of``: the cached column when the moment is
+    after every event, else the latest event not after the moment (one correlated subquery)."""
+    latest = db.scalar(select(func.max(t.event.c.occurred_at)))
+    if latest is None:
+        return literal("open")
+    if latest <= ctx.as_of_utc:
+        return t.assignment.c.status
+    sub = (
+        select(t.event.c.to_status)
+        .where(t.event.c.assignment_id == t.assignment.c.id, t.event.c.occurred_at <= ctx.as_of_utc)
+        .order_by(t.event.c.occurred_at.desc(), t.event.c.id.desc())
+        .limit(1)
+        .correlate(t.assignment)
+        .scalar_subquery()
+    )
+    return func.coalesce(sub, "open")
+
+
+def _connection(db: Reader) -> Connection:
+    """The Connection under *db*: a Session's own ORM execution costs a third more on a large
+    listing, and these queries name tables, not mapped classes. Pending ORM changes are flushed
+    first, as the Session would have done."""
+    if isinstance(db, Connection):
+        return db
+    db.flush()
+    return db.connection()
+
+
+def _live(column: Any, ctx: ReadContext) -> ColumnElement[bool]:
+    return or_(column.is_(None), column > ctx.as_of_utc)
+
+
+_FEW = 500  # up to this many ids go into an IN list; beyond, a join on the dependency table
+
+
+def action_states(db: Reader, ctx: ReadContext, status: ColumnElement[str],
+                  only: set[str] | None = None) -> dict[str, planning.ActionState]:
+    """Closed-ness of every live action (or of the actions in *only*) and the latest deadline
+    among its open assignments.
+
+    *only* must name actions that something depends on (the only ones a reader judges others
+    by): beyond :data:`_FEW` of them, the depended-on actions are read through a join on the
+    dependency table instead of an IN list.
+    """
+    is_open = status.not_in(CLOSED)
+    query = (
+        select(
+            t.assignment.c.action_id,
+            func.sum(case((is_open, 1), else_=0)),
+            func.max(case((is_open, t.assignment.c.due_date), else_=None)),
+        )
+        .join(t.action, t.action.c.id == t.assignment.c.action_id)
+        .where(_live(t.assignment.c.withdrawn_at, ctx), _live(t.action.c.withdrawn_at, ctx))
+        .group_by(t.assignment.c.action_id)
+    )
+    actions = select(t.action.c.id).where(_live(t.action.c.withdrawn_at, ctx))
+    if only is not None and len(only) <= _FEW:
+        query = query.where(t.assignment.c.action_id.in_(only))
+        actions = actions.where(t.action.c.id.in_(only))
+    elif only is not None:
+        depended_on = select(t.dependency.c.depends_on_id)
+        query = query.where(t.assignment.c.action_id.in_(depended_on))
+        actions = actions.where(t.action.c.id.in_(depended_on))
+    states = {
+        aid: planning.ActionState(closed=(open_count or 0) == 0, latest_open_due=latest)
+        for aid, open_count, latest in db.execute(query)
+    }
+    # an action nobody owns can never be closed
+    for (aid,) in db.execute(actions):
+        states.setdefault(aid, planning.ActionState(closed=False))
+    return states
+
+
+def dependency_map(db: Reader) -> dict[str, list[str]]:
+    deps: dict[str, list[str]] = defaultdict(list)
+    for aid, dep in db.execute(select(t.dependency.c.action_id, t.dependency.c.depends_on_id).order_by(
+            t.dependency.c.action_id, t.dependency.c.depends_on_id)):
+        deps[aid].append(dep)
+    return deps
+
+
+def _raw(column: Any) -> ColumnElement[Any]:
+    """A column read without its type's result processing: on SQLite a date arrives as its
+    ISO text and a JSON value as its text (see :func:`_json_value`); drivers that decode these
+    types themselves (psycopg) still hand over Python objects. For the listings' hot loop,
+    where the processors were a fifth of an overdue listing of 10,000 actions."""
+    return type_coerce(column, Text).label(column.key)
+
+
+_NO_TAGS: list[str] = []
+_EMPTY_JSON = frozenset({"null", "[]", "{}"})
+
+
+def _json_value(value: Any, empty: Any, seen: dict[str, Any]) -> Any:
+    """A JSON column's value from :func:`_raw`: decoded when it is text (once per distinct text,
+    remembered in *seen*: an action's assignments share it), *empty* when empty. The caller
+    must not change what it gets."""
+    if value is None:
+        return empty
+    if value.__class__ is str:
+        if value in _EMPTY_JSON:
+            return empty
+        decoded = seen.get(value)
+        if decoded is None:
+            decoded = seen[value] = json.loads(value)
+        return decoded
+    return value or empty
+
+
+def assignment_rows(db: Reader, ctx: ReadContext, filters: Filters | None = None) -> list[Row]:
+    """Assignments with their derived state, filtered; a fixed number of queries."""
+    f = filters or Filters()
+    status = _status_expr(db, ctx)
+    query = (
+        select(
+            t.assignment.c.action_id, t.action.c.title, t.assignment.c.party_id, t.assignment.c.occurrence,
+            _raw(t.assignment.c.due_date), t.assignment.c.due_at, t.assignment.c.due_kind, t.assignment.c.due_meeting,
+            status.label("status"), t.action.c.source_meeting, t.action.c.source_ref, t.action.c.visibility,
+            _raw(t.action.c.tags), t.action.c.theme, _raw(t.action.c.translations),
+        )
+        .join(t.action, t.action.c.id == t.assignment.c.action_id)
+        .where(_live(t.assignment.c.withdrawn_at, ctx), _live(t.action.c.withdrawn_at, ctx))
+    )
+    if f.owner:
+        query = query.where(t.assignment.c.party_id.in_(parties_named(db, f.owner)))
+    if f.due_before:
+        query = query.where(t.assignment.c.due_date < f.due_before)
+    if f.due_after:
+        query = query.where(t.assignment.c.due_date > f.due_after)
+    if f.actions is not None:
+        query = query.where(t.assignment.c.action_id.in_(list(f.actions)))
+    if not f.include_restricted:
+        query = query.where(t.action.c.visibility == "public")
+    if f.status == "overdue":  # cheap pre-filter; the exact rule is applied below
+        query = query.where(t.assignment.c.due_date <= ctx.as_of_day)
+    if f.status in STATUSES:
+        query = query.where(status == f.status)
+    elif f.status == "closed":
+        query = query.where(status.in_(CLOSED))
+    elif f.status in ("pending", "overdue", "blocked", "at_risk"):
+        query = query.where(status.not_in(CLOSED))
+    query = query.order_by(t.action.c.position, t.assignment.c.occurrence, t.assignment.c.party_id)
+    records = _connection(db).execute(query).all()
+    if not records:
+        return []
+    deps = dependency_map(db)
+    # only the dependencies of the listed rows need judging
+    states = action_states(db, ctx, status, {d for r in records for d in deps.get(r.action_id, ())})
+    # rows for shared documents (agenda, board, graph) must not name a restricted action where
+    # a public one waits on it
+    hidden = set() if f.include_restricted else set(
+        db.scalars(select(t.action.c.id).where(t.action.c.visibility != "public")))
+    rows: list[Row] = []
+    append = rows.append
+    judge, blockers, tz, as_of, lookahead = planning.judge_blocked, planning.blockers, ctx.tz, ctx.as_of, \
+        ctx.lookahead_days
+    blocked_of: dict[str, list[str]] = {}  # per action: its assignments share their dependencies
+    tag, wanted = f.tag, f.status if f.status in ("overdue", "blocked", "at_risk") else None
+    no_deps: tuple[str, ...] = ()
+    seen: dict[str, Any] = {}
+    for (action_id, title, party, occurrence, due_day, due_utc, due_kind, due_meeting, row_status, source_meeting,
+         source_ref, visibility, tags, theme, translations) in records:
+        tags = _json_value(tags, _NO_TAGS, seen)
+        if tag and tag not in tags and tag != theme:
+            continue
+        if due_day.__class__ is str:
+            due_day = date.fromisoformat(due_day)
+        due_at = from_utc_naive(due_utc, tz) if due_utc else None
+        blocked = blocked_of.get(action_id)
+        if blocked is None:
+            blocked = blocked_of[action_id] = blockers(deps.get(action_id, no_deps), states)
+        j = judge(row_status, due_day, due_at, blocked, states, as_of, tz, lookahead)
+        if wanted is not None and not (j.overdue if wanted == "overdue" else
+                                       j.blocked_by if wanted == "blocked" else j.at_risk):
+            continue
+        blocked_by = list(dict.fromkeys(RESTRICTED_DEPENDENCY if d in hidden else d for d in j.blocked_by)) \
+            if hidden else list(j.blocked_by)  # its own list: the action's assignments share j.blocked_by
+        append(Row(
+            action_id, pick(title, _json_value(translations, None, seen), "title") if translations else title, party,
+            occurrence, due_day, due_at, due_kind, due_meeting, row_status, j.overdue, j.days_overdue, blocked_by,
+            j.at_risk, source_meeting, source_ref, visibility, list(tags), theme,
+        ))
+    return rows
+
+
+def overdue(db: Reader, ctx: ReadContext, owner: str | None = None) -> list[Row]:
+    rows = assignment_rows(db, ctx, Filters(owner=owner, status="overdue"))
+    rows.sort(key=lambda r: (-(r.days_overdue or 0), r.action, r.party))
+    return rows
+
+
+def upcoming(db: Reader, ctx: ReadContext, days: int, owner: str | None = None) -> list[Row]:
+    first = ctx.as_of_day
+    last = first + timedelta(days=days)
+    rows = assignment_rows(db, ctx, Filters(
+        owner=owner, status="pending", due_after=first - timedelta(days=1), due_before=last + timedelta(days=1)))
+    rows.sort(key=lambda r: (r.due or date.max, r.action, r.party))
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# one action, the log, meetings
+
+
+@dataclass
+class ActionDetail:
+    id: str
+    title: str
+    description: str
+    theme: str
+    tags: list[str]
+    owners: list[str]
+    with_: list[str]
+    source_meeting: str
+    source_ref: str
+    source_text: str
+    due: date | None
+    due_kind: str
+    due_meeting: str | None
+    visibility: str
+    depends_on: list[str]
+    dependants: list[str]
+    blocked_by: list[str]
+    recurrence: dict[str, Any] | None
+    withdrawn: bool
+    assignments: list[Row]
+    due_next_kind: str = ""
+
+
+def action_detail(db: Reader, ctx: ReadContext, action_id: str) -> ActionDetail:
+    action = db.execute(select(t.action).where(t.action.c.id == action_id)).first()
+    if action is None:
+        raise UnknownItem(_("there is no action {action!r}").format(action=action_id))
+    rows = assignment_rows(db, ctx, Filters(actions=[action_id]))
+    deps = dependency_map(db)
+    states = action_states(db, ctx, _status_expr(db, ctx), set(deps.get(action_id, ())))
+    dependants = sorted(a for a, ds in deps.items() if action_id in ds)
+    participants = sorted(db.scalars(select(t.participant.c.party_id).where(t.participant.c.action_id == action_id)))
+    blocked_by = [d for d in deps.get(action_id, []) if d in states and not states[d].closed]
+    return ActionDetail(
+        action.id, pick(action.title, action.translations, "title"),
+        pick(action.description, action.translations, "description"), action.theme, list(action.tags), list(action.owners),
+        participants, action.source_meeting, action.source_ref, action.source_text, action.due_date,
+        action.due_kind, action.due_meeting, action.visibility, deps.get(action_id, []), dependants,
+        blocked_by, action.recurrence, action.withdrawn_at is not None, rows,
+        str((action.due_spec or {}).get("next", "")),
+    )
+
+
+@dataclass
+class LogEntry:
+    id: int
+    action: str
+    party: str
+    occurrence: str
+    occurred_at: datetime
+    recorded_at: datetime
+    by: str
+    from_status: str
+    to_status: str
+    note: str
+    origin: str
+
+
+def event_log(db: Reader, ctx: ReadContext, action_id: str | None = None,
+              party: str | None = None) -> list[LogEntry]:
+    query = select(t.event).where(t.event.c.occurred_at <= ctx.as_of_utc)
+    if action_id is not None:
+        if db.scalar(select(t.action.c.id).where(t.action.c.id == action_id)) is None:
+            raise UnknownItem(_("there is no action {action!r}").format(action=action_id))
+        query = query.where(t.event.c.action_id == action_id)
+    if party is not None:
+        query = query.where(t.event.c.party_id.in_(parties_named(db, party)))
+    query = query.order_by(t.event.c.occurred_at, t.event.c.id)
+    return [
+        LogEntry(e.id, e.action_id, e.party_id, e.occurrence, from_utc_naive(e.occurred_at, ctx.tz),
+                 from_utc_naive(e.recorded_at, ctx.tz), e.by, e.from_status, e.to_status, e.note, e.origin)
+        for e in db.execute(query)
+    ]
+
+
+@dataclass
+class MeetingRow:
+    id: str
+    title: str
+    kind: str
+    start: str
+    end: str | None
+    start_day: date
+    end_day: date
+    precision: str
+    timezone: str
+    location: str
+    url: str
+    status: str
+    sequence: int
+
+
+def meetings(db: Reader, include_withdrawn: bool = False) -> list[MeetingRow]:
+    query = select(t.meeting).order_by(t.meeting.c.start_day, t.meeting.c.id)
+    if not include_withdrawn:
+        query = query.where(t.meeting.c.withdrawn_at.is_(None))
+    return [
+        MeetingRow(m.id, pick(m.title, m.translations, "title"), m.kind, m.start, m.end, m.start_day, m.end_day,
+                   m.precision, m.timezone, pick(m.location, m.translations, "location"), m.url, m.status,
+                   m.sequence)
+        for m in db.execute(query)
+    ]
+
+
+def cadence_rules(db: Reader) -> list[planning.CadenceRule]:
+    return [
+        planning.CadenceRule(r.kind, r.per, r.at_least, r.start, r.report)
+        for r in db.execute(select(t.cadence_rule).order_by(t.cadence_rule.c.kind))
+    ]
+
+
+def cadence_compliance(db: Reader, ctx: ReadContext) -> list[planning.PeriodCompliance]:
+    facts = [planning.MeetingFact(m.id, m.kind, m.status, m.start_day) for m in meetings(db)]
+    return planning.compliance(cadence_rules(db), facts, ctx.as_of_day)
+
+
+def known_party(db: Reader, name: str) -> bool:
+    if db.scalar(select(t.party.c.id).where(t.party.c.id == name)) is not None:
+        return True
+    return db.scalar(select(t.set_member.c.party_id).where(t.set_member.c.set_name == name).limit(1)) is not None
+
+
+def require_party(db: Reader, name: str) -> None:
+    if not known_party(db, name):
+        raise UnknownItem(_("there is no party or set {party!r}").format(party=name))
