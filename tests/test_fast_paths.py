@@ -20,8 +20,9 @@ from workplan import formatting, planning, queries, spec
 from workplan.cli.app import App
 from workplan.errors import ValidationFailed
 from workplan.i18n import language
-from workplan.models import Action, Assignment
+from workplan.models import Action, Assignment, Event
 from workplan.statuses import CLOSED, STATUSES
+from workplan.timeutil import from_utc_naive
 
 sys.path.insert(0, str(REPO / "bench"))
 
@@ -207,6 +208,17 @@ def test_a_large_listing_judges_as_the_long_way(tmp_path: Path, db_backend: str,
             assert all(isinstance(r.due, date) for r in every if r.due is not None)
             with language("es"):
                 assert "En español" in {r.title for r in queries.assignment_rows(session, ctx)}
+            # the log's moments, read raw and converted once per distinct value, are the ORM's
+            log = queries.event_log(session, ctx)
+            assert len(log) > 1000
+            assert [(e.id, e.occurred_at, e.recorded_at) for e in log] == [
+                (e.id, from_utc_naive(e.occurred_at, ctx.tz), from_utc_naive(e.recorded_at, ctx.tz))
+                for e in session.scalars(select(Event).where(Event.occurred_at <= ctx.as_of_utc)
+                                         .order_by(Event.occurred_at, Event.id))]
+        # a read command's bare connection answers as the session does
+        with app.reading() as conn:
+            assert queries.assignment_rows(conn, ctx) == every
+            assert queries.event_log(conn, ctx) == log
     finally:
         app.close()
 

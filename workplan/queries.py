@@ -403,19 +403,34 @@ class LogEntry:
 
 def event_log(db: Reader, ctx: ReadContext, action_id: str | None = None,
               party: str | None = None) -> list[LogEntry]:
-    query = select(t.event).where(t.event.c.occurred_at <= ctx.as_of_utc)
+    e = t.event
+    query = select(e.c.id, e.c.action_id, e.c.party_id, e.c.occurrence, _raw(e.c.occurred_at), _raw(e.c.recorded_at),
+                   e.c.by, e.c.from_status, e.c.to_status, e.c.note, e.c.origin).where(e.c.occurred_at <= ctx.as_of_utc)
     if action_id is not None:
         if db.scalar(select(t.action.c.id).where(t.action.c.id == action_id)) is None:
             raise UnknownItem(_("there is no action {action!r}").format(action=action_id))
-        query = query.where(t.event.c.action_id == action_id)
+        query = query.where(e.c.action_id == action_id)
     if party is not None:
-        query = query.where(t.event.c.party_id.in_(parties_named(db, party)))
-    query = query.order_by(t.event.c.occurred_at, t.event.c.id)
+        query = query.where(e.c.party_id.in_(parties_named(db, party)))
+    query = query.order_by(e.c.occurred_at, e.c.id)
+    tz = ctx.tz
+    seen: dict[Any, datetime] = {}
     return [
-        LogEntry(e.id, e.action_id, e.party_id, e.occurrence, from_utc_naive(e.occurred_at, ctx.tz),
-                 from_utc_naive(e.recorded_at, ctx.tz), e.by, e.from_status, e.to_status, e.note, e.origin)
-        for e in db.execute(query)
+        LogEntry(eid, aid, pid, occurrence, _local_moment(on, tz, seen), _local_moment(recorded, tz, seen), by,
+                 from_status, to_status, note, origin)
+        for eid, aid, pid, occurrence, on, recorded, by, from_status, to_status, note, origin
+        in _connection(db).execute(query).all()
     ]
+
+
+def _local_moment(value: Any, tz: ZoneInfo, seen: dict[Any, datetime]) -> datetime:
+    """A stored moment from :func:`_raw` (naive UTC, as text on SQLite) in the zone *tz*; each
+    distinct value converted once (a sync records its facts at one moment, on a few days)."""
+    local = seen.get(value)
+    if local is None:
+        naive = datetime.fromisoformat(value) if value.__class__ is str else value
+        local = seen[value] = from_utc_naive(naive, tz)
+    return local
 
 
 @dataclass
