@@ -226,13 +226,15 @@ def test_a_large_listing_judges_as_the_long_way(tmp_path: Path, db_backend: str,
 READ_COMMANDS = [
     ["list", "--owner", "members"], ["show", "workplan-v2-approval"], ["overdue", "--as-of", "2019-01-15"],
     ["upcoming", "--days", "3660", "--as-of", "2018-06-02"], ["log", "statistics-matrix-2018"], ["meetings"],
+    ["sync"],  # with nothing changed, it only reads
 ]
 
 
 @pytest.mark.usefixtures("db_backend")
 def test_read_commands_load_neither_the_orm_nor_the_file_reader(project: Path) -> None:
-    """Read commands query the Core tables on a connection (``workplan.queries``); importing
-    the ORM and mapping the models cost a fifth of an overdue listing of 10,000 actions."""
+    """Read commands, and a sync with nothing to do, query the Core tables on a connection
+    (``workplan.queries``); importing the ORM and mapping the models cost a fifth of an overdue
+    listing of 10,000 actions."""
     import subprocess
 
     assert run_cli(project, "sync").code == 0

@@ -70,6 +70,17 @@ def synced_digest(db: Reader) -> str | None:
     return get_meta(db, "actions_sha256")
 
 
+def up_to_date(db: Reader, raw_digest: str, now: datetime) -> bool:
+    """Whether syncing the file with this digest now would change nothing: it is the file synced
+    last, and recurring actions were materialised as far as a sync now would (the horizon moves
+    with the year). Lets `workplan sync` skip reading a large unchanged file."""
+    if synced_digest(db) != raw_digest:
+        return False
+    stored = get_meta(db, "sync_horizon")
+    last = db.scalar(select(func.max(t.meeting.c.start_day)).where(t.meeting.c.withdrawn_at.is_(None)))
+    return stored == date(max(now.year, last.year if last else now.year) + 1, 12, 31).isoformat()
+
+
 def parties_named(db: Reader, name: str) -> list[str]:
     """A party id, or the members of a set."""
     members = db.scalars(

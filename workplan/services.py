@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     bindparam,
-    func,
     insert,
     select,
     update,
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import planning, tables
-from .db import get_meta, set_meta
+from .db import set_meta
 from .errors import ConcurrentChange, TransitionError, UnknownItem, UsageError
 from .gcpause import paused_gc
 from .i18n import _, word
@@ -136,17 +135,6 @@ def _sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) 
     if previous_digest != raw_digest or not report.empty:
         mark_changed(session)
     return report
-
-
-def up_to_date(session: Session, raw_digest: str, now: datetime) -> bool:
-    """Whether syncing the file with this digest now would change nothing: it is the file synced
-    last, and recurring actions were materialised as far as a sync now would (the horizon moves
-    with the year). Lets `workplan sync` skip reading a large unchanged file."""
-    if synced_digest(session) != raw_digest:
-        return False
-    stored = get_meta(session, "sync_horizon")
-    last = session.scalar(select(func.max(Meeting.start_day)).where(Meeting.withdrawn_at.is_(None)))
-    return stored == date(max(now.year, last.year if last else now.year) + 1, 12, 31).isoformat()
 
 
 def _sync_parties(session: Session, doc: spec.Document, now: datetime, report: SyncReport) -> None:

@@ -132,17 +132,17 @@ class App:
                 err=True,
             )
 
-    def sync(self) -> SyncReport:
-        """`workplan sync`: validate, then load the file in one transaction."""
-        from ..db import session_scope
-        from ..queries import file_digest
-        from ..services import SyncReport, up_to_date
+    def sync(self) -> SyncReport | None:
+        """`workplan sync`: validate, then load the file in one transaction. None when the file
+        is the one synced last and nothing would change (found without the ORM or the file reader)."""
+        from ..db import reading_scope, session_scope
+        from ..queries import file_digest, up_to_date
 
         raw = Path(self.settings.actions_file).read_bytes()
         digest = file_digest(raw)
-        with session_scope(self.engine, self.settings.database_url) as session:
-            if up_to_date(session, digest, self.now()):
-                return SyncReport()
+        with reading_scope(self.engine, self.settings.database_url) as conn:
+            if up_to_date(conn, digest, self.now()):
+                return None
         doc = self.load_document()
         with session_scope(self.engine, self.settings.database_url, write=True) as session:
             return self._sync_doc(session, doc, digest)

@@ -43,7 +43,7 @@ def sync(app: App, quiet: bool) -> None:
     withdrawn, its history kept. Facts recorded under progress: are imported once.
     """
     report = app.sync()
-    if report.empty:
+    if report is None or report.empty:
         click.echo(_("nothing changed"))
         return
     if not quiet:
