@@ -163,17 +163,19 @@ def table(header: Sequence[str], records: Sequence[Sequence[str]], flex: int = -
     if not records:
         return ""
     cols = len(header)
-    # column by column, each a list comprehension: a log of 20,000 events is 140,000 cells
-    columns = [[str(value) for value in column] for column in zip(header, *records, strict=False)]
-    widths = [max(map(len, column)) for column in columns]
+    # column by column, and each line formatted in one call: `workplan list` at 10,000 actions
+    # prints 34,000 lines
+    columns = [list(map(str, column)) for column in zip(header, *records, strict=False)]
+    widest = [max(map(len, column)) for column in columns]
+    widths = list(widest)
     flex = flex % cols
     others = sum(w for i, w in enumerate(widths) if i != flex) + 2 * (cols - 1)
     widths[flex] = max(10, min(widths[flex], width() - others - 1))
-    cells: list[list[str]] = []
-    for i, (column, w) in enumerate(zip(columns, widths, strict=True)):
-        fitted = [text if len(text) <= w else text[: w - 1] + "…" for text in column]
-        cells.append([text.ljust(w) for text in fitted] if i < cols - 1 else fitted)
-    return "\n".join("  ".join(line).rstrip() for line in zip(*cells, strict=True)) + "\n"
+    for i, w in enumerate(widths):
+        if widest[i] > w:
+            columns[i] = [text if len(text) <= w else text[: w - 1] + "…" for text in columns[i]]
+    line = "  ".join([*(f"{{:<{w}}}" for w in widths[:-1]), "{}"])
+    return "\n".join([line.format(*cells).rstrip() for cells in zip(*columns, strict=True)]) + "\n"
 
 
 ROW_CSV_HEADER = ("action", "title", "party", "occurrence", "due", "due_kind", "status", "overdue",
@@ -223,15 +225,25 @@ def rows(rows: Sequence[Row], fmt: str, kind: str = "list") -> str:
         ])
     if not rows:
         return ""
+    waits = _("[waits on {actions}] ")
+    words: dict[str, str] = {}  # each state's word, looked up once
+
     def title(r: Row) -> str:
-        return (_("[waits on {actions}] ").format(actions=", ".join(r.blocked_by)) if r.blocked_by else "") + r.title
+        return waits.format(actions=", ".join(r.blocked_by)) + r.title if r.blocked_by else r.title
+
+    def state(r: Row) -> str:
+        name = state_word(r)
+        said = words.get(name)
+        if said is None:
+            said = words[name] = word(name)
+        return said
 
     if kind == "overdue":
         body = table((_("LATE"), _("DUE"), _("OWNER"), _("ACTION"), _("TITLE")),
                      [(days_late(r.days_overdue or 0), due_text(r), r.party, r.action, title(r)) for r in rows])
     else:
         body = table((_("ACTION"), _("OWNER"), _("DUE"), _("STATE"), _("TITLE")),
-                     [(r.action, r.party, due_text(r), word(state_word(r)), title(r)) for r in rows])
+                     [(r.action, r.party, due_text(r), state(r), title(r)) for r in rows])
     if any(r.due_kind == "expected" for r in rows):
         body += "* " + _("expected: that meeting is not scheduled yet; due at the end of its cadence slot") + "\n"
     return body

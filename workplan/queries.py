@@ -108,7 +108,7 @@ class ReadContext:
         return to_utc_naive(self.as_of)
 
 
-@dataclass
+@dataclass(slots=True)  # tens of thousands in a large listing
 class Row:
     """One assignment as a listing shows it (the JSON contract of SPEC §3)."""
 
@@ -295,7 +295,7 @@ def assignment_rows(db: Reader, ctx: ReadContext, filters: Filters | None = None
         return []
     deps = dependency_map(db)
     # only the dependencies of the listed rows need judging
-    states = action_states(db, ctx, status, {d for r in records for d in deps.get(r.action_id, ())})
+    states = action_states(db, ctx, status, {d for aid in {r[0] for r in records} for d in deps.get(aid, ())})
     # rows for shared documents (agenda, board, graph) must not name a restricted action where
     # a public one waits on it
     hidden = set() if f.include_restricted else set(
