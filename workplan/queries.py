@@ -135,7 +135,7 @@ class Row:
 @dataclass
 class Filters:
     owner: str | None = None
-    status: str | None = None  # a status, or overdue|blocked|at_risk|closed|not_closed
+    status: str | None = None  # a status, or overdue|blocked|at_risk|closed|pending
     tag: str | None = None
     due_before: date | None = None
     due_after: date | None = None
@@ -143,7 +143,6 @@ class Filters:
     include_restricted: bool = True
 
 
-DERIVED = ("overdue", "blocked", "at_risk", "closed", "pending")
 RESTRICTED_DEPENDENCY = "(restricted)"  # what shared documents say for a dependency that is not public
 
 

@@ -485,21 +485,17 @@ def render_in_languages(feed_sets: dict[str, FeedSet], shared: str, party_langs:
                         todo: bool = False, private: bool = False) -> dict[str, bytes]:
     """Every published feed, each party's in its language and the shared ones in *shared*:
     what `workplan calendars`, the scheduler's rebuild and the server all publish."""
-    import gc
-
     from ..feeds import feed_party
+    from ..gcpause import paused_gc
     from ..i18n import language
 
     # rendering makes tens of thousands of short-lived objects and no cycles: the cyclic
     # collector would only rescan the feed set again and again (a quarter of the time)
-    gc.disable()
-    try:
-        rendered = {}
+    rendered = {}
+    with paused_gc():
         for lang, fs in feed_sets.items():
             with language(lang):
                 rendered[lang] = render_published(fs, todo=todo, private=private)
-    finally:
-        gc.enable()
     return {name: rendered[party_langs.get(feed_party(name), shared)][name] for name in rendered[shared]}
 
 
