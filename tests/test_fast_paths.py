@@ -171,7 +171,7 @@ def _long_way(session: Session, ctx: queries.ReadContext, f: queries.Filters) ->
             continue
         if f.status == "pending" and r.status in CLOSED:
             continue
-        blocked = j.blocked_by if f.include_restricted else r.blocked_by
+        blocked = list(j.blocked_by) if f.include_restricted else r.blocked_by
         found.append((r.action, r.party, r.occurrence, r.due, r.status, j.overdue, j.days_overdue, blocked,
                       j.at_risk, r.tags, r.title))
     return found

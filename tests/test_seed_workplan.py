@@ -64,6 +64,20 @@ def test_discussion_not_overdue_right_after_the_meeting(wp: Runner) -> None:
     assert discussion["blocked_by"] == ["workplan-v2-draft"]
 
 
+def test_list_by_tag_or_theme(wp: Runner) -> None:
+    """``--tag`` keeps the actions carrying that tag, or of that theme, with all their assignments."""
+    actions = yaml.safe_load((REPO / "actions.yaml").read_text(encoding="utf-8"))["actions"]
+    theme = "Exchanging information and standardizing tools"
+    for tag, expected in (("smuggling", {a["id"] for a in actions if "smuggling" in a.get("tags", [])}),
+                          (theme, {a["id"] for a in actions if a.get("theme") == theme})):
+        rows = wp("list", "--tag", tag, "--format", "json").json()
+        assert {r["action"] for r in rows} == expected and len(expected) >= 3, tag
+        assert all(tag in r["tags"] for r in rows) if tag != theme else True
+    matrix = wp("list", "--tag", "statistics", "--format", "json").json()
+    assert {r["party"] for r in matrix if r["action"] == "statistics-matrix-2018"} == MATRIX_MISSING | MATRIX_RECEIVED
+    assert wp("list", "--tag", "no-such-tag", "--format", "json").json() == []
+
+
 def test_show_approval_blocked_by_discussion(wp: Runner) -> None:
     result = wp("show", "workplan-v2-approval")
     assert result.code == 0, result.err

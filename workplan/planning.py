@@ -7,7 +7,7 @@ objects and returns plain objects, so the rules can be read and tested alone.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -196,15 +196,7 @@ def plan(doc: spec.Document, horizon: date) -> tuple[dict[str, Deadline], list[P
 def is_overdue(status: str, due_day: date | None, due_at: datetime | None, as_of: datetime, tz: ZoneInfo) -> bool:
     """Due before the as-of moment and not closed. A deadline without a time is met
     by anything done on that day."""
-    if status in CLOSED or due_day is None:
-        return False
-    if due_at is not None:
-        return due_at < as_of
-    return due_day < as_of.astimezone(tz).date()
-
-
-def days_overdue(due_day: date, as_of: datetime, tz: ZoneInfo) -> int:
-    return (as_of.astimezone(tz).date() - due_day).days
+    return Judge({}, as_of, tz, 0)(status, due_day, due_at, ()).overdue
 
 
 @dataclass
@@ -215,12 +207,15 @@ class ActionState:
     latest_open_due: date | None = None  # the latest deadline among its open assignments
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Judgement:
     overdue: bool
     days_overdue: int | None
-    blocked_by: list[str] = field(default_factory=list)
+    blocked_by: Sequence[str] = ()
     at_risk: bool = False
+
+
+SETTLED = Judgement(False, None)  # a closed assignment: never late, waiting on nothing
 
 
 def judge(
@@ -234,41 +229,49 @@ def judge(
     lookahead_days: int,
 ) -> Judgement:
     """Derive overdue, blocked and at-risk for one assignment (SPEC §1, status)."""
-    return judge_blocked(status, due_day, due_at, blockers(depends_on, states), states, as_of, tz, lookahead_days)
+    judged = Judge(states, as_of, tz, lookahead_days)
+    return judged(status, due_day, due_at, judged.blockers(depends_on))
 
 
-def blockers(depends_on: Sequence[str], states: Mapping[str, ActionState]) -> list[str]:
-    """The dependencies not closed yet: the same for every assignment of an action."""
-    return [d for d in depends_on if d in states and not states[d].closed]
+class Judge:
+    """:func:`judge` for many assignments as of one moment: the as-of day and the look-ahead
+    window are worked out once (a listing of 10,000 actions judges 34,000 assignments), and an
+    action's :meth:`blockers` once for all its assignments."""
 
+    __slots__ = ("states", "as_of", "today", "soon")
 
-def judge_blocked(
-    status: str,
-    due_day: date | None,
-    due_at: datetime | None,
-    blocked_by: list[str],
-    states: Mapping[str, ActionState],
-    as_of: datetime,
-    tz: ZoneInfo,
-    lookahead_days: int,
-) -> Judgement:
-    """:func:`judge` for a caller that knows the action's :func:`blockers` already."""
-    overdue = is_overdue(status, due_day, due_at, as_of, tz)
-    late = days_overdue(due_day, as_of, tz) if overdue and due_day is not None else None
-    if status in CLOSED:
-        return Judgement(False, None)
-    at_risk = False
-    if blocked_by and due_day is not None:
-        today = as_of.astimezone(tz).date()
-        if due_day <= today + timedelta(days=lookahead_days):
-            at_risk = True
-    if not at_risk and due_day is not None:
-        for dep in blocked_by:
-            dep_due = states[dep].latest_open_due
-            if dep_due is not None and dep_due > due_day:
+    def __init__(self, states: Mapping[str, ActionState], as_of: datetime, tz: ZoneInfo, lookahead_days: int) -> None:
+        self.states = states
+        self.as_of = as_of
+        self.today = as_of.astimezone(tz).date()
+        self.soon = self.today + timedelta(days=lookahead_days)
+
+    def blockers(self, depends_on: Sequence[str]) -> list[str]:
+        """The dependencies not closed yet: the same for every assignment of an action."""
+        states = self.states
+        return [d for d in depends_on if d in states and not states[d].closed]
+
+    def __call__(self, status: str, due_day: date | None, due_at: datetime | None,
+                 blocked_by: Sequence[str]) -> Judgement:
+        if status in CLOSED:
+            return SETTLED
+        if due_day is None:
+            # an ongoing commitment: never late; at risk only by what it waits on, which has no date to compare
+            return Judgement(False, None, blocked_by, False)
+        # a deadline without a time is met by anything done on that day (see is_overdue)
+        overdue = due_at < self.as_of if due_at is not None else due_day < self.today
+        at_risk = False
+        if blocked_by:
+            if due_day <= self.soon:
                 at_risk = True
-                break
-    return Judgement(overdue, late, blocked_by, at_risk)
+            else:
+                states = self.states
+                for dep in blocked_by:
+                    dep_due = states[dep].latest_open_due
+                    if dep_due is not None and dep_due > due_day:
+                        at_risk = True
+                        break
+        return Judgement(overdue, (self.today - due_day).days if overdue else None, blocked_by, at_risk)
 
 
 def blocked_chains(depends_on: Mapping[str, Sequence[str]], open_actions: set[str]) -> list[list[str]]:
