@@ -256,3 +256,25 @@ def test_read_commands_load_neither_the_orm_nor_the_file_reader(project: Path) -
     out = subprocess.run([sys.executable, "-c", code, json.dumps(["overdue"])], cwd=project, capture_output=True,
                          text=True, check=True)
     assert "LOADED:sqlalchemy.orm,workplan.models,workplan.services,workplan.spec,yaml" in out.stdout, out
+
+
+@pytest.mark.usefixtures("db_backend")
+def test_the_program_exits_with_everything_written(project: Path) -> None:
+    """The ``workplan`` program (:func:`workplan.cli.run`) leaves what survives a command to the
+    operating system instead of collecting it at exit: its output, exit codes and writes are the
+    same as :func:`main`'s in this process."""
+    import subprocess
+
+    def program(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "workplan", *args], cwd=project, capture_output=True, text=True)
+
+    done = program("done", "statistics-matrix-2018", "--party", "BZ", "--on", "2019-01-10")
+    assert done.returncode == 0, done.stderr
+    listed = program("overdue", "--as-of", "2019-01-15", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert rows == run_cli(project, "overdue", "--as-of", "2019-01-15", "--format", "json").json()
+    assert {r["party"] for r in rows if r["action"] == "statistics-matrix-2018"} == {"US", "NI", "DO"}
+    unknown = program("show", "no-such-action")
+    assert unknown.returncode == run_cli(project, "show", "no-such-action").code != 0
+    assert "no-such-action" in unknown.stderr and not unknown.stdout

@@ -44,6 +44,26 @@ for command in (*project.COMMANDS, *reading.COMMANDS, *status.COMMANDS, *documen
     cli.add_command(command)
 
 
+def run() -> None:
+    """The ``workplan`` program: :func:`main` on the command line's arguments, then an exit
+    that does not make the collector walk every object one last time.
+
+    When the interpreter exits it tears the modules down and runs the cyclic collector over
+    everything still alive (SQLAlchemy's classes, the rows just printed): a tenth of a second
+    after a listing of 10,000 actions, with the output already written. Freezing the survivors
+    (:func:`gc.freeze`) leaves them to the operating system instead; atexit handlers, stream
+    flushing and the command's own closing (the engine is disposed when the command ends) run
+    as before. Only for the process itself: in a longer-lived one (the tests call :func:`main`)
+    frozen objects would never be collected.
+    """
+    try:
+        main()
+    finally:
+        import gc
+
+        gc.freeze()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every WorkplanError becomes one sentence on stderr and its exit code."""
     args = sys.argv[1:] if argv is None else argv

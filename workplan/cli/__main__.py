@@ -1,4 +1,4 @@
-from workplan.cli import main
+from workplan.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()
