@@ -158,7 +158,7 @@ def test_listing_json_is_the_generic_writer_byte_for_byte(rows: list[queries.Row
 
 def _long_way(session: Session, ctx: queries.ReadContext, f: queries.Filters) -> list[tuple[object, ...]]:
     """The listing judged row by row against every action's state, as it was before the shortcuts."""
-    status = queries._status_expr(session, ctx)
+    status = queries.status_expr(session, ctx)
     states = queries.action_states(session, ctx, status)  # every action, no restriction
     deps = queries.dependency_map(session)
     found = []

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from .errors import UsageError
 from .i18n import pick
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
-from .queries import GroupInfo, ReadContext, _status_expr, group_info
+from .queries import GroupInfo, ReadContext, group_info, status_expr
 from .statuses import CLOSED
 
 IMPORTED = "actions.yaml"  # the origin of facts imported from the minutes
@@ -171,7 +171,7 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
         )
     }
 
-    status = _status_expr(session, ctx)
+    status = status_expr(session, ctx)
     by_action: dict[str, list[FeedAssignment]] = defaultdict(list)
     latest_change: dict[str, datetime] = {}
     query = (

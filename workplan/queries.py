@@ -146,7 +146,7 @@ class Filters:
 RESTRICTED_DEPENDENCY = "(restricted)"  # what shared documents say for a dependency that is not public
 
 
-def _status_expr(db: Reader, ctx: ReadContext) -> ColumnElement[str]:
+def status_expr(db: Reader, ctx: ReadContext) -> ColumnElement[str]:
     """The status of each assignment as of ``ctx.as_of``: the cached column when the moment is
     after every event, else the latest event not after the moment (one correlated subquery)."""
     latest = db.scalar(select(func.max(t.event.c.occurred_at)))
@@ -175,7 +175,8 @@ def _connection(db: Reader) -> Connection:
     return db.connection()
 
 
-def _live(column: Any, ctx: ReadContext) -> ColumnElement[bool]:
+def live(column: Any, ctx: ReadContext) -> ColumnElement[bool]:
+    """Not withdrawn as of ``ctx.as_of``: *column* is a ``withdrawn_at`` column."""
     return or_(column.is_(None), column > ctx.as_of_utc)
 
 
@@ -199,10 +200,10 @@ def action_states(db: Reader, ctx: ReadContext, status: ColumnElement[str],
             func.max(case((is_open, t.assignment.c.due_date), else_=None)),
         )
         .join(t.action, t.action.c.id == t.assignment.c.action_id)
-        .where(_live(t.assignment.c.withdrawn_at, ctx), _live(t.action.c.withdrawn_at, ctx))
+        .where(live(t.assignment.c.withdrawn_at, ctx), live(t.action.c.withdrawn_at, ctx))
         .group_by(t.assignment.c.action_id)
     )
-    actions = select(t.action.c.id).where(_live(t.action.c.withdrawn_at, ctx))
+    actions = select(t.action.c.id).where(live(t.action.c.withdrawn_at, ctx))
     if only is not None and len(only) <= _FEW:
         query = query.where(t.assignment.c.action_id.in_(only))
         actions = actions.where(t.action.c.id.in_(only))
@@ -259,13 +260,13 @@ def _json_value(value: Any, empty: Any, seen: dict[str, Any]) -> Any:
 def assignment_rows(db: Reader, ctx: ReadContext, filters: Filters | None = None) -> list[Row]:
     """Assignments with their derived state, filtered; a fixed number of queries."""
     f = filters or Filters()
-    status = _status_expr(db, ctx)
+    status = status_expr(db, ctx)
     a = t.assignment
     query = (
         select(a.c.action_id, a.c.party_id, a.c.occurrence, _raw(a.c.due_date), a.c.due_at, a.c.due_kind,
                a.c.due_meeting, status.label("status"))
         .join(t.action, t.action.c.id == a.c.action_id)
-        .where(_live(a.c.withdrawn_at, ctx), _live(t.action.c.withdrawn_at, ctx))
+        .where(live(a.c.withdrawn_at, ctx), live(t.action.c.withdrawn_at, ctx))
     )
     if f.owner:
         query = query.where(a.c.party_id.in_(parties_named(db, f.owner)))
@@ -343,7 +344,7 @@ def _listed_actions(db: Reader, ctx: ReadContext, ids: set[str]) -> dict[str, tu
     c = t.action.c
     query = select(c.id, c.title, _raw(c.translations), c.source_meeting, c.source_ref, c.visibility, _raw(c.tags),
                    c.theme)
-    query = query.where(c.id.in_(ids)) if len(ids) <= _FEW else query.where(_live(c.withdrawn_at, ctx))
+    query = query.where(c.id.in_(ids)) if len(ids) <= _FEW else query.where(live(c.withdrawn_at, ctx))
     return {r[0]: r[1:] for r in _connection(db).execute(query).all() if r[0] in ids}
 
 
@@ -397,7 +398,7 @@ def action_detail(db: Reader, ctx: ReadContext, action_id: str) -> ActionDetail:
         raise UnknownItem(_("there is no action {action!r}").format(action=action_id))
     rows = assignment_rows(db, ctx, Filters(actions=[action_id]))
     deps = dependency_map(db)
-    states = action_states(db, ctx, _status_expr(db, ctx), set(deps.get(action_id, ())))
+    states = action_states(db, ctx, status_expr(db, ctx), set(deps.get(action_id, ())))
     dependants = sorted(a for a, ds in deps.items() if action_id in ds)
     participants = sorted(db.scalars(select(t.participant.c.party_id).where(t.participant.c.action_id == action_id)))
     blocked_by = [d for d in deps.get(action_id, []) if d in states and not states[d].closed]

@@ -22,7 +22,7 @@ from .changes import Changes
 from .errors import UnknownItem, UsageError
 from .i18n import _, current, language, pick, word
 from .models import Action, Assignment, Event, Participant, Party
-from .queries import Filters, ReadContext, Row, _live, _status_expr
+from .queries import Filters, ReadContext, Row, live, status_expr
 from .statuses import CLOSED
 from .timeutil import next_period_start, period_end, period_start, start_of_day, to_utc_naive
 
@@ -534,7 +534,7 @@ def _due_at_meeting(c: _Context, meeting: MeetingInfo, by_action: dict[str, list
     "the next meeting", which this one is)."""
     # recurring actions have dated occurrences, never a meeting deadline
     query = select(Action.id, Action.due_spec, Action.due_date).where(
-        _live(Action.withdrawn_at, c.ctx), Action.visibility == "public")
+        live(Action.withdrawn_at, c.ctx), Action.visibility == "public")
     if meeting.expected:
         query = query.where(Action.due_kind == "expected")
     else:
@@ -596,7 +596,7 @@ def _deliverables(c: _Context, window_end: date, closed_since: set[tuple[str, st
     query = (
         select(Assignment.action_id)
         .join(Action, Action.id == Assignment.action_id)
-        .where(_live(Assignment.withdrawn_at, c.ctx), _live(Action.withdrawn_at, c.ctx),
+        .where(live(Assignment.withdrawn_at, c.ctx), live(Action.withdrawn_at, c.ctx),
                Action.visibility == "public", Assignment.occurrence == "",
                Assignment.due_date.is_not(None), Assignment.due_date <= window_end)
         .group_by(Assignment.action_id)
@@ -630,7 +630,7 @@ def _deliverables(c: _Context, window_end: date, closed_since: set[tuple[str, st
 
 
 def _chains(c: _Context) -> list[list[ChainStep]]:
-    status = _status_expr(c.session, c.ctx)
+    status = status_expr(c.session, c.ctx)
     states = queries.action_states(c.session, c.ctx, status)
     deps = queries.dependency_map(c.session)
     open_actions = {a for a, s in states.items() if not s.closed}
@@ -801,7 +801,7 @@ def graph(session: Session, ctx: ReadContext, everything: bool = False) -> Graph
             by_action[row.action].append(row)
     owners_q = select(Action.id, Action.title, Action.owners, Action.due_date, Action.due_kind,
                       Action.translations).where(
-        _live(Action.withdrawn_at, ctx), Action.visibility == "public").order_by(Action.position)
+        live(Action.withdrawn_at, ctx), Action.visibility == "public").order_by(Action.position)
     nodes = []
     for aid, title, owners, due, due_kind, translations in session.execute(owners_q):
         if not everything and aid not in linked:
