@@ -256,9 +256,9 @@ class Judge:
         if status in CLOSED:
             return SETTLED
         if due_day is None:
-            # an ongoing commitment: never late; at risk only by what it waits on, which has no date to compare
+            # an ongoing commitment (no deadline): never late, never at risk; it may still wait on others
             return Judgement(False, None, blocked_by, False)
-        # a deadline without a time is met by anything done on that day (see is_overdue)
+        # a deadline without a time is met by anything done on that day
         overdue = due_at < self.as_of if due_at is not None else due_day < self.today
         at_risk = False
         if blocked_by:
