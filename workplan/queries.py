@@ -180,7 +180,7 @@ def live(column: Any, ctx: ReadContext) -> ColumnElement[bool]:
     return or_(column.is_(None), column > ctx.as_of_utc)
 
 
-_FEW = 500  # up to this many ids go into an IN list; beyond, a join on the dependency table
+_FEW = 500  # ids in one IN list (action_states: beyond that many, a join on the dependency table instead)
 
 
 def action_states(db: Reader, ctx: ReadContext, status: ColumnElement[str],
@@ -339,13 +339,21 @@ def assignment_rows(db: Reader, ctx: ReadContext, filters: Filters | None = None
 
 def _listed_actions(db: Reader, ctx: ReadContext, ids: set[str]) -> dict[str, tuple[Any, ...]]:
     """What a listing shows of each action in *ids*, read once per action rather than with each
-    of its assignments (a fifth of the main query of a listing of 10,000 actions): beyond
-    :data:`_FEW` of them, every live action (one scan, cheaper than a long IN list)."""
+    of its assignments (a fifth of the main query of a listing of 10,000 actions): through IN
+    lists of :data:`_FEW` ids, or, when the listing names most of the actions, in one scan of
+    them all (34,519 rows name all 10,000 actions: one scan 0.056 s, twenty IN lists 0.10 s;
+    one party's 1,981: four IN lists 0.022 s, one scan 0.047 s)."""
     c = t.action.c
+    conn = _connection(db)
     query = select(c.id, c.title, _raw(c.translations), c.source_meeting, c.source_ref, c.visibility, _raw(c.tags),
                    c.theme)
-    query = query.where(c.id.in_(ids)) if len(ids) <= _FEW else query.where(live(c.withdrawn_at, ctx))
-    return {r[0]: r[1:] for r in _connection(db).execute(query).all() if r[0] in ids}
+    if len(ids) > _FEW and 2 * len(ids) > (conn.scalar(select(func.count()).select_from(t.action)) or 0):
+        return {r[0]: r[1:] for r in conn.execute(query.where(live(c.withdrawn_at, ctx))).all() if r[0] in ids}
+    ordered = sorted(ids)
+    found: dict[str, tuple[Any, ...]] = {}
+    for first in range(0, len(ordered), _FEW):
+        found.update((r[0], r[1:]) for r in conn.execute(query.where(c.id.in_(ordered[first:first + _FEW]))).all())
+    return found
 
 
 def overdue(db: Reader, ctx: ReadContext, owner: str | None = None) -> list[Row]:
