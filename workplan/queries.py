@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, Text, case, func, literal, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, Text, case, distinct, func, literal, or_, select, type_coerce
 
 from . import planning
 from . import tables as t
@@ -180,7 +180,7 @@ def live(column: Any, ctx: ReadContext) -> ColumnElement[bool]:
     return or_(column.is_(None), column > ctx.as_of_utc)
 
 
-_FEW = 500  # ids in one IN list (action_states: beyond that many, a join on the dependency table instead)
+_FEW = 500  # ids in one IN list
 
 
 def action_states(db: Reader, ctx: ReadContext, status: ColumnElement[str],
@@ -189,8 +189,10 @@ def action_states(db: Reader, ctx: ReadContext, status: ColumnElement[str],
     among its open assignments.
 
     *only* must name actions that something depends on (the only ones a reader judges others
-    by): beyond :data:`_FEW` of them, the depended-on actions are read through a join on the
-    dependency table instead of an IN list.
+    by). They are read through IN lists of :data:`_FEW` ids or, when they are most of the
+    depended-on actions, through one join on the dependency table (at 10,000 actions: one
+    party's listing needs 761 of the 3,417, IN lists 0.025 s against the join's 0.070 s; the
+    full listing needs all of them, the join 0.070 s against IN lists 0.10 s).
     """
     is_open = status.not_in(CLOSED)
     query = (
@@ -204,20 +206,24 @@ def action_states(db: Reader, ctx: ReadContext, status: ColumnElement[str],
         .group_by(t.assignment.c.action_id)
     )
     actions = select(t.action.c.id).where(live(t.action.c.withdrawn_at, ctx))
-    if only is not None and len(only) <= _FEW:
-        query = query.where(t.assignment.c.action_id.in_(only))
-        actions = actions.where(t.action.c.id.in_(only))
-    elif only is not None:
+    if only is None:
+        batches = [(query, actions)]
+    elif len(only) > _FEW and 2 * len(only) > (db.scalar(
+            select(func.count(distinct(t.dependency.c.depends_on_id)))) or 0):
         depended_on = select(t.dependency.c.depends_on_id)
-        query = query.where(t.assignment.c.action_id.in_(depended_on))
-        actions = actions.where(t.action.c.id.in_(depended_on))
-    states = {
-        aid: planning.ActionState(closed=(open_count or 0) == 0, latest_open_due=latest)
-        for aid, open_count, latest in db.execute(query).all()  # all(): one fetch, not one per row
-    }
-    # an action nobody owns can never be closed
-    for (aid,) in db.execute(actions).all():
-        states.setdefault(aid, planning.ActionState(closed=False))
+        batches = [(query.where(t.assignment.c.action_id.in_(depended_on)),
+                    actions.where(t.action.c.id.in_(depended_on)))]
+    else:
+        ids = sorted(only)
+        batches = [(query.where(t.assignment.c.action_id.in_(ids[first:first + _FEW])),
+                    actions.where(t.action.c.id.in_(ids[first:first + _FEW]))) for first in range(0, len(ids), _FEW)]
+    states: dict[str, planning.ActionState] = {}
+    for grouped, named in batches:
+        for aid, open_count, latest in db.execute(grouped).all():  # all(): one fetch, not one per row
+            states[aid] = planning.ActionState(closed=(open_count or 0) == 0, latest_open_due=latest)
+        # an action nobody owns can never be closed
+        for (aid,) in db.execute(named).all():
+            states.setdefault(aid, planning.ActionState(closed=False))
     return states
 
 
