@@ -214,9 +214,10 @@ def action_states(db: Reader, ctx: ReadContext, status: ColumnElement[str],
         batches = [(query.where(t.assignment.c.action_id.in_(depended_on)),
                     actions.where(t.action.c.id.in_(depended_on)))]
     else:
-        ids = sorted(only)
+        ids = sorted(only)  # none: one empty batch all the same, so that a command's queries do not vary with the data
         batches = [(query.where(t.assignment.c.action_id.in_(ids[first:first + _FEW])),
-                    actions.where(t.action.c.id.in_(ids[first:first + _FEW]))) for first in range(0, len(ids), _FEW)]
+                    actions.where(t.action.c.id.in_(ids[first:first + _FEW])))
+                   for first in range(0, max(len(ids), 1), _FEW)]
     states: dict[str, planning.ActionState] = {}
     for grouped, named in batches:
         for aid, open_count, latest in db.execute(grouped).all():  # all(): one fetch, not one per row
