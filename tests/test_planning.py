@@ -97,12 +97,16 @@ AS_OF = datetime(2019, 1, 15, 23, 59, tzinfo=PANAMA)
 
 
 def test_overdue_rules() -> None:
-    assert planning.is_overdue("open", date(2019, 1, 14), None, AS_OF, PANAMA)
-    assert not planning.is_overdue("open", date(2019, 1, 15), None, AS_OF, PANAMA)  # due today is not late
-    assert not planning.is_overdue("done", date(2018, 1, 1), None, AS_OF, PANAMA)
-    assert not planning.is_overdue("open", None, None, AS_OF, PANAMA)  # ongoing commitments never are
-    assert planning.is_overdue("in_progress", date(2019, 1, 15), datetime(2019, 1, 15, 9, tzinfo=PANAMA),
-                               AS_OF, PANAMA)
+    def overdue(status: str, due_day: date | None, due_at: datetime | None = None) -> bool:
+        return planning.judge(status, due_day, due_at, [], {}, AS_OF, PANAMA, 14).overdue
+
+    assert overdue("open", date(2019, 1, 14))
+    assert not overdue("open", date(2019, 1, 15))  # due today is not late
+    assert not overdue("done", date(2018, 1, 1))
+    assert not overdue("open", None)  # ongoing commitments never are
+    assert overdue("in_progress", date(2019, 1, 15), datetime(2019, 1, 15, 9, tzinfo=PANAMA))
+    j = planning.judge("open", date(2019, 1, 5), None, [], {}, AS_OF, PANAMA, 14)
+    assert j.days_overdue == 10 and not j.at_risk and not j.blocked_by
 
 
 def test_blocked_and_at_risk() -> None:

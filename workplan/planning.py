@@ -193,12 +193,6 @@ def plan(doc: spec.Document, horizon: date) -> tuple[dict[str, Deadline], list[P
 # overdue, blocked, at risk
 
 
-def is_overdue(status: str, due_day: date | None, due_at: datetime | None, as_of: datetime, tz: ZoneInfo) -> bool:
-    """Due before the as-of moment and not closed. A deadline without a time is met
-    by anything done on that day."""
-    return Judge({}, as_of, tz, 0)(status, due_day, due_at, ()).overdue
-
-
 @dataclass
 class ActionState:
     """What the readers need to know about an action to judge its dependants."""
@@ -229,14 +223,18 @@ def judge(
     lookahead_days: int,
 ) -> Judgement:
     """Derive overdue, blocked and at-risk for one assignment (SPEC §1, status)."""
-    judged = Judge(states, as_of, tz, lookahead_days)
-    return judged(status, due_day, due_at, judged.blockers(depends_on))
+    return Judge(states, as_of, tz, lookahead_days)(status, due_day, due_at, blockers(depends_on, states))
+
+
+def blockers(depends_on: Sequence[str], states: Mapping[str, ActionState]) -> list[str]:
+    """The dependencies not closed yet: the same for every assignment of an action."""
+    return [d for d in depends_on if d in states and not states[d].closed]
 
 
 class Judge:
     """:func:`judge` for many assignments as of one moment: the as-of day and the look-ahead
-    window are worked out once (a listing of 10,000 actions judges 34,000 assignments), and an
-    action's :meth:`blockers` once for all its assignments."""
+    window are worked out once (a listing of 10,000 actions judges 34,000 assignments); the caller
+    passes each action's :func:`blockers`, found once for all its assignments."""
 
     __slots__ = ("states", "as_of", "today", "soon")
 
@@ -246,11 +244,6 @@ class Judge:
         self.today = as_of.astimezone(tz).date()
         self.soon = self.today + timedelta(days=lookahead_days)
 
-    def blockers(self, depends_on: Sequence[str]) -> list[str]:
-        """The dependencies not closed yet: the same for every assignment of an action."""
-        states = self.states
-        return [d for d in depends_on if d in states and not states[d].closed]
-
     def __call__(self, status: str, due_day: date | None, due_at: datetime | None,
                  blocked_by: Sequence[str]) -> Judgement:
         if status in CLOSED:
@@ -258,7 +251,7 @@ class Judge:
         if due_day is None:
             # an ongoing commitment (no deadline): never late, never at risk; it may still wait on others
             return Judgement(False, None, blocked_by, False)
-        # a deadline without a time is met by anything done on that day
+        # due before the as-of moment; a deadline without a time is met by anything done on that day
         overdue = due_at < self.as_of if due_at is not None else due_day < self.today
         at_risk = False
         if blocked_by:

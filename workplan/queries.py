@@ -2,9 +2,10 @@
 
 Every function takes a Connection or a Session (:data:`Reader`) and reads the tables of
 :mod:`workplan.tables`, so that read commands run without importing the ORM (a fifth of an
-overdue listing of 10,000 actions). Queries are set-based: a listing runs a fixed handful of
-SELECTs whatever the number of actions, and derives overdue / blocked / at risk in Python with
-:mod:`planning`. Statuses *as of* a moment come from the event log; when the moment is after
+overdue listing of 10,000 actions). Queries are set-based: a listing runs a handful of SELECTs
+whatever the number of actions (IN lists longer than 500 ids go in batches of 500: one query
+more per 500 actions, never one per action), and derives overdue / blocked / at risk in Python
+with :mod:`planning`. Statuses *as of* a moment come from the event log; when the moment is after
 every recorded event the cached status column answers instead.
 """
 
@@ -183,6 +184,13 @@ def live(column: Any, ctx: ReadContext) -> ColumnElement[bool]:
 _FEW = 500  # ids in one IN list
 
 
+def _batches(ids: set[str]) -> list[list[str]]:
+    """*ids* as IN lists of :data:`_FEW` ids: at least one, empty when *ids* is, so that how many
+    queries a command runs does not depend on whether there was anything to look up."""
+    ordered = sorted(ids)
+    return [ordered[first:first + _FEW] for first in range(0, max(len(ordered), 1), _FEW)]
+
+
 def action_states(db: Reader, ctx: ReadContext, status: ColumnElement[str],
                   only: set[str] | None = None) -> dict[str, planning.ActionState]:
     """Closed-ness of every live action (or of the actions in *only*) and the latest deadline
@@ -214,10 +222,8 @@ def action_states(db: Reader, ctx: ReadContext, status: ColumnElement[str],
         batches = [(query.where(t.assignment.c.action_id.in_(depended_on)),
                     actions.where(t.action.c.id.in_(depended_on)))]
     else:
-        ids = sorted(only)  # none: one empty batch all the same, so that a command's queries do not vary with the data
-        batches = [(query.where(t.assignment.c.action_id.in_(ids[first:first + _FEW])),
-                    actions.where(t.action.c.id.in_(ids[first:first + _FEW])))
-                   for first in range(0, max(len(ids), 1), _FEW)]
+        batches = [(query.where(t.assignment.c.action_id.in_(ids)), actions.where(t.action.c.id.in_(ids)))
+                   for ids in _batches(only)]
     states: dict[str, planning.ActionState] = {}
     for grouped, named in batches:
         for aid, open_count, latest in db.execute(grouped).all():  # all(): one fetch, not one per row
@@ -265,7 +271,8 @@ def _json_value(value: Any, empty: Any, seen: dict[str, Any]) -> Any:
 
 
 def assignment_rows(db: Reader, ctx: ReadContext, filters: Filters | None = None) -> list[Row]:
-    """Assignments with their derived state, filtered; a fixed number of queries."""
+    """Assignments with their derived state, filtered: a handful of queries whatever the number of
+    actions, plus one per :data:`_FEW` actions listed when a listing names few of many."""
     f = filters or Filters()
     status = status_expr(db, ctx)
     a = t.assignment
@@ -301,8 +308,8 @@ def assignment_rows(db: Reader, ctx: ReadContext, filters: Filters | None = None
     actions = _listed_actions(db, ctx, listed)
     deps = dependency_map(db)
     # only the dependencies of the listed rows need judging
-    judged = planning.Judge(action_states(db, ctx, status, {d for aid in listed for d in deps.get(aid, ())}),
-                            ctx.as_of, ctx.tz, ctx.lookahead_days)
+    states = action_states(db, ctx, status, {d for aid in listed for d in deps.get(aid, ())})
+    judged = planning.Judge(states, ctx.as_of, ctx.tz, ctx.lookahead_days)
     # rows for shared documents (agenda, board, graph) must not name a restricted action where
     # a public one waits on it
     hidden = set() if f.include_restricted else set(
@@ -317,7 +324,7 @@ def assignment_rows(db: Reader, ctx: ReadContext, filters: Filters | None = None
             continue
         if translations is not None:
             title = pick(title, _json_value(translations, None, seen), "title")
-        blocked = judged.blockers(deps.get(action_id, ()))
+        blocked = planning.blockers(deps.get(action_id, ()), states)
         shown[action_id] = (title, source_meeting, source_ref, visibility, tags, theme, blocked,
                             list(dict.fromkeys(RESTRICTED_DEPENDENCY if d in hidden else d for d in blocked))
                             if hidden else blocked)
@@ -356,10 +363,9 @@ def _listed_actions(db: Reader, ctx: ReadContext, ids: set[str]) -> dict[str, tu
                    c.theme)
     if len(ids) > _FEW and 2 * len(ids) > (conn.scalar(select(func.count()).select_from(t.action)) or 0):
         return {r[0]: r[1:] for r in conn.execute(query.where(live(c.withdrawn_at, ctx))).all() if r[0] in ids}
-    ordered = sorted(ids)
     found: dict[str, tuple[Any, ...]] = {}
-    for first in range(0, len(ordered), _FEW):
-        found.update((r[0], r[1:]) for r in conn.execute(query.where(c.id.in_(ordered[first:first + _FEW]))).all())
+    for batch in _batches(ids):
+        found.update((r[0], r[1:]) for r in conn.execute(query.where(c.id.in_(batch))).all())
     return found
 
 
@@ -416,7 +422,7 @@ def action_detail(db: Reader, ctx: ReadContext, action_id: str) -> ActionDetail:
     states = action_states(db, ctx, status_expr(db, ctx), set(deps.get(action_id, ())))
     dependants = sorted(a for a, ds in deps.items() if action_id in ds)
     participants = sorted(db.scalars(select(t.participant.c.party_id).where(t.participant.c.action_id == action_id)))
-    blocked_by = [d for d in deps.get(action_id, []) if d in states and not states[d].closed]
+    blocked_by = planning.blockers(deps.get(action_id, []), states)
     return ActionDetail(
         action.id, pick(action.title, action.translations, "title"),
         pick(action.description, action.translations, "description"), action.theme, list(action.tags), list(action.owners),

@@ -1,9 +1,10 @@
 """Agendas, digests and the dependency graph as plain objects, built from a Session.
 
 The renderers in :mod:`workplan.render` take these objects and never see a database.
-Every builder runs a fixed number of queries whatever the number of actions: rows come
-from :func:`queries.assignment_rows` with filters, events from one windowed query, and
-the grouping is done in Python.
+Every builder runs a handful of queries whatever the number of actions (see
+:mod:`workplan.queries` for its batches of 500 ids): rows come from
+:func:`queries.assignment_rows` with filters, events from one windowed query, and the
+grouping is done in Python.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ are imported inside the commands that need them, so ``workplan --help`` stays fa
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -59,8 +60,6 @@ def run() -> None:
     try:
         main()
     finally:
-        import gc
-
         gc.freeze()
 
 
