@@ -287,3 +287,24 @@ def test_the_program_exits_with_everything_written(project: Path) -> None:
     unknown = program("show", "no-such-action")
     assert unknown.returncode == run_cli(project, "show", "no-such-action").code != 0
     assert "no-such-action" in unknown.stderr and not unknown.stdout
+
+
+def test_a_listing_may_name_more_actions_than_a_statement_takes_parameters(project: Path) -> None:
+    """A digest lists the actions its party takes part in by name; at 100,000 actions that list
+    can pass what one statement may carry (PostgreSQL's protocol: 65,535 parameters; SQLite as
+    built here: 250,000), so a long one is applied to the rows read, not sent as an IN list."""
+    assert run_cli(project, "sync", "-q").code == 0
+    app = App(project, None, None, None, False)
+    try:
+        with app.reading() as conn:
+            ctx = app.read_context(conn, "2019-01-15")
+            every = queries.assignment_rows(conn, ctx)
+            wanted = ["statistics-matrix-2018", "focal-points"]
+            long = wanted + [f"no-such-action-{n}" for n in range(260_000)]
+            assert len(long) > queries._FEW
+            found = queries.assignment_rows(conn, ctx, queries.Filters(actions=long, status="pending"))
+            assert found == queries.assignment_rows(conn, ctx, queries.Filters(actions=wanted, status="pending"))
+            assert found == [r for r in every if r.action in wanted and r.status not in CLOSED]
+            assert {r.party for r in found if r.action == "statistics-matrix-2018"} == {"BZ", "US", "NI", "DO"}
+    finally:
+        app.close()
