@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from conftest import MINIMAL, REPO, SHIPPED_ACTIONS, database_url, run_cli, scalar, write_project
 from workplan import db as wpdb
-from workplan import formatting, planning, queries, spec
+from workplan import formatting, planning, queries, spec, tables
 from workplan.cli.app import App
 from workplan.errors import ValidationFailed
 from workplan.i18n import language
@@ -306,5 +306,8 @@ def test_a_listing_may_name_more_actions_than_a_statement_takes_parameters(proje
             assert found == queries.assignment_rows(conn, ctx, queries.Filters(actions=wanted, status="pending"))
             assert found == [r for r in every if r.action in wanted and r.status not in CLOSED]
             assert {r.party for r in found if r.action == "statistics-matrix-2018"} == {"BZ", "US", "NI", "DO"}
+            # what documents read by a list of actions goes in batches
+            named = queries.rows_in(conn, select(tables.action.c.id), tables.action.c.id, long)
+            assert sorted(aid for (aid,) in named) == sorted(wanted)
     finally:
         app.close()

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, Text, case, distinct, func, literal, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, Select, Text, case, distinct, func, literal, or_, select, type_coerce
 
 from . import planning
 from . import tables as t
@@ -189,6 +189,16 @@ def _batches(ids: set[str]) -> list[list[str]]:
     queries a command runs does not depend on whether there was anything to look up."""
     ordered = sorted(ids)
     return [ordered[first:first + _FEW] for first in range(0, max(len(ordered), 1), _FEW)]
+
+
+def rows_in(db: Reader, query: Select[*tuple[Any, ...]], column: Any, ids: Iterable[str]) -> list[Any]:
+    """The rows of *query* whose *column* is one of *ids*, one query per :data:`_FEW` ids: databases
+    cap what one statement may carry (PostgreSQL's protocol at 65,535 parameters), and a list of
+    actions at 100,000 can pass it. Rows come in the query's order within each batch."""
+    found: list[Any] = []
+    for batch in _batches(set(ids)):
+        found.extend(db.execute(query.where(column.in_(batch))).all())
+    return found
 
 
 def action_states(db: Reader, ctx: ReadContext, status: ColumnElement[str],

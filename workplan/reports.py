@@ -447,12 +447,12 @@ def _last_events(session: Session, ctx: ReadContext, since: datetime | None,
                    Event.occurred_at, Event.note).where(Event.occurred_at <= ctx.as_of_utc)
     if since is not None:
         query = query.where(Event.occurred_at >= to_utc_naive(since))
-    if actions is not None:
-        query = query.where(Event.action_id.in_(list(actions)))
     if parties is not None:
         query = query.where(Event.party_id.in_(list(parties)))
+    query = query.order_by(Event.occurred_at, Event.id)
     last: dict[int, Any] = {}
-    for ev in session.execute(query.order_by(Event.occurred_at, Event.id)):
+    # in batches of actions: an assignment's events all come in its action's batch, in order
+    for ev in session.execute(query) if actions is None else queries.rows_in(session, query, Event.action_id, actions):
         last[ev.assignment_id] = ev
     from .timeutil import from_utc_naive
 
@@ -640,10 +640,9 @@ def _chains(c: _Context) -> list[list[ChainStep]]:
         return []
     ids = sorted({a for chain in chains for a in chain})
     actions = {
-        a.id: a for a in c.session.execute(
-            select(Action.id, Action.title, Action.owners, Action.due_date, Action.due_kind, Action.visibility,
-                   Action.translations)
-            .where(Action.id.in_(ids)))
+        a.id: a for a in queries.rows_in(
+            c.session, select(Action.id, Action.title, Action.owners, Action.due_date, Action.due_kind,
+                              Action.visibility, Action.translations), Action.id, ids)
     }
     today = c.ctx.as_of_day
     out = []
@@ -728,14 +727,13 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
     since = ctx.as_of - timedelta(days=7)
     closings = [x for x in _last_events(session, ctx, since, parties=None if group_wide else ids)
                 if x.status in COMPLETED]
-    titles: dict[str, str] = {
-        aid: pick(title, translations, "title") for aid, title, translations in session.execute(
-            select(Action.id, Action.title, Action.translations).where(Action.id.in_(sorted({x.action for x in closings}))))
-    } if closings else {}
-    sources = {
-        aid: (m, ref) for aid, m, ref in session.execute(select(Action.id, Action.source_meeting, Action.source_ref)
-                                                           .where(Action.id.in_(sorted(titles))))
-    } if titles else {}
+    titles: dict[str, str] = {}
+    sources: dict[str, tuple[str, str]] = {}
+    if closings:
+        for aid, title, translations, m, ref in queries.rows_in(
+                session, select(Action.id, Action.title, Action.translations, Action.source_meeting, Action.source_ref),
+                Action.id, {x.action for x in closings}):
+            titles[aid], sources[aid] = pick(title, translations, "title"), (m, ref)
     meetings = _upcoming_meetings(c)
     period = "{}-W{:02d}".format(*today.isocalendar()[:2])
     secretariat_email = next((p.emails[0] for p in c.parties.values() if p.kind == "secretariat" and p.emails), "")
