@@ -37,6 +37,21 @@ def test_catalog_check_notices_a_missing_translation(tmp_path: Path, monkeypatch
     assert any("a message nobody translated yet" in p and "es" in p for p in found)
 
 
+def test_a_compiled_catalog_is_stale_when_its_messages_differ_not_its_babel_version() -> None:
+    """The .mo files are committed; a newer Babel writes its own version into their header, which
+    gettext never reads, so only a change of header or message makes one stale."""
+    catalog = catalogs.read("es")
+    compiled = catalogs.mo_bytes(catalog)
+    version = compiled[compiled.index(b"Generated-By: Babel "):].split(b"\n", 1)[0]
+    older = compiled.replace(version, b"Generated-By: Babel " + b"0" * (len(version) - len(b"Generated-By: Babel ")))
+    assert older != compiled and catalogs.mo_says(older) == catalogs.mo_says(compiled)
+    message = next(m for m in catalog if m.id and isinstance(m.id, str) and m.string)
+    message.string = message.string + "!"
+    assert catalogs.mo_says(catalogs.mo_bytes(catalog)) != catalogs.mo_says(compiled)
+    catalog.language_team = "another team"
+    assert catalogs.mo_says(catalogs.mo_bytes(catalog))[0] != catalogs.mo_says(compiled)[0]
+
+
 @pytest.mark.parametrize("lang", ["es", "en"])
 def test_agenda_golden_per_language(wp: Runner, lang: str) -> None:
     result = wp("agenda", "--next-virtual", "--as-of", "2018-06-02", "--lang", lang)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
-from babel.messages.mofile import write_mo
+from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
 
 from .i18n import DOMAIN, LANGUAGES, LOCALE_DIR
@@ -76,6 +76,14 @@ def mo_bytes(catalog: Catalog) -> bytes:
     return buf.getvalue()
 
 
+def mo_says(data: bytes) -> tuple[list[tuple[str, str]], list[tuple[object, object, str | None]]]:
+    """What compiled catalog bytes tell gettext: the headers and every message, read back, without
+    the Babel version that wrote them (a new Babel release must not make the shipped files stale)."""
+    catalog = read_mo(io.BytesIO(data))
+    headers = [(k, v) for k, v in catalog.mime_headers if k != "Generated-By"]
+    return headers, sorted(((m.id, m.string, m.context) for m in catalog if m.id), key=repr)
+
+
 def update(template: Catalog) -> None:
     """Add new messages to each catalog (untranslated), drop the ones no longer used, compile."""
     for lang in LANGUAGES:
@@ -111,7 +119,7 @@ def problems(template: Catalog | None = None) -> Iterable[str]:
                 if not all(strings) or message.fuzzy:
                     yield f"{po_path(lang)}: {message.id!r} is not translated" + (" (fuzzy)" if message.fuzzy else "")
         mo = mo_path(lang)
-        if not mo.exists() or mo.read_bytes() != mo_bytes(catalog):
+        if not mo.exists() or mo_says(mo.read_bytes()) != mo_says(mo_bytes(catalog)):
             yield f"{mo}: is not compiled from {po_path(lang).name}"
 
 
