@@ -764,18 +764,21 @@ class _Builder:
         self.warn_missing_languages(m.get("title"), N_("action {aid}", aid=aid), translations, "title")
         source = self._source(m.get("source"), aid, meetings)
 
+        unknown: set[str] = set()  # keys naming a party or set nobody declared (already an error)
+
         def resolve_names(key: str) -> tuple[str, ...]:
             names: list[str] = []
             for name, nnode in r.names(m.get(key), N_("{key} of action {aid}", key=key, aid=aid)):
                 if name not in parties and name not in sets:
                     r.error(nnode, _("action {aid}: unknown party or set {name!r} in {key}").format(aid=aid, name=name, key=key))
+                    unknown.add(key)
                 elif name not in names:
                     names.append(name)
             return tuple(names)
 
         owners = resolve_names("owners")
         with_ = resolve_names("with")
-        if not owners:
+        if not owners and "owners" not in unknown:  # an unknown owner is one error, not a warning too
             r.warn(item, _("action {aid} has no owner: nobody will be asked to deliver it").format(aid=aid))
         due = self._due(m.get("due"), aid, meetings, cadence)
         if due.form == "date" and due.when is not None and source is not None and source.meeting in meetings:
