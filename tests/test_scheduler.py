@@ -209,3 +209,48 @@ def test_serve_runs_the_scheduler_unless_told_not_to(
     assert Counter(party_of(d, expected) for d in recorder.delivered) == Counter({pid: 1 for pid in expected})
     for log in logs:
         assert "Traceback" not in log.read_text()
+
+
+def test_a_changed_schedule_still_makes_up_a_missed_fire_time(project: Path, wp: Runner,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Down at Monday 08:00, `digest.schedule` changed to Friday before the restart: Monday's digest
+    is still sent on start (SPEC: no missed weekly digest across restarts); a fire time still to
+    come follows the new schedule."""
+    import asyncio
+
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from workplan.cli.app import App
+    from workplan.scheduler import DIGEST_JOB, _install_jobs
+
+    assert wp("sync").code == 0
+
+    def installed(schedule: str, next_run: datetime | None = None) -> datetime:
+        monkeypatch.setenv("WORKPLAN_DIGEST_SCHEDULE", schedule)
+        app = App(project, config=None, db=None, file=None, debug=False)
+        # a real scheduler and job store, on an event loop that never runs: no job is processed
+        # (a stopped background scheduler processes due jobs once, which would move the time)
+        loop = asyncio.new_event_loop()
+        scheduler = AsyncIOScheduler(jobstores={"default": SQLAlchemyJobStore(engine=app.engine)}, timezone=PANAMA,
+                                     event_loop=loop)
+        scheduler.start(paused=True)
+        try:
+            _install_jobs(scheduler, app, PANAMA)
+            if next_run is not None:
+                scheduler.modify_job(DIGEST_JOB, next_run_time=next_run)
+            when = scheduler.get_job(DIGEST_JOB).next_run_time
+            assert when is not None
+            return when  # type: ignore[no-any-return]
+        finally:
+            scheduler.shutdown(wait=False)
+            loop.close()
+            app.close()
+
+    missed = (datetime.now(PANAMA) - timedelta(hours=1)).replace(microsecond=0)
+    installed("mon 08:00", next_run=missed)  # the stored job was due an hour ago; nobody ran it
+    assert installed("fri 17:00") == missed  # made up for on start, despite the new schedule
+    soon = (datetime.now(PANAMA) + timedelta(days=1)).replace(microsecond=0)
+    installed("mon 08:00", next_run=soon)
+    friday = installed("fri 17:00")
+    assert friday != soon and friday.weekday() == 4 and friday.strftime("%H:%M") == "17:00"

@@ -6,9 +6,10 @@ given plain arguments: where the project is. Each run opens the project afresh (
 database, automatic sync) exactly as a command would.
 
 Job ids are fixed and jobs are added with ``replace_existing``; when the schedule did not change,
-the stored next run time is kept, so that a fire time missed while no process was running is made
-up for on start (``coalesce``: once, however many were missed; ``misfire_grace_time``: up to
-12 hours late), instead of being skipped by the replacement.
+or the stored next run time has passed, that time is kept, so that a fire time missed while no
+process was running is made up for on start (``coalesce``: once, however many were missed;
+``misfire_grace_time``: up to 12 hours late), instead of being skipped by the replacement, even
+when ``digest.schedule`` was changed meanwhile.
 
 APScheduler 3 does not share a job store between running schedulers: run one scheduler process
 (`workplan scheduler`, or `workplan serve` without --no-scheduler). If two run anyway, both send,
@@ -162,8 +163,11 @@ def _install_jobs(scheduler: Any, app: App, tz: ZoneInfo) -> None:
     args = [_project_args(app)]
     digest: dict[str, Any] = {}
     existing = scheduler.get_job(DIGEST_JOB)
-    if existing is not None and repr(existing.trigger) == repr(trigger) and existing.next_run_time is not None:
-        # keep a fire time that passed while no scheduler ran: it is made up for now
+    if existing is not None and existing.next_run_time is not None and (
+            repr(existing.trigger) == repr(trigger) or existing.next_run_time <= datetime.now(tz)):
+        # keep a fire time that passed while no scheduler ran: it is made up for now, even when the
+        # schedule changed meanwhile (the new one takes over after it; the send log keeps it to
+        # one digest a week). A fire time still to come follows a changed schedule.
         digest["next_run_time"] = existing.next_run_time
     scheduler.add_job(f"{__name__}:send_weekly_digests", trigger, args=args, id=DIGEST_JOB,
                       name="weekly digest", replace_existing=True, coalesce=True,
