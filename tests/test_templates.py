@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import textwrap
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from conftest import REPO, Runner, run_cli
+from workplan.templating import hang
 
 
 def test_override_of_one_template_is_picked_up(wp: Runner, project: Path) -> None:
@@ -102,3 +107,15 @@ def test_document_commands_have_help_and_are_in_the_readme(wp: Runner) -> None:
         result = wp(command, "--help")
         assert result.code == 0 and "Usage:" in result.out
         assert f"workplan {command}" in readme
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(st.sampled_from("ab -\t\u00a0\u2003é·"), max_size=120),
+       prefix=st.text(st.sampled_from(" *-:3a"), max_size=20), width=st.integers(10, 90))
+def test_hang_is_textwrap_with_a_hanging_indent(text: str, prefix: str, width: int) -> None:
+    """Digest lines that fit are written without textwrap (most of a digest's items): the same text
+    as textwrap gives, whatever the prefix, spaces first included."""
+    words = " ".join(text.split())
+    expected = "\n".join(textwrap.wrap(words, width=width, initial_indent=prefix, subsequent_indent=" " * len(prefix),
+                                       break_long_words=False, break_on_hyphens=False)) if words else prefix.rstrip()
+    assert hang(text, prefix, width) == expected

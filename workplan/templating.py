@@ -144,7 +144,7 @@ def hang(text: object, prefix: str, width: int = 78) -> str:
     words = " ".join(str(text).split())
     if not words:
         return prefix.rstrip()
-    if len(prefix) + len(words) <= width and not prefix[:1].isspace():
+    if len(prefix) + len(words) <= width:
         return prefix + words  # what textwrap gives for one line, without its cost (a digest has thousands)
     return "\n".join(textwrap.wrap(words, width=width, initial_indent=prefix, subsequent_indent=" " * len(prefix),
                                    break_long_words=False, break_on_hyphens=False))
