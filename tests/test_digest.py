@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 from golden import check_golden
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_agenda import HOSTILE, _html_text, hostile_project
 
 from conftest import REPO, Runner, run_cli
@@ -208,3 +210,23 @@ def test_names_cannot_inject_headers(tmp_path: Path) -> None:
     assert msg["Bcc"] is None
     assert msg["To"].addresses[0].addr_spec == "cr@example.org"
     assert msg["Subject"].startswith("[Test Bcc: evil@example.org] CR:")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("ab =.\t\n\r·é€\u00a0F"), max_size=300))
+def test_a_body_reads_back_as_written(text: str) -> None:
+    """Digest bodies are quoted-printable by binascii, not the email package: a mail client reading
+    the part gets the text back (CR, LF and CRLF read as line breaks, one added at the end when it
+    has none), no line of the encoding is longer than RFC 2045's 76 characters, and none ends in a
+    space."""
+    from workplan.render.digest import quoted_printable
+
+    msg = EmailMessage(policy=policy.SMTP)
+    msg.set_content("", cte="quoted-printable")
+    msg.set_payload(quoted_printable(text))
+    wire = msg.as_bytes()
+    back = email.message_from_bytes(wire, policy=policy.default).get_content()
+    written = text.replace("\r\n", "\n").replace("\r", "\n")
+    assert back.replace("\r\n", "\n") == written + ("" if written.endswith("\n") or not written else "\n")
+    body = wire.split(b"\r\n\r\n", 1)[1]
+    assert all(len(line) <= 76 and not line.endswith((b" ", b"\t")) for line in body.split(b"\r\n"))

@@ -7,6 +7,7 @@ group's domain), so a sender can recognise what it already sent.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import re
 from email import policy
@@ -50,6 +51,14 @@ def inline_css(html: str) -> str:
     return inliner.inline(html)
 
 
+def quoted_printable(text: str) -> str:
+    """*text* in UTF-8, quoted-printable (RFC 2045: lines of at most 76 characters, a space or tab
+    ending a line encoded). Its lines are split and ended as the email package does (CR, LF or
+    CRLF, each line ending with a line break), so that a stray CR cannot split a line unencoded."""
+    lines = text.encode("utf-8").splitlines()
+    return binascii.b2a_qp(b"".join(line + b"\n" for line in lines), istext=True).decode("ascii")
+
+
 def build_message(digest: Digest, templates: Templates, sender: str) -> EmailMessage:
     subject = " ".join(templates.render("digest-subject.txt", digest=digest).split())
     text = templates.render("digest.txt", digest=digest)
@@ -62,8 +71,13 @@ def build_message(digest: Digest, templates: Templates, sender: str) -> EmailMes
     msg["Date"] = format_datetime(digest.as_of.replace(microsecond=0))
     msg["Message-ID"] = message_id(digest)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a digest
-    msg.set_content(text, cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    # each part's headers from the email package, its body from binascii's C encoder: the
+    # package's own quoted-printable is pure Python, a tenth of `digest --all` at 10,000 actions
+    msg.set_content("", cte="quoted-printable")
+    msg.set_payload(quoted_printable(text))
+    msg.add_alternative("", subtype="html", cte="quoted-printable")
+    _plain, html_part = msg.iter_parts()
+    html_part.set_payload(quoted_printable(html))
     # a boundary derived from the content keeps the bytes stable; "=_" never occurs in
     # quoted-printable bodies, so it cannot collide with them
     digest_of_parts = hashlib.sha256((text + "\0" + html).encode("utf-8")).hexdigest()[:24]
