@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import yaml
 
-from conftest import REPO, Runner
+from conftest import MINIMAL, REPO, Runner, run_cli, write_project
 
 SEEDS = REPO.parent / "shared" / "seeds"
 MATRIX_MISSING = {"BZ", "US", "NI", "DO"}
@@ -77,6 +78,25 @@ def test_list_by_tag_or_theme(wp: Runner) -> None:
     matrix = wp("list", "--tag", "statistics", "--format", "json").json()
     assert {r["party"] for r in matrix if r["action"] == "statistics-matrix-2018"} == MATRIX_MISSING | MATRIX_RECEIVED
     assert wp("list", "--tag", "no-such-tag", "--format", "json").json() == []
+
+
+def test_a_moment_past_the_planned_occurrences_says_so(wp: Runner, tmp_path: Path) -> None:
+    """Recurring actions (the semester's virtual meeting, the year's face-to-face) are planned to
+    the end of next year; a listing past that day says what it cannot show, and one before it
+    says nothing."""
+    horizon = f"{date.today().year + 1}-12-31"
+    warning = f"workplan: warning: recurring actions are planned up to {horizon}; their occurrences due after"
+    for args in (("overdue", "--as-of", "2040-01-01"), ("list", "--as-of", "2040-01-01"),
+                 ("upcoming", "--days", "1200")):
+        result = wp(*args)
+        assert result.code in (0, 1) and result.err.count(warning) == 1, (args, result.err)
+    for args in (("overdue", "--as-of", "2019-01-15"), ("upcoming", "--days", "30"), ("show", "focal-points")):
+        result = wp(*args)
+        assert "warning" not in result.err, (args, result.err)
+    # a workplan without recurring actions has nothing to warn about
+    plain = write_project(tmp_path / "plain", MINIMAL)
+    assert run_cli(plain, "sync").code == 0
+    assert "warning" not in run_cli(plain, "overdue", "--as-of", "2040-01-01").err
 
 
 def test_show_approval_blocked_by_discussion(wp: Runner) -> None:

@@ -82,6 +82,17 @@ def up_to_date(db: Reader, raw_digest: str, now: datetime) -> bool:
     return stored == date(max(now.year, last.year if last else now.year) + 1, 12, 31).isoformat()
 
 
+def beyond_planning(db: Reader, day: date) -> date | None:
+    """The last day recurring actions are planned to, when *day* is past it and some action
+    recurs: their occurrences after it are in no listing. A sync plans them to the end of next
+    year (see :func:`workplan.services.horizon_for`)."""
+    stored = get_meta(db, "sync_horizon")
+    if stored is None or day <= date.fromisoformat(stored):
+        return None
+    recurs = db.scalar(select(t.assignment.c.id).where(t.assignment.c.occurrence != "").limit(1))
+    return date.fromisoformat(stored) if recurs is not None else None
+
+
 def parties_named(db: Reader, name: str) -> list[str]:
     """A party id, or the members of a set."""
     members = db.scalars(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -163,14 +163,21 @@ class App:
             raise
         return result
 
-    def read_context(self, db: Connection | Session, as_of: str | None) -> ReadContext:
-        from ..queries import ReadContext, group_info
+    def read_context(self, db: Connection | Session, as_of: str | None, *, days_ahead: int = 0) -> ReadContext:
+        """The moment a command answers for; a warning on stderr when it (or *days_ahead* after
+        it) is past the day recurring actions are planned to."""
+        from ..queries import ReadContext, beyond_planning, group_info
         from ..timeutil import parse_as_of
 
         group = group_info(db)
         tz = group.tz
         moment = parse_as_of(as_of, tz) if as_of else self.now().astimezone(tz)
-        return ReadContext(tz=tz, as_of=moment, lookahead_days=self.settings.int("digest.lookahead_days"))
+        ctx = ReadContext(tz=tz, as_of=moment, lookahead_days=self.settings.int("digest.lookahead_days"))
+        planned = beyond_planning(db, ctx.as_of_day + timedelta(days=days_ahead))
+        if planned is not None:
+            click.echo(_("workplan: warning: recurring actions are planned up to {day}; their occurrences "
+                         "due after that day are not included").format(day=planned.isoformat()), err=True)
+        return ctx
 
     def emit(self, text: str) -> None:
         if text:

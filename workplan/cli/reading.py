@@ -100,7 +100,7 @@ def upcoming(app: App, days: int, owner: str | None, as_of: str | None, fmt: str
     with app.reading() as db:
         if owner:
             queries.require_party(db, owner)
-        rows = queries.upcoming(db, app.read_context(db, as_of), days, owner)
+        rows = queries.upcoming(db, app.read_context(db, as_of, days_ahead=days), days, owner)
     if not rows and fmt == "table":
         click.echo(ngettext("nothing is due in the next {days} day", "nothing is due in the next {days} days",
                             days).format(days=days))
