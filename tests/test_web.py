@@ -510,3 +510,30 @@ def test_upgrade_brings_the_token_table_and_a_data_revision(tmp_path: Path, db_b
     after = scalar(url, "SELECT value FROM meta WHERE key = 'data_revision'")
     assert run_cli(folder, "--db", url, "sync").code == 0
     assert scalar(url, "SELECT value FROM meta WHERE key = 'data_revision'") == after
+
+
+def test_requests_during_a_render_are_answered_from_the_snapshot_before(tmp_path: Path) -> None:
+    """After a change, the first request renders the feeds again; requests meanwhile get what was
+    rendered before at once (calendar clients polling a large workplan would otherwise all wait
+    for the render, seconds at 10,000 actions), and the change shows as soon as it is rendered."""
+    folder = write_project(tmp_path / "p", _big(8000))
+    with serving(folder, "--as-of", "2020-06-01") as server:
+        started = time.perf_counter()
+        first = server.request("/calendars/all.ics")
+        render = time.perf_counter() - started
+        etag = first.headers["etag"]
+        assert run_cli(folder, "done", "b1", "--party", "CR", "--on", "2020-05-02").code == 0
+        with ThreadPoolExecutor(1) as pool:
+            renderer = pool.submit(server.request, "/calendars/all.ics")
+            time.sleep(min(0.5, render / 4))  # its request has reached the server and is rendering
+            started = time.perf_counter()
+            during = server.request("/calendars/all.ics", headers={"If-None-Match": etag})
+            waited = time.perf_counter() - started
+            also = server.request("/calendars/CR.ics")
+            changed = renderer.result()
+        assert (during.status, during.headers["etag"]) == (304, etag)  # the snapshot before
+        assert waited < render / 3, (waited, render)
+        assert also.status == 200 and b"b1" in also.body
+        assert changed.status == 200 and changed.headers["etag"] != etag
+        after = server.request("/calendars/all.ics", headers={"If-None-Match": etag})
+        assert after.status == 200 and after.headers["etag"] == changed.headers["etag"]

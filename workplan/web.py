@@ -128,12 +128,14 @@ class WorkplanApp:
     def __post_init__(self) -> None:
         self.url = self.settings.database_url
         self.templates = Templates(self.settings.templates_dir)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards what is rendered; held briefly, never while rendering a snapshot
+        self._rendering = threading.Lock()  # held by the one thread rendering a new snapshot
         self._snapshot: _Snapshot | None = None
         self._boards: OrderedDict[tuple[str | None, str, str], Resource] = OrderedDict()
         # the validators last served per name: Last-Modified must move when the bytes do, even
         # where the data keeps no time for the change (a party renamed)
         self._seen: dict[str, Resource] = {}
+        self._seen_lock = threading.Lock()
 
     # -- WSGI ---------------------------------------------------------------------------------
 
@@ -271,10 +273,10 @@ class WorkplanApp:
             date.fromisoformat(day)
         except ValueError:
             raise HTTPError("400 Bad Request", _("as_of {day} is not a day of the calendar.").format(day=day)) from None
+        snap = self._current(revision)
         with self._lock:
-            snap = self._current_locked(revision)
             lang = asked or snap.lang
-            key = (revision, day, lang)
+            key = (snap.revision, day, lang)
             if key not in self._boards:
                 ctx = ReadContext(snap.tz, parse_as_of(day, snap.tz), snap.ctx.lookahead_days)
                 self._boards[key] = self._render_board(ctx, snap.modified, lang, snap.lang, pinned=False)
@@ -351,15 +353,35 @@ class WorkplanApp:
         return str(row[0]), None if row[1] is None else str(row[1])
 
     def _current(self, revision: str | None) -> _Snapshot:
-        with self._lock:
-            return self._current_locked(revision)
+        """What was rendered for *revision* and today, rendering it first if need be.
 
-    def _current_locked(self, revision: str | None) -> _Snapshot:
-        """What was rendered for *revision* and today, rendering it first if need be (one thread
-        renders; the others wait for it rather than rendering the same thing again)."""
-        snap = self._snapshot
+        One thread renders. While it does, the others are answered from the snapshot before
+        (a change shows a few seconds later, instead of every feed request waiting for the whole
+        render: seconds at 10,000 actions); only before the first snapshot do they wait for it.
+        """
+        with self._lock:
+            snap = self._snapshot
         if snap is not None and snap.revision == revision and snap.day == self._today(snap.tz):
             return snap
+        if snap is None:
+            self._rendering.acquire()
+        elif not self._rendering.acquire(blocking=False):
+            return snap
+        try:
+            with self._lock:
+                latest = self._snapshot
+            if latest is not None and latest is not snap:  # rendered while this thread waited
+                return latest
+            fresh = self._render_snapshot()
+            with self._lock:
+                self._snapshot = fresh
+                self._boards.clear()
+            return fresh
+        finally:
+            self._rendering.release()
+
+    def _render_snapshot(self) -> _Snapshot:
+        """The feeds of the data as they are now, for today (the caller holds ``_rendering``)."""
         try:
             with session_scope(self.engine, self.url) as session:
                 # label what is rendered with the revision read in the same snapshot as the data,
@@ -382,8 +404,6 @@ class WorkplanApp:
         modified = _data_modified(feed_sets[shared])
         snap = _Snapshot(revision, day, tz, ctx, feed_sets, party_langs, board_lang, modified, {})
         snap.public = self._render_public(feed_sets, shared, party_langs, modified)
-        self._snapshot = snap
-        self._boards.clear()
         return snap
 
     def _today(self, tz: ZoneInfo) -> date:
@@ -419,10 +439,11 @@ class WorkplanApp:
         """*r*, with a Last-Modified later than the one served before if its bytes changed."""
         now = datetime.now(UTC).replace(microsecond=0)
         r = Resource(r.body, r.content_type, r.etag, min(r.last_modified, now))
-        before = self._seen.get(name)
-        if before is not None and before.etag != r.etag and r.last_modified <= before.last_modified:
-            r = Resource(r.body, r.content_type, r.etag, max(now, before.last_modified + timedelta(seconds=1)))
-        self._seen[name] = Resource(b"", r.content_type, r.etag, r.last_modified)
+        with self._seen_lock:  # the snapshot's renderer and the other requests' renderers
+            before = self._seen.get(name)
+            if before is not None and before.etag != r.etag and r.last_modified <= before.last_modified:
+                r = Resource(r.body, r.content_type, r.etag, max(now, before.last_modified + timedelta(seconds=1)))
+            self._seen[name] = Resource(b"", r.content_type, r.etag, r.last_modified)
         return r
 
 
