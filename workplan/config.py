@@ -29,11 +29,14 @@ class Setting:
         return "WORKPLAN_" + self.key.replace(".", "_").upper()
 
 
+MAX_MEGABYTES = 20  # the default of actions.max_megabytes; also spec.load's when it is given no limit
+MEGABYTE = 1024 * 1024
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("database.url", "", "SQLAlchemy URL; empty means a SQLite file in .workplan/ beside the actions file, synced automatically"),
     Setting("database.busy_timeout", "30", "seconds a command waits for another one's write lock (SQLite) or row lock (PostgreSQL) before giving up"),
     Setting("actions.file", ACTIONS_NAME, "the actions file, relative to the project folder"),
-    Setting("actions.max_megabytes", "20", "the largest actions file read, in MB: a guard against a runaway or hostile file (10,000 actions are about 5 MB, 100,000 about 50 MB)"),
+    Setting("actions.max_megabytes", str(MAX_MEGABYTES), "the largest actions file read, in MB: a guard against a runaway or hostile file (10,000 actions are about 5 MB, 100,000 about 50 MB)"),
     Setting("actions.autosync", "auto", "auto: commands sync a changed actions file first only with the embedded database; yes or no to force"),
     Setting("calendars.dir", "calendars", "where `workplan calendars` writes the feeds"),
     Setting("templates.dir", "templates", "the project's template overrides"),
@@ -98,7 +101,7 @@ class Settings:
         if megabytes < 1:
             raise ConfigError(_("setting {key} must be a whole number of at least 1, not {raw!r}").format(
                 key="actions.max_megabytes", raw=self.get("actions.max_megabytes")))
-        return megabytes * 1024 * 1024
+        return megabytes * MEGABYTE
 
     def int(self, key: str) -> int:
         raw = self.get(key)

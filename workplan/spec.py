@@ -21,6 +21,7 @@ from typing import Literal
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .config import MAX_MEGABYTES, MEGABYTE
 from .errors import Problem, ValidationFailed
 from .gcpause import paused_gc
 from .i18n import gettext as _
@@ -39,7 +40,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMAIL_RE = re.compile(r"^[^@\s<>\",;:]+@[^@\s<>\",;:]+\.[^@\s<>\",;:]+$")
 _STD_TAG = "tag:yaml.org,2002:"
 _SAFE_TAGS = frozenset(_STD_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
-MAX_FILE_BYTES = 20 * 1024 * 1024  # the default of the setting actions.max_megabytes
+MAX_FILE_BYTES = MAX_MEGABYTES * MEGABYTE  # the default of the setting actions.max_megabytes
 MAX_MESSAGE = 300
 
 
