@@ -389,10 +389,7 @@ def _listed_actions(db: Reader, ctx: ReadContext, ids: set[str]) -> dict[str, tu
                    c.theme)
     if len(ids) > _FEW and 2 * len(ids) > (conn.scalar(select(func.count()).select_from(t.action)) or 0):
         return {r[0]: r[1:] for r in conn.execute(query.where(live(c.withdrawn_at, ctx))).all() if r[0] in ids}
-    found: dict[str, tuple[Any, ...]] = {}
-    for batch in _batches(ids):
-        found.update((r[0], r[1:]) for r in conn.execute(query.where(c.id.in_(batch))).all())
-    return found
+    return {r[0]: r[1:] for r in rows_in(conn, query, c.id, ids)}
 
 
 def overdue(db: Reader, ctx: ReadContext, owner: str | None = None) -> list[Row]:
