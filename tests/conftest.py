@@ -65,8 +65,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _pg_state.get("schemas"):
         import sqlalchemy
 
-        with _pg_state["engine"].begin() as conn:
-            for schema in _pg_state["schemas"]:
+        # One transaction per schema: dropping them all in one takes a lock per table and
+        # runs out of PostgreSQL's lock table (max_locks_per_transaction, 64 by default).
+        for schema in _pg_state["schemas"]:
+            with _pg_state["engine"].begin() as conn:
                 conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
