@@ -6,7 +6,10 @@ import contextlib
 import io
 import json
 import os
+import re
+import secrets
 import shutil
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,13 +50,70 @@ def _postgres_base() -> str | None:
     return _pg_state["url"]
 
 
+# Every schema a run creates is named after the run (`wp_r<run>_<n>`), and the run holds a
+# PostgreSQL advisory lock on its number for as long as it lives. A run that was killed before
+# its teardown (SIGKILL, a lost machine) leaves schemas whose lock nobody holds: the next run
+# to start drops them. Runs that are alive, here or on another machine, are left alone, so
+# several runs can share one server.
+_LOCK_SPACE = 0x77706c6e  # 'wpln': the advisory-lock key space of this suite's runs
+_RUN_SCHEMA = re.compile(r"^wp_r([0-9a-f]{8})_[0-9a-f]+$")
+
+
+def _run_lock() -> int:
+    """This run's number, locked on a connection held open until the run ends."""
+    if "run" not in _pg_state:
+        import sqlalchemy
+
+        holder = _pg_state["engine"].connect().execution_options(isolation_level="AUTOCOMMIT")
+        while True:
+            run = secrets.randbits(31)
+            if holder.execute(sqlalchemy.text("select pg_try_advisory_lock(:space, :run)"),
+                              {"space": _LOCK_SPACE, "run": run}).scalar():
+                break
+        _pg_state["holder"], _pg_state["run"] = holder, run
+        _drop_orphans()
+    return int(_pg_state["run"])
+
+
+def _drop_orphans() -> None:
+    """Drop the schemas of runs that ended without their teardown (their lock is free)."""
+    import sqlalchemy
+
+    holder = _pg_state["holder"]
+    names = holder.execute(sqlalchemy.text(
+        "select nspname from pg_namespace where nspname like 'wp\\_r%' order by nspname")).scalars().all()
+    by_run: dict[int, list[str]] = {}
+    for name in names:
+        match = _RUN_SCHEMA.match(name)
+        if match and int(match.group(1), 16) != _pg_state["run"]:
+            by_run.setdefault(int(match.group(1), 16), []).append(name)
+    for run, schemas in by_run.items():
+        params = {"space": _LOCK_SPACE, "run": run}
+        if not holder.execute(sqlalchemy.text("select pg_try_advisory_lock(:space, :run)"), params).scalar():
+            continue  # that run is alive
+        try:
+            _drop_schemas(schemas)
+        finally:
+            holder.execute(sqlalchemy.text("select pg_advisory_unlock(:space, :run)"), params)
+
+
+def _drop_schemas(schemas: list[str]) -> None:
+    import sqlalchemy
+
+    # One transaction per schema: dropping them all in one takes a lock per table and runs
+    # out of PostgreSQL's lock table (max_locks_per_transaction, 64 by default).
+    for schema in schemas:
+        with _pg_state["engine"].begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
 def new_postgres_url() -> str:
     """A fresh, empty schema on the test server, as a URL whose search_path points at it."""
     import sqlalchemy
 
     base = _postgres_base()
     assert base is not None
-    schema = f"wp_{uuid.uuid4().hex[:12]}"
+    schema = f"wp_r{_run_lock():08x}_{uuid.uuid4().hex[:12]}"
     with _pg_state["engine"].begin() as conn:
         conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
     _pg_state.setdefault("schemas", []).append(schema)
@@ -63,13 +123,9 @@ def new_postgres_url() -> str:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _pg_state.get("schemas"):
-        import sqlalchemy
-
-        # One transaction per schema: dropping them all in one takes a lock per table and
-        # runs out of PostgreSQL's lock table (max_locks_per_transaction, 64 by default).
-        for schema in _pg_state["schemas"]:
-            with _pg_state["engine"].begin() as conn:
-                conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        _drop_schemas(_pg_state.pop("schemas"))
+    if "holder" in _pg_state:
+        _pg_state.pop("holder").close()  # frees this run's lock
 
 
 _current_backend: list[str] = ["sqlite"]
@@ -153,6 +209,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "last: run after every other test")
+
+    # A run stopped by SIGTERM (a CI time-out, `kill`) ends like one stopped by Ctrl-C, so
+    # pytest_sessionfinish still drops its schemas.
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def _record(args: tuple[str, ...], result: Result) -> None:
