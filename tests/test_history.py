@@ -110,6 +110,26 @@ def test_a_set_is_refused_whole_when_one_member_is_refused(tmp_path: Path) -> No
     assert _statuses(folder, "a1") == {"CR": "open", "PA": "open"}
 
 
+@pytest.mark.usefixtures("db_backend")
+def test_the_future_is_judged_by_the_one_clock_with_five_minutes_of_skew(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """timeutil.now_utc is where workplan reads the wall clock; set it, and every writer follows."""
+    folder = _synced(tmp_path)
+    frozen = datetime(2020, 4, 1, 12, 0, tzinfo=TZ).astimezone(UTC)
+    monkeypatch.setattr("workplan.timeutil.now_utc", lambda: frozen)
+    assert CLOCK_SKEW == timedelta(minutes=5)
+    assert run_cli(folder, "done", "a1", "--party", "CR", "--on", "2020-04-01T12:05").code == 0
+    err = _refused(folder, "reopen", "a1", "--party", "CR", "--on", "2020-04-01T12:06")
+    assert err == ("workplan: a1 for CR: 2020-04-01 12:06 is in the future; a status change is dated "
+                   "when it happened\n")
+    # with no --on, now; and never before a latest event that is within the skew ahead of it
+    assert run_cli(folder, "done", "a1", "--party", "PA").code == 0
+    assert run_cli(folder, "reopen", "a1", "--party", "CR").code == 0
+    log = run_cli(folder, "log", "a1", "--as-of", "2020-04-02", "--format", "json").json()
+    assert [(e["party"], e["to"], e["on"][:16]) for e in log] == [
+        ("PA", "done", "2020-04-01T12:00"), ("CR", "done", "2020-04-01T12:05"), ("CR", "open", "2020-04-01T12:05")]
+
+
 # ---------------------------------------------------------------------------
 # progress facts in actions.yaml
 
@@ -144,7 +164,9 @@ def test_check_and_sync_refuse_a_fact_in_the_future_or_before_the_meeting(
     assert (check.code, check.err) == (2, expected)
     url = database_url(folder)
     before = dump_database(url)
-    for args in (("sync",), ("list",)):  # an explicit sync, and the one a read command makes first
+    # an explicit sync, and the one a read command makes first: --as-of moves what it shows, never
+    # the clock a write is judged by
+    for args in (("sync",), ("list",), ("list", "--as-of", "2199-12-31")):
         result = run_cli(folder, *args)
         assert (result.code, result.err, result.out) == (2, expected, "")
     assert dump_database(url) == before
@@ -189,18 +211,18 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def test_the_clock_skew_allowance_is_the_limit_of_the_future() -> None:
-    assert status_moment(NOW + CLOCK_SKEW, day_only=False, now=NOW, tz=TZ, subject="x") == NOW + CLOCK_SKEW
+    assert status_moment(NOW + CLOCK_SKEW, day_only=False, now=NOW, tz=TZ, subject=lambda: "x") == NOW + CLOCK_SKEW
     with pytest.raises(HistoryError, match="is in the future"):
-        status_moment(NOW + CLOCK_SKEW + timedelta(seconds=1), day_only=False, now=NOW, tz=TZ, subject="x")
+        status_moment(NOW + CLOCK_SKEW + timedelta(seconds=1), day_only=False, now=NOW, tz=TZ, subject=lambda: "x")
 
 
 def test_no_date_means_now_and_never_before_a_latest_event_within_the_skew() -> None:
     latest = LatestEvent(NOW + timedelta(minutes=2), "open", "done", "ana", "cli")
-    assert status_moment(None, day_only=False, now=NOW, tz=TZ, subject="x") == NOW
-    assert status_moment(None, day_only=False, now=NOW, tz=TZ, subject="x", latest=latest) == latest.at
+    assert status_moment(None, day_only=False, now=NOW, tz=TZ, subject=lambda: "x") == NOW
+    assert status_moment(None, day_only=False, now=NOW, tz=TZ, subject=lambda: "x", latest=latest) == latest.at
     beyond = LatestEvent(NOW + timedelta(days=3), "open", "done", "ana", "cli")
     with pytest.raises(HistoryError, match="before the assignment's latest event"):
-        status_moment(None, day_only=False, now=NOW, tz=TZ, subject="x", latest=beyond)
+        status_moment(None, day_only=False, now=NOW, tz=TZ, subject=lambda: "x", latest=beyond)
 
 
 @pytest.mark.usefixtures("db_backend")

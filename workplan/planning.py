@@ -6,7 +6,7 @@ objects and returns plain objects, so the rules can be read and tested alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -324,7 +324,7 @@ def status_moment(
     day_only: bool,
     now: datetime,
     tz: ZoneInfo,
-    subject: str,
+    subject: Callable[[], str],
     meeting: tuple[str, date] | None = None,
     latest: LatestEvent | None = None,
 ) -> datetime:
@@ -339,17 +339,18 @@ def status_moment(
     own day it is recorded at that event's moment (not at midnight, before it), so that the
     status it sets is the one shown. A moment given to the minute is exact: one equal to the
     latest event's comes after it (events of one moment are ordered as recorded).
-    *subject* names the assignment ("a1 for CR") at the start of the sentence.
+    *subject* names the assignment ("a1 for CR") at the start of the sentence; it is called
+    only for a refusal (a first sync checks tens of thousands of facts).
     """
     moment = now if on is None else on
     day_only = day_only and on is not None
-    shown = _moment_text(moment, tz, day_only)
     if moment > now + CLOCK_SKEW:
         raise HistoryError(_("{subject}: {on} is in the future; a status change is dated when it happened").format(
-            subject=subject, on=shown))
+            subject=subject(), on=_moment_text(moment, tz, day_only)))
     if meeting is not None and moment.astimezone(tz).date() < meeting[1]:
         raise HistoryError(_("{subject}: {on} is before {start}, the day its source meeting {meeting} began").format(
-            subject=subject, on=shown, start=meeting[1].isoformat(), meeting=meeting[0]))
+            subject=subject(), on=_moment_text(moment, tz, day_only), start=meeting[1].isoformat(),
+            meeting=meeting[0]))
     if latest is not None and moment < latest.at:
         if on is None and latest.at <= now + CLOCK_SKEW:
             moment = latest.at  # another machine's clock ran a little ahead: keep the log in order
@@ -358,9 +359,9 @@ def status_moment(
         else:
             raise HistoryError(_("{subject}: {on} is before the assignment's latest event, {change} on {at}{by} "
                                  "({origin})").format(
-                subject=subject, on=shown, change=f"{word(latest.from_status)} → {word(latest.to_status)}",
-                at=_moment_text(latest.at, tz), by=_(" by {name}").format(name=latest.by) if latest.by else "",
-                origin=latest.origin))
+                subject=subject(), on=_moment_text(moment, tz, day_only),
+                change=f"{word(latest.from_status)} → {word(latest.to_status)}", at=_moment_text(latest.at, tz),
+                by=_(" by {name}").format(name=latest.by) if latest.by else "", origin=latest.origin))
     return moment
 
 

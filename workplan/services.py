@@ -12,6 +12,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import planning, tables
+from . import planning, tables, timeutil
 from .db import set_meta
 from .errors import (
     ConcurrentChange,
@@ -51,7 +52,7 @@ from .models import (
 )
 from .queries import group_info, parties_named, rows_in, synced_digest
 from .statuses import CLOSED
-from .timeutil import now_utc, start_of_day, to_utc_naive
+from .timeutil import start_of_day, to_utc_naive
 
 if TYPE_CHECKING:
     from . import spec
@@ -432,7 +433,7 @@ def _import_progress(session: Session, doc: spec.Document, now: datetime, report
                              f"assignment for {fact.party}" + (f" on {occurrence}" if occurrence else ""))
         try:  # the same rule as the command line's; in the future or before the meeting, check said so already
             moment = planning.status_moment(
-                fact.on, day_only=fact.day_only, now=now, tz=tz, subject=planning.progress_subject(action.id, fact.party),
+                fact.on, day_only=fact.day_only, now=now, tz=tz, subject=partial(planning.progress_subject, action.id, fact.party),
                 meeting=planning.source_day(action.source, doc.meetings), latest=last_event.get(row.id))
         except HistoryError as exc:
             refused.append(Problem(doc.path, fact.on_pos.line, fact.on_pos.column, str(exc)))
@@ -613,12 +614,14 @@ def change_status(
     tz = group_info(session).tz
     meeting = _source_meeting(session, action.source_meeting)
     latest = _latest_events(session, {action_id})
-    clock = now_utc()  # read once the rows are locked: a change that waited is dated after the one it waited for
+    # the clock read once the rows are locked (a change that waited is dated after the one it
+    # waited for), through the module so that a test that sets timeutil.now_utc sets it here too
+    clock = timeutil.now_utc()
     moments: list[tuple[Assignment, datetime]] = []
     for change in changes:  # every date is judged before anything is written: a set changes whole or not at all
         if not change.skipped:
             row = by_key[(change.party, change.occurrence)]
-            subject = planning.assignment_subject(action_id, row.party_id, row.occurrence)
+            subject = partial(planning.assignment_subject, action_id, row.party_id, row.occurrence)
             moments.append((row, planning.status_moment(
                 on, day_only=day_only, now=clock, tz=tz, subject=subject, meeting=meeting, latest=latest.get(row.id))))
     for row, when in moments:
@@ -643,9 +646,12 @@ def _latest_events(session: Session, action_ids: set[str]) -> dict[int, planning
         .join(Assignment, and_(Assignment.id == Event.assignment_id, Assignment.status_at == Event.occurred_at))
         .order_by(Event.id)
     )
+    # beyond a few IN lists (a first sync of a large file), one pass over the join costs less
+    rows = rows_in(session, query, Assignment.action_id, action_ids) if len(action_ids) <= 1000 \
+        else session.execute(query).all()
     return {
         aid: planning.LatestEvent(at.replace(tzinfo=UTC), from_status, to_status, by, origin)
-        for aid, at, from_status, to_status, by, origin in rows_in(session, query, Assignment.action_id, action_ids)
+        for aid, at, from_status, to_status, by, origin in rows
     }
 
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -1004,7 +1005,7 @@ class _Builder:
             on = when.at if when.at is not None else start_of_day(when.day, tz)
             try:  # in the future or before the meeting: the file alone tells (the latest event needs the database)
                 status_moment(on, day_only=when.at is None, now=self.now, tz=tz, meeting=meeting,
-                              subject=progress_subject(aid, party))
+                              subject=partial(progress_subject, aid, party))
             except HistoryError as exc:
                 r.error(m["on"], str(exc))
                 continue
