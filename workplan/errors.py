@@ -45,6 +45,11 @@ class TransitionError(UsageError):
     """A status change that the assignment's current status does not allow."""
 
 
+class HistoryError(UsageError):
+    """A status change dated where the append-only log cannot take it: in the future, before
+    the action's source meeting, or before the assignment's latest event."""
+
+
 class ConcurrentChange(WorkplanError):
     """Somebody else changed the same assignment between our read and our write."""
 

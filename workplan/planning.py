@@ -6,12 +6,15 @@ objects and returns plain objects, so the rules can be read and tested alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from .errors import HistoryError
+from .i18n import gettext as _
+from .i18n import word
 from .statuses import CLOSED
 from .timeutil import (
     first_period_after,
@@ -293,6 +296,99 @@ def blocked_chains(depends_on: Mapping[str, Sequence[str]], open_actions: set[st
     for root in roots:
         walk([root])
     return [c for c in chains if len(c) > 1]
+
+
+# ---------------------------------------------------------------------------
+# when a status change may be dated
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far in the future a status change may be dated: the clocks of the machines that record
+changes (laptops, the server, the database) may disagree by this much; anything later is a typo."""
+
+
+@dataclass(frozen=True)
+class LatestEvent:
+    """An assignment's latest event, as a refusal names it: the latest by moment, and among
+    events of the same moment the one recorded last (the order the log and ``--as-of`` use)."""
+
+    at: datetime  # aware
+    from_status: str
+    to_status: str
+    by: str
+    origin: str
+
+
+def status_moment(
+    on: datetime | None,
+    *,
+    day_only: bool,
+    now: datetime,
+    tz: ZoneInfo,
+    subject: Callable[[], str],
+    meeting: tuple[str, date] | None = None,
+    latest: LatestEvent | None = None,
+) -> datetime:
+    """The moment to record a status change at, or :class:`HistoryError` in one sentence.
+
+    The log is append-only, so a wrong date can never be taken back; a change is refused when
+    it is dated after *now* plus :data:`CLOCK_SKEW`, before the day its action's source meeting
+    (id, first day) began, or before the assignment's *latest* event. *on* None means now.
+
+    *day_only*: *on* was written as a date (its start of day). A date is as precise as a day,
+    so it is compared by day with the meeting and with the latest event; on the latest event's
+    own day it is recorded at that event's moment (not at midnight, before it), so that the
+    status it sets is the one shown. A moment given to the minute is exact: one equal to the
+    latest event's comes after it (events of one moment are ordered as recorded).
+    *subject* names the assignment ("a1 for CR") at the start of the sentence; it is called
+    only for a refusal (a first sync checks tens of thousands of facts).
+    """
+    moment = now if on is None else on
+    day_only = day_only and on is not None
+    if moment > now + CLOCK_SKEW:
+        raise HistoryError(_("{subject}: {on} is in the future; a status change is dated when it happened").format(
+            subject=subject(), on=_moment_text(moment, tz, day_only)))
+    if meeting is not None and moment.astimezone(tz).date() < meeting[1]:
+        raise HistoryError(_("{subject}: {on} is before {start}, the day its source meeting {meeting} began").format(
+            subject=subject(), on=_moment_text(moment, tz, day_only), start=meeting[1].isoformat(),
+            meeting=meeting[0]))
+    if latest is not None and moment < latest.at:
+        if on is None and latest.at <= now + CLOCK_SKEW:
+            moment = latest.at  # another machine's clock ran a little ahead: keep the log in order
+        elif day_only and moment.astimezone(tz).date() == latest.at.astimezone(tz).date():
+            moment = latest.at
+        else:
+            raise HistoryError(_("{subject}: {on} is before the assignment's latest event, {change} on {at}{by} "
+                                 "({origin})").format(
+                subject=subject(), on=_moment_text(moment, tz, day_only),
+                change=f"{word(latest.from_status)} → {word(latest.to_status)}", at=_moment_text(latest.at, tz),
+                by=_(" by {name}").format(name=latest.by) if latest.by else "", origin=latest.origin))
+    return moment
+
+
+def assignment_subject(action_id: str, party: str, occurrence: str = "") -> str:
+    """How a refused status change names its assignment at the start of the sentence."""
+    return _("{action} for {party}").format(action=action_id, party=party) + (f" ({occurrence})" if occurrence else "")
+
+
+def progress_subject(action_id: str, party: str) -> str:
+    """How a refused progress fact of the actions file is named at the start of its sentence."""
+    return _("action {aid}: progress of {party}").format(aid=action_id, party=party)
+
+
+def source_day(source: spec.Source | None, meetings: Mapping[str, spec.Meeting]) -> tuple[str, date] | None:
+    """The source meeting's id and first day (the first of the month when only the month is
+    known), which no status change of its actions may precede."""
+    if source is None or source.meeting not in meetings:
+        return None
+    return source.meeting, meetings[source.meeting].start.day
+
+
+def _moment_text(moment: datetime, tz: ZoneInfo, day_only: bool = False) -> str:
+    """A moment as a person wrote it: the day alone when that is all it says."""
+    local = moment.astimezone(tz)
+    if day_only or local.time() == time(0):
+        return local.date().isoformat()
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 # ---------------------------------------------------------------------------

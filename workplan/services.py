@@ -12,10 +12,12 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    and_,
     bindparam,
     insert,
     select,
@@ -24,9 +26,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import planning, tables
+from . import planning, tables, timeutil
 from .db import set_meta
-from .errors import ConcurrentChange, TransitionError, UnknownItem, UsageError
+from .errors import (
+    ConcurrentChange,
+    HistoryError,
+    Problem,
+    TransitionError,
+    UnknownItem,
+    UsageError,
+    ValidationFailed,
+)
 from .gcpause import paused_gc
 from .i18n import _, word
 from .models import (
@@ -40,7 +50,7 @@ from .models import (
     Party,
     SetMember,
 )
-from .queries import parties_named, synced_digest
+from .queries import group_info, parties_named, rows_in, synced_digest
 from .statuses import CLOSED
 from .timeutil import start_of_day, to_utc_naive
 
@@ -403,7 +413,10 @@ def _import_progress(session: Session, doc: spec.Document, now: datetime, report
     rows = {(a.action_id, a.party_id, a.occurrence): a for a in session.scalars(query)}
     events: list[dict[str, Any]] = []
     latest: dict[int, tuple[str, datetime | None]] = {}  # assignment id → (status, status_at) after the facts
+    last_event = _latest_events(session, action_ids)  # and the event itself, which a refusal names
+    refused: list[Problem] = []
     recorded = to_utc_naive(now)
+    tz = ZoneInfo(doc.group.timezone)
     for action, fact in sorted(wanted, key=lambda af: (af[1].on, af[0].id, af[1].party)):
         occurrence = fact.occurrence.isoformat() if fact.occurrence else ""
         if action.recurrence is not None and not occurrence:
@@ -418,10 +431,18 @@ def _import_progress(session: Session, doc: spec.Document, now: datetime, report
         if row is None:
             raise UsageError(f"{doc.path}:{fact.pos.line}:{fact.pos.column}: action {action.id} has no "
                              f"assignment for {fact.party}" + (f" on {occurrence}" if occurrence else ""))
+        try:  # the same rule as the command line's; in the future or before the meeting, check said so already
+            moment = planning.status_moment(
+                fact.on, day_only=fact.day_only, now=now, tz=tz, subject=partial(planning.progress_subject, action.id, fact.party),
+                meeting=planning.source_day(action.source, doc.meetings), latest=last_event.get(row.id))
+        except HistoryError as exc:
+            refused.append(Problem(doc.path, fact.on_pos.line, fact.on_pos.column, str(exc)))
+            continue
         # what _append_event does, batched: thousands of facts in a first sync would otherwise
         # cost one flush and one UPDATE each
-        occurred = to_utc_naive(fact.on)
+        occurred = to_utc_naive(moment)
         status, status_at = latest.get(row.id, (row.status, row.status_at))
+        last_event[row.id] = planning.LatestEvent(moment, status, fact.status, fact.by or "minutes", "actions.yaml")
         events.append(dict(
             assignment_id=row.id, action_id=row.action_id, party_id=row.party_id, occurrence=row.occurrence,
             occurred_at=occurred, recorded_at=recorded, by=fact.by or "minutes", from_status=status,
@@ -430,6 +451,8 @@ def _import_progress(session: Session, doc: spec.Document, now: datetime, report
         if status_at is None or occurred >= status_at:
             latest[row.id] = (fact.status, occurred)
         report.events.append(f"{action.id}/{fact.party}: {fact.status} on {fact.on.date()}")
+    if refused:  # before any event is written; what sync wrote before this is rolled back with it
+        raise ValidationFailed(sorted(refused, key=lambda p: (p.line, p.column)))
     session.execute(insert(Event), events)
     by_id = {r.id: r for r in rows.values()}
     moves: list[dict[str, Any]] = [
@@ -524,12 +547,13 @@ def change_status(
     note: str = "",
     by: str = "",
     origin: str = "cli",
+    day_only: bool = False,
 ) -> list[Change]:
     """Apply a status change to one assignment, or to every assignment of the named set.
 
-    *on* is when it happened (``--on``); None means now, taken once the rows are locked and
-    never earlier than the assignment's latest event, so that a change which waited for
-    another one is recorded after it.
+    *on* is when it happened (``--on``; *day_only* when it was given as a date); None means
+    now, taken once the rows are locked. :func:`planning.status_moment` refuses a date in the
+    future, before the source meeting or before an assignment's latest event.
     """
     target, allowed = TRANSITIONS[verb]
     if verb == "waive" and not note.strip():
@@ -587,16 +611,47 @@ def change_status(
         raise TransitionError(_("{action} is already {status} for {parties}").format(
             action=action_id, status=word(target), parties=who))
     by_key = {(r.party_id, r.occurrence): r for r in rows}
-    for change in changes:
+    tz = group_info(session).tz
+    meeting = _source_meeting(session, action.source_meeting)
+    latest = _latest_events(session, {action_id})
+    # the clock read once the rows are locked (a change that waited is dated after the one it
+    # waited for), through the module so that a test that sets timeutil.now_utc sets it here too
+    clock = timeutil.now_utc()
+    moments: list[tuple[Assignment, datetime]] = []
+    for change in changes:  # every date is judged before anything is written: a set changes whole or not at all
         if not change.skipped:
             row = by_key[(change.party, change.occurrence)]
-            when = on
-            if when is None:
-                when = datetime.now(UTC)
-                if row.status_at is not None and to_utc_naive(when) < row.status_at:
-                    when = row.status_at.replace(tzinfo=UTC)
-            _append_event(session, row, target, when, now, note, by, origin)
+            subject = partial(planning.assignment_subject, action_id, row.party_id, row.occurrence)
+            moments.append((row, planning.status_moment(
+                on, day_only=day_only, now=clock, tz=tz, subject=subject, meeting=meeting, latest=latest.get(row.id))))
+    for row, when in moments:
+        _append_event(session, row, target, when, now, note, by, origin)
     mark_changed(session)
     return changes
+
+
+def _source_meeting(session: Session, meeting_id: str | None) -> tuple[str, date] | None:
+    """The source meeting's id and first day, which no status change of its actions may precede."""
+    if not meeting_id:
+        return None
+    day = session.scalar(select(Meeting.start_day).where(Meeting.id == meeting_id))
+    return None if day is None else (meeting_id, day)
+
+
+def _latest_events(session: Session, action_ids: set[str]) -> dict[int, planning.LatestEvent]:
+    """The latest event of each assignment of these actions (its moment is the assignment's
+    cached ``status_at``; of several at that moment, the last recorded)."""
+    query = (
+        select(Event.assignment_id, Event.occurred_at, Event.from_status, Event.to_status, Event.by, Event.origin)
+        .join(Assignment, and_(Assignment.id == Event.assignment_id, Assignment.status_at == Event.occurred_at))
+        .order_by(Event.id)
+    )
+    # beyond a few IN lists (a first sync of a large file), one pass over the join costs less
+    rows = rows_in(session, query, Assignment.action_id, action_ids) if len(action_ids) <= 1000 \
+        else session.execute(query).all()
+    return {
+        aid: planning.LatestEvent(at.replace(tzinfo=UTC), from_status, to_status, by, origin)
+        for aid, at, from_status, to_status, by, origin in rows
+    }
 
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -22,12 +23,12 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .config import MAX_MEGABYTES, MEGABYTE
-from .errors import Problem, ValidationFailed
+from .errors import HistoryError, Problem, ValidationFailed
 from .gcpause import paused_gc
 from .i18n import gettext as _
-from .planning import CadenceRule
+from .planning import CadenceRule, progress_subject, source_day, status_moment
 from .statuses import STATUSES
-from .timeutil import PERIODS, When, parse_offset, parse_when, start_of_day, zone
+from .timeutil import PERIODS, When, now_utc, parse_offset, parse_when, start_of_day, zone
 
 FORMAT_VERSION = 1
 PARTY_KINDS = ("secretariat", "presidency", "member", "observer", "organization", "body", "other")
@@ -138,6 +139,8 @@ class Progress:
     by: str
     occurrence: date | None
     pos: Pos
+    day_only: bool = False  # `on` was written as a date (its start of day), not as a moment
+    on_pos: Pos = Pos(1, 1)
 
     @property
     def key(self) -> str:
@@ -386,10 +389,11 @@ def _is_null(node: Node) -> bool:
 # the document
 
 
-def load(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> Document:
+def load(path: Path | str, max_bytes: int = MAX_FILE_BYTES, now: datetime | None = None) -> Document:
     """Read and validate an actions file; raise ValidationFailed with every error.
 
     A file over *max_bytes* (the setting ``actions.max_megabytes``) is refused before it is read.
+    *now* (default: the clock) is the moment progress facts may not be dated after.
     """
     path = Path(path)
     try:
@@ -403,15 +407,15 @@ def load(path: Path | str, max_bytes: int = MAX_FILE_BYTES) -> Document:
         raw = path.read_bytes()
     except OSError as exc:
         raise ValidationFailed([Problem(str(path), 1, 1, _("cannot read the file: {strerror}").format(strerror=exc.strerror))]) from None
-    return loads(raw, str(path))
+    return loads(raw, str(path), now)
 
 
-def loads(raw: bytes | str, path: str = "actions.yaml") -> Document:
+def loads(raw: bytes | str, path: str = "actions.yaml", now: datetime | None = None) -> Document:
     with paused_gc():
-        return _loads(raw, path)
+        return _loads(raw, path, now_utc() if now is None else now)
 
 
-def _loads(raw: bytes | str, path: str) -> Document:
+def _loads(raw: bytes | str, path: str, now: datetime) -> Document:
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
@@ -440,7 +444,7 @@ def _loads(raw: bytes | str, path: str) -> Document:
     reader = _Reader(path)
     if root is None:
         raise ValidationFailed([Problem(path, 1, 1, _("the file is empty; it needs at least 'workplan: 1' and 'group:'"))])
-    doc = _Builder(reader).document(root)
+    doc = _Builder(reader, now).document(root)
     errors = [p for p in reader.problems if not p.warning]
     if errors or doc is None:
         raise ValidationFailed(sorted(reader.problems, key=lambda p: (p.line, p.column)))
@@ -514,8 +518,9 @@ _PROGRESS_KEYS = ("party", "status", "on", "note", "by", "occurrence")
 
 
 class _Builder:
-    def __init__(self, reader: _Reader) -> None:
+    def __init__(self, reader: _Reader, now: datetime) -> None:
         self.r = reader
+        self.now = now
         self.tz_name = "UTC"
         self.languages: tuple[str, ...] = ()
 
@@ -794,7 +799,8 @@ class _Builder:
                 dep_nodes[aid].append((dep, dnode))
         recurrence = self._recurrence(m, aid, source, meetings)
         expanded = [p for name in owners for p in sets.get(name, (name,))]
-        progress = self._progress(m.get("progress"), aid, expanded, recurrence is not None)
+        progress = self._progress(m.get("progress"), aid, expanded, recurrence is not None,
+                                  source_day(source, meetings))
         tags = tuple(t for t, _node in r.names(m.get("tags"), N_("tags of action {aid}", aid=aid)))
         return Action(
             aid,
@@ -963,7 +969,8 @@ class _Builder:
                 return None
         return Recurrence(repeat or "", rrule or "", start, until)
 
-    def _progress(self, node: Node | None, aid: str, owners: list[str], recurring: bool) -> tuple[Progress, ...]:
+    def _progress(self, node: Node | None, aid: str, owners: list[str], recurring: bool,
+                  meeting: tuple[str, date] | None) -> tuple[Progress, ...]:
         r = self.r
         out: list[Progress] = []
         tz = zone(self.tz_name)
@@ -996,8 +1003,16 @@ class _Builder:
                 r.error(m["on"], _("action {aid}: progress date {on_text!r} needs a day").format(aid=aid, on_text=on_text))
                 continue
             on = when.at if when.at is not None else start_of_day(when.day, tz)
-            out.append(Progress(party, status, on, note, r.text(m.get("by"), "by"), occurrence, r.pos(item)))
+            try:  # in the future or before the meeting: the file alone tells (the latest event needs the database)
+                status_moment(on, day_only=when.at is None, now=self.now, tz=tz, meeting=meeting,
+                              subject=partial(progress_subject, aid, party))
+            except HistoryError as exc:
+                r.error(m["on"], str(exc))
+                continue
+            out.append(Progress(party, status, on, note, r.text(m.get("by"), "by"), occurrence, r.pos(item),
+                                when.at is None, r.pos(m["on"])))
         return tuple(out)
+
 
 
 def _cycles(graph: dict[str, list[str]]) -> Iterator[list[str]]:

@@ -62,7 +62,7 @@ class App:
         from ..spec import load
 
         path = self.settings.actions_file
-        doc = load(self._display(path), self.settings.max_file_bytes)
+        doc = load(self._display(path), self.settings.max_file_bytes, self.now())
         for warning in doc.warnings:
             click.echo(str(warning), err=True)
         return doc

@@ -40,9 +40,10 @@ def _status_command(verb: str) -> click.Command:
             ctx = app.read_context(session, None)
             now = app.now()
             when = parse_event_moment(on, ctx.tz) if on else None
+            day_only = on is not None and parse_when(on, ctx.tz).at is None  # a date, not a moment
             occ = parse_when(occurrence, ctx.tz).day.isoformat() if occurrence else None
             changes: list[Any] = app.write(session, lambda: services.change_status(
-                session, verb, action_id, party, occ, when, now, note=note, by=by or _whoami()))
+                session, verb, action_id, party, occ, when, now, note=note, by=by or _whoami(), day_only=day_only))
         for c in changes:
             occ_text = f" ({c.occurrence})" if c.occurrence else ""
             if c.skipped:
