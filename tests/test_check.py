@@ -159,6 +159,9 @@ REFUSED = [
     ("bad part", recurring("FREQ=WEEKLY;BYDAY=XX"), 18, 12, "'BYDAY=XX' is not a part of an RFC 5545 rule"),
     ("its own start", recurring("DTSTART:20200101\\nRRULE:FREQ=MONTHLY"), 18, 12,
      "takes one RRULE value such as FREQ=MONTHLY;BYMONTHDAY=15; its first day is 'from'"),
+    ("progress on no occurrence", recurring("FREQ=MONTHLY;BYMONTHDAY=15", "    progress:\n      - {party: CR, status: done, "
+                                             "on: 2020-02-01, occurrence: 2020-01-16}\n"), 21, 9,
+     "action a1: 2020-01-16 is not one of its occurrences, so progress cannot be recorded for it"),
     ("party differing by case", broken("  - {id: PA,", "  - {id: cr, name: Costa Rica bis, kind: member}\n  - {id: PA,"),
      6, 10, "party 'cr' differs from 'CR' only by case"),
     ("party named like a shared feed", broken("  - {id: PA,", "  - {id: ALL, name: Everybody, kind: other}\n  - {id: PA,"),

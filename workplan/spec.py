@@ -25,7 +25,7 @@ from .config import MAX_MEGABYTES, MEGABYTE
 from .errors import Problem, ValidationFailed
 from .gcpause import paused_gc
 from .i18n import gettext as _
-from .planning import CadenceRule, RecurrenceError, first_occurrence, party_id_clashes
+from .planning import CadenceRule, RecurrenceError, first_occurrence, occurrences, party_id_clashes
 from .statuses import STATUSES
 from .timeutil import PERIODS, When, parse_offset, parse_when, start_of_day, zone
 
@@ -803,6 +803,8 @@ class _Builder:
         recurrence = self._recurrence(m, aid, source, meetings)
         expanded = [p for name in owners for p in sets.get(name, (name,))]
         progress = self._progress(m.get("progress"), aid, expanded, recurrence is not None)
+        if recurrence is not None:
+            self._check_occurrences(progress, recurrence, aid)
         tags = tuple(t for t, _node in r.names(m.get("tags"), N_("tags of action {aid}", aid=aid)))
         return Action(
             aid,
@@ -983,6 +985,14 @@ class _Builder:
             else:
                 r.error(node, _("action {aid}: {written} yields no occurrence from {start} to {until}").format(aid=aid, written=written, start=start, until=until))
         return recurrence
+
+    def _check_occurrences(self, progress: tuple[Progress, ...], rec: Recurrence, aid: str) -> None:
+        """A fact about an occurrence the action does not have would stop the sync; say so here."""
+        tz = zone(self.tz_name)
+        for fact in progress:
+            if fact.occurrence is not None and fact.occurrence not in occurrences(rec, tz, fact.occurrence):
+                self.r.error(fact.pos, _("action {aid}: {occurrence} is not one of its occurrences, so progress "
+                                         "cannot be recorded for it").format(aid=aid, occurrence=fact.occurrence))
 
     def _progress(self, node: Node | None, aid: str, owners: list[str], recurring: bool) -> tuple[Progress, ...]:
         r = self.r
