@@ -455,8 +455,19 @@ def test_a_party_named_like_another_feed_is_refused(tmp_path: Path, party: str) 
     folder = write_project(tmp_path / "c", yaml)
     result = run_cli(folder, "calendars")
     assert result.code == 2
-    assert f"party '{party}' would overwrite" in result.err
+    assert f"party '{party}' would take the name of the feed {party.lower()}.ics" in result.err
     assert not (folder / "calendars").exists()
+
+
+def test_a_database_synced_before_the_rule_gets_the_same_sentence_from_the_feeds() -> None:
+    """The rule has one home (planning.party_id_clashes): check refuses the file for it, and the
+    feeds, which may read parties synced before the rule existed, refuse them in the same words."""
+    from workplan import feeds
+    from workplan.errors import UsageError
+
+    with pytest.raises(UsageError, match="party 'cr' differs from 'CR' only by case"):
+        feeds._check_file_names((feeds.FeedParty("CR", "Costa Rica"), feeds.FeedParty("cr", "Costa Rica bis")))
+    feeds._check_file_names((feeds.FeedParty("CR", "Costa Rica"), feeds.FeedParty("PA", "Panama")))
 
 
 def _queries_for_feed_set(folder: Path) -> int:

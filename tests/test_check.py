@@ -121,3 +121,110 @@ def test_missing_project_is_one_sentence(tmp_path: Path) -> None:
     assert result.code == 2
     assert result.err.startswith("workplan: no actions.yaml or workplan.toml in")
     assert result.err.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------
+# check agrees with sync (issue 18): whatever sync would refuse, or would withdraw although the
+# file still holds it, check refuses first, positioned, and sync refuses it the same way
+
+
+def recurring(rule: str, extra: str = "") -> str:
+    """a1 as a recurring action: its rrule on line 18, the value from column 12."""
+    return broken("    due: 2020-04-01\n", f"    rrule: \"{rule}\"\n    from: 2020-01-01\n{extra}")
+
+
+REFUSED = [
+    ("hourly", recurring("FREQ=HOURLY"), 18, 12,
+     "action a1: rrule 'FREQ=HOURLY': occurrences are days, so FREQ is DAILY, WEEKLY, MONTHLY or YEARLY"),
+    ("minutely", recurring("FREQ=MINUTELY"), 18, 12, "occurrences are days, so FREQ is DAILY"),
+    ("secondly", recurring("FREQ=SECONDLY"), 18, 12, "occurrences are days, so FREQ is DAILY"),
+    ("two a day", recurring("FREQ=DAILY;BYHOUR=3,4"), 18, 12,
+     "BYHOUR: occurrences are whole days, so the rule takes no time of day"),
+    ("interval 0", recurring("FREQ=DAILY;INTERVAL=0"), 18, 12, "INTERVAL must be a whole number from 1"),
+    ("month 13", recurring("FREQ=YEARLY;BYMONTH=13"), 18, 12, "'BYMONTH=13' is out of range: BYMONTH takes 1 to 12"),
+    ("day 0", recurring("FREQ=MONTHLY;BYMONTHDAY=0"), 18, 12, "'BYMONTHDAY=0' is out of range"),
+    ("30 February", recurring("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"), 18, 12,
+     "action a1: rrule 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30' yields no occurrence from 2020-01-01"),
+    ("out of dateutil's reach", recurring("FREQ=MONTHLY;BYDAY=+99999999999MO"), 18, 12, "is out of range"),
+    ("count 0", recurring("FREQ=MONTHLY;COUNT=0"), 18, 12, "yields no occurrence from 2020-01-01"),
+    ("none before until", recurring("FREQ=MONTHLY;BYMONTHDAY=31", "    until: 2020-01-20\n"), 18, 12,
+     "yields no occurrence from 2020-01-01 to 2020-01-20"),
+    ("no period inside", broken("    due: 2020-04-01\n", "    repeat: year\n    from: 2020-03-01\n    until: 2020-06-01\n"),
+     18, 13, "action a1: repeat 'year' yields no occurrence from 2020-03-01 to 2020-06-01"),
+    ("until in other words", recurring("FREQ=MONTHLY;UNTIL=2021-12-31"), 18, 12,
+     "UNTIL=2021-12-31 is not a day (YYYYMMDD) or a moment (YYYYMMDDTHHMMSSZ)"),
+    ("until and count", recurring("FREQ=MONTHLY;COUNT=3;UNTIL=20211231"), 18, 12,
+     "COUNT and UNTIL cannot go together"),
+    ("unknown part", recurring("FREQ=MONTHLY;SOMETIMES=1"), 18, 12, "'SOMETIMES=1' is not a part of an RFC 5545 rule"),
+    ("bad part", recurring("FREQ=WEEKLY;BYDAY=XX"), 18, 12, "'BYDAY=XX' is not a part of an RFC 5545 rule"),
+    ("its own start", recurring("DTSTART:20200101\\nRRULE:FREQ=MONTHLY"), 18, 12,
+     "takes one RRULE value such as FREQ=MONTHLY;BYMONTHDAY=15; its first day is 'from'"),
+    ("progress on no occurrence", recurring("FREQ=MONTHLY;BYMONTHDAY=15", "    progress:\n      - {party: CR, status: done, "
+                                             "on: 2020-05-01, occurrence: 2020-04-16}\n"), 21, 9,
+     "action a1: 2020-04-16 is not one of its occurrences, so progress cannot be recorded for it"),
+    ("party differing by case", broken("  - {id: PA,", "  - {id: cr, name: Costa Rica bis, kind: member}\n  - {id: PA,"),
+     6, 10, "party 'cr' differs from 'CR' only by case"),
+    ("party named like a shared feed", broken("  - {id: PA,", "  - {id: ALL, name: Everybody, kind: other}\n  - {id: PA,"),
+     6, 10, "party 'ALL' would take the name of the feed all.ics"),
+    ("meeting in a daylight saving gap", broken(
+        "cadence:", "  - {id: m2, title: Gap, kind: virtual, start: 2024-03-10T02:30, end: 2024-03-10T03:30,\n"
+        "     timezone: America/New_York}\ncadence:"), 11, 48,
+     "meeting m2 start: '2024-03-10T02:30' does not exist in America/New_York: the clocks jump over it that day"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "line", "column", "message"), REFUSED, ids=[c[0] for c in REFUSED])
+def test_check_refuses_what_sync_would_refuse_or_withdraw(tmp_path: Path, name: str, text: str, line: int,
+                                                          column: int, message: str) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL)
+    assert run_cli(folder, "sync", "-q").code == 0
+    url = database_url(folder)
+    before = dump_database(url)
+    (folder / "actions.yaml").write_text(text, encoding="utf-8")
+    for command in ("check", "sync", "list"):
+        result = run_cli(folder, command)
+        assert result.code == 2, (command, result)
+        lines = [entry for entry in result.err.splitlines() if "actions.yaml:" in entry]
+        assert len(lines) == 1, lines  # one sentence, not a second one in other words
+        assert lines[0].split("actions.yaml:", 1)[1].startswith(f"{line}:{column}: "), lines
+        assert message in lines[0], lines
+        assert "dateutil" not in result.err and "UNIQUE" not in result.err
+    assert dump_database(url) == before
+
+
+def test_a_bad_meeting_date_is_one_error_not_three(tmp_path: Path) -> None:
+    code, lines = check(tmp_path, broken("start: 2020-03-10, end", "start: 2020-02-30, end"))
+    assert code == 2
+    assert lines == ["actions.yaml:10:55: meeting m1 start: '2020-02-30' is not a valid date"]
+
+
+def test_a_recurring_action_may_start_from_a_broken_meeting_without_a_second_error(tmp_path: Path) -> None:
+    text = broken("start: 2020-03-10, end", "start: 2020-02-30, end").replace(
+        "    due: 2020-04-01\n", "    repeat: quarter\n")
+    code, lines = check(tmp_path, text)
+    assert code == 2
+    assert len(lines) == 1 and "is not a valid date" in lines[0], lines
+
+
+@pytest.mark.parametrize(("until", "last"), [("20211231", "2021-12-31"), ("20211231T235959", "2021-12-31"),
+                                             ("20211231T000000Z", "2021-11-30")])
+def test_rrule_until_is_a_day_or_a_moment(tmp_path: Path, until: str, last: str) -> None:
+    """UNTIL as a day (what people write) includes that day; a UTC moment keeps RFC 5545's
+    meaning (midnight UTC is still the day before in Panama)."""
+    folder = write_project(tmp_path / "p", recurring(f"FREQ=MONTHLY;BYMONTHDAY=-1;UNTIL={until}"))
+    assert run_cli(folder, "check").code == 0
+    assert run_cli(folder, "sync", "-q").code == 0
+    rows = run_cli(folder, "list", "--owner", "CR", "--format", "json").json()
+    days = sorted(r["occurrence"] for r in rows if r["action"] == "a1")
+    assert days[0] == "2020-01-31" and days[-1] == last
+
+
+def test_check_speaks_spanish_about_recurrences_and_gaps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANG", "es_ES.UTF-8")
+    cases = {name: text for name, text, *_rest in REFUSED}
+    for name, words in [("hourly", "las ocurrencias son días"), ("30 February", "no da ninguna ocurrencia"),
+                        ("month 13", "está fuera de rango"), ("party differing by case", "solo por mayúsculas"),
+                        ("meeting in a daylight saving gap", "no existe en America/New_York")]:
+        text = cases[name]
+        code, lines = check(tmp_path, text)
+        assert code == 2 and len(lines) == 1 and words in lines[0], lines

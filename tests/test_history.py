@@ -117,7 +117,7 @@ def test_the_future_is_judged_by_the_one_clock_with_five_minutes_of_skew(
     folder = _synced(tmp_path)
     frozen = datetime(2020, 4, 1, 12, 0, tzinfo=TZ).astimezone(UTC)
     monkeypatch.setattr("workplan.timeutil.now_utc", lambda: frozen)
-    assert CLOCK_SKEW == timedelta(minutes=5)
+    assert timedelta(minutes=5) == CLOCK_SKEW
     assert run_cli(folder, "done", "a1", "--party", "CR", "--on", "2020-04-01T12:05").code == 0
     err = _refused(folder, "reopen", "a1", "--party", "CR", "--on", "2020-04-01T12:06")
     assert err == ("workplan: a1 for CR: 2020-04-01 12:06 is in the future; a status change is dated "

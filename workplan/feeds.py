@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from .errors import UsageError
 from .i18n import pick
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
+from .planning import party_id_clashes
 from .queries import GroupInfo, ReadContext, group_info, status_expr
 from .statuses import CLOSED
 
@@ -108,21 +109,11 @@ class FeedSet:
     meeting_titles: dict[str, str] = field(default_factory=dict)
 
 
-RESERVED = ("all", "meetings")
-
-
 def _check_file_names(parties: tuple[FeedParty, ...]) -> None:
-    """Each party's feed is PARTY.ics: no party may take the name of another feed, nor differ
-    from another only by case (one file on the case-insensitive disks of Windows and macOS)."""
-    seen: dict[str, str] = {}
-    for p in parties:
-        folded = p.id.casefold()
-        if folded in RESERVED:
-            raise UsageError(f"party {p.id!r} would overwrite {folded}.ics; give it another id in the actions file")
-        if folded in seen:
-            raise UsageError(f"parties {seen[folded]!r} and {p.id!r} differ only by case, so their feeds would be "
-                             "the same file; rename one of them")
-        seen[folded] = p.id
+    """Each party's feed is PARTY.ics: the actions file is refused for an id that cannot name
+    one (planning.party_id_clashes); a database synced before that rule may still hold one."""
+    for _pid, message in party_id_clashes(p.id for p in parties):
+        raise UsageError(message)
 
 
 def horizon(as_of: date) -> date:

@@ -6,9 +6,11 @@ objects and returns plain objects, so the rules can be read and tested alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -17,8 +19,11 @@ from .i18n import gettext as _
 from .i18n import word
 from .statuses import CLOSED
 from .timeutil import (
+    LAST_YEAR,
+    end_of_day,
     first_period_after,
     next_period_start,
+    parse_rrule_until,
     period_end,
     period_label,
     period_start,
@@ -27,6 +32,8 @@ from .timeutil import (
 )
 
 if TYPE_CHECKING:
+    from dateutil import rrule as rrules
+
     from . import spec
 
 MAX_OCCURRENCES = 520  # ten years of weekly occurrences; a bound, not a plan
@@ -128,32 +135,152 @@ def _at_meeting(meeting: spec.Meeting, shift: timedelta) -> Deadline:
 # recurrence
 
 
-def occurrences(rec: spec.Recurrence, tz: ZoneInfo, horizon: date) -> list[date]:
-    """Due dates of a recurring action's occurrences, up to *horizon* (and its ``until``).
+class RecurrenceError(ValueError):
+    """An ``rrule`` that workplan cannot expand into days; the message is the user's sentence."""
+
+
+DAY_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+_TIME_OF_DAY = ("BYHOUR", "BYMINUTE", "BYSECOND")
+# RFC 5545's ranges (dateutil expands a value outside them into nothing, every day, or a crash);
+# True: also counted from the end, with a minus. BYEASTER is dateutil's: days from Easter Sunday.
+_RANGES = {"BYMONTH": (1, 12, False), "BYMONTHDAY": (1, 31, True), "BYYEARDAY": (1, 366, True),
+           "BYWEEKNO": (1, 53, True), "BYSETPOS": (1, 366, True), "BYDAY": (1, 53, True), "BYEASTER": (0, 366, True)}
+_ORDINAL_RE = re.compile(r"^([+-]?\d+)?([A-Z]*)$")
+END_OF_PLANNING = date(LAST_YEAR, 12, 31)  # no occurrence is looked for beyond it
+
+
+def recurrence_rule(text: str, start: date, tz: ZoneInfo, last: date) -> tuple[rrules.rrule, int | None]:
+    """An ``rrule:`` as dateutil expands it from the local day *start* up to the day *last*,
+    and its COUNT (applied by the caller, so that every rule is bounded by *last*: one that
+    never matches, such as BYMONTH=13, would otherwise be searched up to the year 9999).
+
+    Occurrences are days, each with one assignment per owner: a rule that repeats more than
+    once a day (FREQ=HOURLY, BYHOUR=3,4, INTERVAL=0) is refused, not left to collide in the
+    database. Raises RecurrenceError with a sentence about the rule."""
+    from dateutil.rrule import rrule, rrulestr
+
+    value = text.strip()
+    if value[:6].upper() == "RRULE:":
+        value = value[6:]
+    if "\n" in value or ":" in value:
+        raise RecurrenceError(_("an rrule takes one RRULE value such as FREQ=MONTHLY;BYMONTHDAY=15; "
+                                "its first day is 'from'"))
+    parts: dict[str, str] = {}
+    for part in filter(None, value.split(";")):
+        key, _eq, val = part.partition("=")
+        parts[key.strip().upper()] = val.strip()
+    if "FREQ" not in parts:
+        raise RecurrenceError(_("the rule lacks FREQ (DAILY, WEEKLY, MONTHLY or YEARLY)"))
+    freq = parts["FREQ"].upper()
+    if freq in ("HOURLY", "MINUTELY", "SECONDLY"):
+        raise RecurrenceError(_("occurrences are days, so FREQ is DAILY, WEEKLY, MONTHLY or YEARLY, not {freq}")
+                              .format(freq=freq))
+    for key in _TIME_OF_DAY:
+        if key in parts:
+            raise RecurrenceError(_("{key}: occurrences are whole days, so the rule takes no time of day")
+                                  .format(key=key))
+    for key, (low, high, signed) in _RANGES.items():
+        for item in parts.get(key, "").split(","):
+            m = _ORDINAL_RE.match(item.strip().upper())
+            number = int(m.group(1)) if m and m.group(1) else None
+            if number is None:
+                continue  # a weekday without an ordinal, or something dateutil will not read either
+            if not low <= (abs(number) if signed else number) <= high:
+                message = (_("{part!r} is out of range: {key} takes {low} to {high}, or the same counted from the "
+                             "end with a minus") if signed else _("{part!r} is out of range: {key} takes {low} to {high}"))
+                raise RecurrenceError(message.format(part=f"{key}={parts[key]}", key=key, low=low, high=high))
+    if "INTERVAL" in parts and not (parts["INTERVAL"].isdigit() and int(parts["INTERVAL"]) >= 1):
+        raise RecurrenceError(_("INTERVAL must be a whole number from 1, not {value!r}").format(value=parts["INTERVAL"]))
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise RecurrenceError(_("COUNT and UNTIL cannot go together (RFC 5545); keep one"))
+    count = None
+    if "COUNT" in parts:
+        raw = parts.pop("COUNT")
+        if not raw.lstrip("-").isdigit():
+            raise RecurrenceError(_("COUNT must be a whole number, not {value!r}").format(value=raw))
+        count = max(int(raw), 0)
+    bound = end_of_day(min(last, END_OF_PLANNING), tz)
+    if "UNTIL" in parts:
+        try:
+            bound = min(bound, parse_rrule_until(parts.pop("UNTIL"), tz))
+        except ValueError as exc:
+            raise RecurrenceError(str(exc)) from None
+    dtstart = start_of_day(start, tz)
+    rest = ";".join(f"{k}={v}" for k, v in parts.items())
+    try:
+        rule = rrulestr(rest, dtstart=dtstart)
+    except (ValueError, TypeError):
+        # dateutil's own words name none of this: say which part it could not read
+        for key, val in parts.items():
+            try:
+                rrulestr(f"{key}={val}" if key == "FREQ" else f"FREQ=YEARLY;{key}={val}", dtstart=dtstart)
+            except (ValueError, TypeError):
+                raise RecurrenceError(_("{part!r} is not a part of an RFC 5545 rule").format(
+                    part=f"{key}={val}")) from None
+        raise RecurrenceError(_("it does not read as an RFC 5545 rule (FREQ=…;BY…=…)")) from None
+    assert isinstance(rule, rrule)  # one RRULE value, never a set (checked above)
+    return rule.replace(until=bound), count
+
+
+def occurrences(rec: spec.Recurrence, tz: ZoneInfo, horizon: date, limit: int = MAX_OCCURRENCES) -> list[date]:
+    """Due dates of a recurring action's occurrences, up to *horizon* (and its ``until``), at
+    most *limit* of them.
 
     ``repeat: semester`` yields one occurrence per calendar semester that begins on
     or after ``from``, due on the semester's last day; an ``rrule`` yields its dates.
     """
     assert rec.start is not None
     last = min(rec.until, horizon) if rec.until else horizon
-    out: list[date] = []
     if rec.repeat:
-        start = period_start(rec.start, rec.repeat)
-        if start < rec.start:
-            start = next_period_start(start, rec.repeat)
-        while start <= last and len(out) < MAX_OCCURRENCES:
-            out.append(period_end(start, rec.repeat))
-            start = next_period_start(start, rec.repeat)
-        return out
-    from dateutil.rrule import rrulestr
+        return list(islice(_period_ends(rec.repeat, rec.start, last), limit))
+    rule, count = recurrence_rule(rec.rrule, rec.start, tz, last)
+    return [moment.date() for moment in islice(rule, min(limit, count) if count is not None else limit)]
 
-    rule = rrulestr(rec.rrule, dtstart=start_of_day(rec.start, tz))
-    for moment in rule:
-        day = moment.date()
-        if day > last or len(out) >= MAX_OCCURRENCES:
-            break
-        out.append(day)
-    return out
+
+def _period_ends(per: str, first: date, last: date) -> Iterator[date]:
+    start = period_start(first, per)
+    if start < first:
+        start = next_period_start(start, per)
+    while start <= last:
+        yield period_end(start, per)
+        start = next_period_start(start, per)
+
+
+def first_occurrence(rec: spec.Recurrence, tz: ZoneInfo) -> date | None:
+    """The due date of the first occurrence, however far; None when the recurrence yields none
+    (COUNT=0, BYMONTH=13, no period between ``from`` and ``until``): such an action would
+    have no assignment at all. Raises RecurrenceError as :func:`recurrence_rule` does."""
+    try:
+        days = occurrences(rec, tz, END_OF_PLANNING, limit=1)
+    except (ArithmeticError, IndexError, ValueError) as exc:  # what dateutil raises on rules it half read
+        if isinstance(exc, RecurrenceError):
+            raise
+        raise RecurrenceError(_("it does not read as an RFC 5545 rule (FREQ=…;BY…=…)")) from None
+    return days[0] if days else None
+
+
+# ---------------------------------------------------------------------------
+# parties
+
+
+SHARED_FEEDS = ("all", "meetings")  # the feeds that name no party; a party's is PARTY.ics beside them
+
+
+def party_id_clashes(ids: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(party id, sentence) for each id that cannot name a feed file: the name of a shared
+    feed, or another party's id in other case (one file on the case-insensitive disks of
+    Windows and macOS). The actions file is refused for it, and the feeds never written."""
+    seen: dict[str, str] = {}
+    for pid in ids:
+        folded = pid.casefold()
+        if folded in SHARED_FEEDS:
+            yield pid, _("party {pid!r} would take the name of the feed {name}.ics; give it another id").format(
+                pid=pid, name=folded)
+        elif folded in seen:
+            yield pid, _("party {pid!r} differs from {other!r} only by case, so their feeds would be one file "
+                         "on Windows and macOS; rename one of them").format(pid=pid, other=seen[folded])
+        else:
+            seen[folded] = pid
 
 
 # ---------------------------------------------------------------------------

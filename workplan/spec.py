@@ -26,7 +26,16 @@ from .config import MAX_MEGABYTES, MEGABYTE
 from .errors import HistoryError, Problem, ValidationFailed
 from .gcpause import paused_gc
 from .i18n import gettext as _
-from .planning import CadenceRule, progress_subject, source_day, status_moment
+from .planning import (
+    CadenceRule,
+    RecurrenceError,
+    first_occurrence,
+    occurrences,
+    party_id_clashes,
+    progress_subject,
+    source_day,
+    status_moment,
+)
 from .statuses import STATUSES
 from .timeutil import PERIODS, When, now_utc, parse_offset, parse_when, start_of_day, zone
 
@@ -523,6 +532,8 @@ class _Builder:
         self.now = now
         self.tz_name = "UTC"
         self.languages: tuple[str, ...] = ()
+        # meetings declared with an error of their own: a reference to one is not "unknown" too
+        self.broken_meetings: set[str] = set()
 
     def document(self, root: Node) -> Document | None:
         r = self.r
@@ -579,6 +590,7 @@ class _Builder:
     def parties(self, node: Node | None) -> dict[str, Party]:
         r = self.r
         out: dict[str, Party] = {}
+        id_nodes: dict[str, Node] = {}
         for item in r.items(node, "parties"):
             m = r.mapping(item, _W_A_PARTY, _PARTY_KEYS, required=("id",))
             if m is None:
@@ -589,6 +601,7 @@ class _Builder:
             if pid in out:
                 r.error(m["id"], _("party {pid!r} is defined twice (first on line {line})").format(pid=pid, line=out[pid].pos.line))
                 continue
+            id_nodes[pid] = m["id"]
             emails = []
             for address, enode in r.names(m.get("email"), N_("email of party {pid}", pid=pid)):
                 if not _EMAIL_RE.match(address):
@@ -610,6 +623,8 @@ class _Builder:
                 self.language(m.get("lang"), N_("lang of party {pid}", pid=pid)),
                 names.get("name", {}),
             )
+        for pid, message in party_id_clashes(out):
+            r.error(id_nodes[pid], message)
         return out
 
     def sets(self, node: Node | None, parties: dict[str, Party]) -> dict[str, tuple[str, ...]]:
@@ -659,10 +674,12 @@ class _Builder:
                 tz = zone(tz_name)
             except ValueError as exc:
                 r.error(m.get("timezone"), _("meeting {mid}: {exc}").format(mid=mid, exc=exc))
+                self.broken_meetings.add(mid)
                 continue
             start = self._when(m.get("start"), N_("meeting {mid} start", mid=mid), tz)
             end = self._when(m.get("end"), N_("meeting {mid} end", mid=mid), tz)
             if start is None:
+                self.broken_meetings.add(mid)
                 continue
             if end is not None and end < start:
                 r.error(m["end"], _("meeting {mid} ends ({end}) before it starts ({start})").format(mid=mid, end=end.iso(), start=start.iso()))
@@ -801,6 +818,8 @@ class _Builder:
         expanded = [p for name in owners for p in sets.get(name, (name,))]
         progress = self._progress(m.get("progress"), aid, expanded, recurrence is not None,
                                   source_day(source, meetings))
+        if recurrence is not None:
+            self._check_occurrences(progress, recurrence, aid)
         tags = tuple(t for t, _node in r.names(m.get("tags"), N_("tags of action {aid}", aid=aid)))
         return Action(
             aid,
@@ -884,7 +903,7 @@ class _Builder:
         if m is None:
             return None
         meeting = r.text(m.get("meeting"), N_("source meeting of action {aid}", aid=aid))
-        if meeting and meeting not in meetings:
+        if meeting and meeting not in meetings and meeting not in self.broken_meetings:
             r.error(m["meeting"], _("action {aid}: source names unknown meeting {meeting!r}").format(aid=aid, meeting=meeting))
         return Source(meeting, r.text(m.get("ref"), _W_SOURCE_REF), r.text(m.get("text"), _W_SOURCE_TEXT).strip())
 
@@ -915,7 +934,8 @@ class _Builder:
                 r.error(m["after"], _("due of action {aid}: 'after' goes with 'next', not with 'meeting'").format(aid=aid))
             meeting = r.text(m["meeting"], _W_DUE_MEETING)
             if meeting not in meetings:
-                r.error(m["meeting"], _("action {aid} is due at unknown meeting {meeting!r}").format(aid=aid, meeting=meeting))
+                if meeting not in self.broken_meetings:
+                    r.error(m["meeting"], _("action {aid} is due at unknown meeting {meeting!r}").format(aid=aid, meeting=meeting))
                 return DueSpec("none")
             return DueSpec("meeting", meeting=meeting, offset_days=offset)
         if "next" in m:
@@ -925,7 +945,8 @@ class _Builder:
                 r.error(node, _("due of action {aid}: 'next' needs 'after: MEETING' to know where to count from").format(aid=aid))
                 return DueSpec("none")
             if after not in meetings:
-                r.error(m["after"], _("action {aid}: 'after' names unknown meeting {after!r}").format(aid=aid, after=after))
+                if after not in self.broken_meetings:
+                    r.error(m["after"], _("action {aid}: 'after' names unknown meeting {after!r}").format(aid=aid, after=after))
                 return DueSpec("none")
             if kind and not any(rule.kind == kind for rule in cadence):
                 r.warn(m["next"], _("action {aid} is due at the next {kind} meeting, but no cadence rule for {kind} meetings says when to expect one").format(aid=aid, kind=kind))
@@ -955,19 +976,38 @@ class _Builder:
         if start is None and source is not None and source.meeting in meetings:
             start = meetings[source.meeting].start.day
         if start is None:
-            r.error(m.get("repeat") or m.get("rrule"), _("recurring action {aid} needs 'from: DATE' (or a source meeting) to start counting").format(aid=aid))
+            from_written = "from" in m and not _is_null(m["from"])  # then its error is already said
+            if not from_written and (source is None or source.meeting not in self.broken_meetings):
+                r.error(m.get("repeat") or m.get("rrule"), _("recurring action {aid} needs 'from: DATE' (or a source meeting) to start counting").format(aid=aid))
             return None
         if until is not None and until < start:
             r.error(m["until"], _("action {aid}: 'until' is before 'from'").format(aid=aid))
-        if rrule is not None:
-            from dateutil.rrule import rrulestr
+        recurrence = Recurrence(repeat or "", rrule or "", start, until)
+        if until is not None and until < start:
+            return recurrence
+        # what sync will expand: a rule it cannot, or one that yields no occurrence at all (sync
+        # would withdraw every assignment the action had), is refused here, where it is written
+        try:
+            first = first_occurrence(recurrence, zone(self.tz_name))
+        except RecurrenceError as exc:
+            r.error(m["rrule"], _("action {aid}: rrule {rrule!r}: {exc}").format(aid=aid, rrule=rrule, exc=exc))
+            return None
+        if first is None:
+            node = m["rrule"] if rrule is not None else m["repeat"]
+            written = _("rrule {rrule!r}").format(rrule=rrule) if rrule is not None else _("repeat {repeat!r}").format(repeat=repeat)
+            if until is None:
+                r.error(node, _("action {aid}: {written} yields no occurrence from {start}").format(aid=aid, written=written, start=start))
+            else:
+                r.error(node, _("action {aid}: {written} yields no occurrence from {start} to {until}").format(aid=aid, written=written, start=start, until=until))
+        return recurrence
 
-            try:
-                rrulestr(rrule, dtstart=start_of_day(start, zone(self.tz_name)))
-            except (ValueError, TypeError) as exc:
-                r.error(m["rrule"], _("action {aid}: rrule {rrule!r} does not parse ({exc})").format(aid=aid, rrule=rrule, exc=exc))
-                return None
-        return Recurrence(repeat or "", rrule or "", start, until)
+    def _check_occurrences(self, progress: tuple[Progress, ...], rec: Recurrence, aid: str) -> None:
+        """A fact about an occurrence the action does not have would stop the sync; say so here."""
+        tz = zone(self.tz_name)
+        for fact in progress:
+            if fact.occurrence is not None and fact.occurrence not in occurrences(rec, tz, fact.occurrence):
+                self.r.error(fact.pos, _("action {aid}: {occurrence} is not one of its occurrences, so progress "
+                                         "cannot be recorded for it").format(aid=aid, occurrence=fact.occurrence))
 
     def _progress(self, node: Node | None, aid: str, owners: list[str], recurring: bool,
                   meeting: tuple[str, date] | None) -> tuple[Progress, ...]:

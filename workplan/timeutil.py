@@ -90,8 +90,43 @@ def parse_when(text: str, tz: ZoneInfo) -> When:
         ) from None
     _year(moment.year, text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
+        moment = local_moment(moment, tz, text)
     return When(moment.astimezone(tz).date(), "datetime", moment)
+
+
+def local_moment(wall: datetime, tz: ZoneInfo, text: str) -> datetime:
+    """The naive wall-clock time *wall* read in *tz*; ValueError when the clocks jump over it
+    (the hour skipped when daylight saving time begins), which Python would silently move."""
+    moment = wall.replace(tzinfo=tz)
+    if moment.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall:
+        raise ValueError(_("{text!r} does not exist in {zone}: the clocks jump over it that day "
+                           "(daylight saving time); give a time before or after the jump").format(
+            text=text, zone=tz.key))
+    return moment
+
+
+_UNTIL_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z?))?$")
+
+
+def parse_rrule_until(text: str, tz: ZoneInfo) -> datetime:
+    """The UNTIL of an RFC 5545 rule: a day (``20211231``, that whole local day included), a
+    UTC moment (``20211231T235959Z``) or a local time (``20211231T235959``)."""
+    m = _UNTIL_RE.match(text)
+    try:
+        if m is None:
+            raise ValueError(text)
+        year, month, mday, hour, minute, second = (int(g or 0) for g in m.groups()[:6])
+        day = date(year, month, mday)
+        wall = datetime.combine(day, time(hour, minute, second))
+    except ValueError:
+        raise ValueError(_("UNTIL={text} is not a day (YYYYMMDD) or a moment (YYYYMMDDTHHMMSSZ)").format(
+            text=text)) from None
+    _year(day.year, f"UNTIL={text}")
+    if m.group(4) is None:
+        return end_of_day(day, tz)
+    if m.group(7):
+        return wall.replace(tzinfo=UTC)
+    return local_moment(wall, tz, f"UNTIL={text}")
 
 
 FIRST_YEAR, LAST_YEAR = 1900, 2199
