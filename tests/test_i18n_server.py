@@ -68,7 +68,8 @@ def test_board_and_agenda_in_the_group_first_language_and_lang_asks_for_the_othe
         assert server.request("/nothing").text.startswith("Nothing here")
         wrong = server.request("/?lang=fr")
         assert wrong.status == 400 and "lang must be one of en, es" in wrong.text
-        assert server.request("/?as_of=2019-02-30&lang=es").text.startswith("as_of 2019-02-30 no es un día")
+        assert server.request("/?as_of=2019-02-30&lang=es").text.startswith(
+            "as_of no se acepta: '2019-02-30' no es una fecha válida")
 
 
 def test_feeds_served_in_each_party_language(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The status board (``GET /`` of `workplan serve`): what is late, by owner; what falls due soon;
-the meetings; whether the cadence of meetings is kept.
+what is open with no deadline, and since when; the meetings; whether the cadence of meetings is kept.
 
 Public by nature: restricted actions are left out, and where a public action waits on one, the
 board says so without naming it. Plain objects out; ``board.html`` renders them.
@@ -35,6 +35,7 @@ PERIODS_SHOWN = 6  # per cadence rule, the latest ones
 PAST_MEETINGS_SHOWN = 3
 ROWS_PER_OWNER = 25  # a board to read at a glance; `workplan overdue --owner P` lists every one
 DUE_SOON_SHOWN = 100
+NO_DEADLINE_SHOWN = 100
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,16 @@ class DueSoon:
 
     item: BoardItem
     owners: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Ongoing:
+    """One action without a deadline, with the owners that have not closed it, and its age:
+    days since the meeting that agreed it (planning.commitment_age; None when not known)."""
+
+    item: BoardItem
+    owners: tuple[str, ...]
+    age_days: int | None
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,8 @@ class Board:
     meetings: tuple[BoardMeeting, ...]
     cadence: tuple[CadenceRuleView, ...]
     parties: tuple[tuple[str, str], ...] = field(default=())  # (id, name): the public feeds
+    no_deadline: tuple[Ongoing, ...] = ()  # the oldest NO_DEADLINE_SHOWN
+    no_deadline_count: int = 0
 
 
 def status_board(session: Session, ctx: ReadContext) -> Board:
@@ -153,6 +166,19 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
     due_soon = tuple(DueSoon(i, tuple(owners)) for i, owners in soon.values())
 
     all_meetings = queries.meetings(session)
+    ends = {m.id: m.end_day for m in all_meetings}
+    ongoing: dict[tuple[str, str], Ongoing] = {}
+    for r in queries.assignment_rows(session, ctx, Filters(status="pending", no_deadline=True,
+                                                           include_restricted=False)):
+        if not planning.open_without_deadline(r.status, r.due):
+            continue
+        key = (r.action, r.occurrence)
+        found = ongoing.get(key)
+        ongoing[key] = (Ongoing(found.item, (*found.owners, r.party), found.age_days) if found else
+                        Ongoing(item(r), (r.party,), planning.commitment_age(ends.get(r.source_meeting), first)))
+    # the oldest first; in the order of the actions file among equals (the rows' order)
+    no_deadline = sorted(ongoing.values(), key=lambda o: (o.age_days is None, -(o.age_days or 0)))
+
     past = [m for m in all_meetings if m.end_day < first]
     coming = [m for m in all_meetings if m.end_day >= first]
     meetings = tuple(
@@ -161,7 +187,8 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
         for m in [*past[-PAST_MEETINGS_SHOWN:], *coming]
     )
     return Board(group.name, first, ctx.lookahead_days, overdue, count, due_soon[:DUE_SOON_SHOWN], len(due_soon),
-                 meetings, _cadence(queries.cadence_compliance(session, ctx)), tuple(parties))
+                 meetings, _cadence(queries.cadence_compliance(session, ctx)), tuple(parties),
+                 tuple(no_deadline[:NO_DEADLINE_SHOWN]), len(no_deadline))
 
 
 def _cadence(periods: list[planning.PeriodCompliance]) -> tuple[CadenceRuleView, ...]:

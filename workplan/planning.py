@@ -397,6 +397,23 @@ class Judge:
         return Judgement(overdue, (self.today - due_day).days if overdue else None, blocked_by, at_risk)
 
 
+def open_without_deadline(status: str, due_day: date | None) -> bool:
+    """An ongoing commitment still to deliver: no deadline, so :class:`Judge` never finds it late,
+    due soon or at risk, and a reader that lists by deadline never shows it. The digest and the
+    board list these on their own, with their :func:`commitment_age`."""
+    return due_day is None and status not in CLOSED
+
+
+def commitment_age(agreed_on: date | None, today: date) -> int | None:
+    """Days from *agreed_on*, the last day of the meeting that agreed a commitment (its source),
+    to *today*: how long it has been open. None when the source meeting is not known, or has not
+    ended by *today*. (An assignment keeps no date of its own creation: a sync of old minutes
+    creates it years after the fact, and the meeting is the date its owners know.)"""
+    if agreed_on is None or agreed_on > today:
+        return None
+    return (today - agreed_on).days
+
+
 def blocked_chains(depends_on: Mapping[str, Sequence[str]], open_actions: set[str]) -> list[list[str]]:
     """Maximal chains of open actions where each waits on the one before: ``[draft, discussion, approval]``.
 

@@ -153,6 +153,7 @@ class Filters:
     due_after: date | None = None
     actions: Sequence[str] | None = None
     include_restricted: bool = True
+    no_deadline: bool = False  # only assignments without a deadline (see planning.open_without_deadline)
 
 
 RESTRICTED_DEPENDENCY = "(restricted)"  # what shared documents say for a dependency that is not public
@@ -309,6 +310,8 @@ def assignment_rows(db: Reader, ctx: ReadContext, filters: Filters | None = None
         query = query.where(a.c.due_date < f.due_before)
     if f.due_after:
         query = query.where(a.c.due_date > f.due_after)
+    if f.no_deadline:
+        query = query.where(a.c.due_date.is_(None))
     # a long list of actions is kept out of the SQL: databases cap the parameters of one
     # statement (PostgreSQL's protocol at 65,535), and a participant's actions can pass that
     named = set(f.actions) if f.actions is not None else None

@@ -76,6 +76,7 @@ class Item:
     source: Source
     on: date | None = None  # for completed items: the day it was closed
     note: str = ""
+    age_days: int | None = None  # for open items without a deadline: planning.commitment_age
 
 
 @dataclass
@@ -253,6 +254,7 @@ class Digest:
     meetings: list[MeetingInfo]
     secretariat_email: str = ""  # the default sender
     changes: Changes | None = None  # since the last digest sent to this party (workplan.mail)
+    no_deadline: list[Item] = field(default_factory=list)  # open, no deadline: the oldest first
 
     @property
     def counts(self) -> dict[str, int]:
@@ -299,6 +301,7 @@ class _Context:
         self._order = {pid: n for n, pid in enumerate(self.parties)}
         self.meetings = queries.meetings(session)
         self.meeting_titles = {m.id: m.title for m in self.meetings}
+        self.meeting_ends = {m.id: m.end_day for m in self.meetings}
         self.rules = queries.cadence_rules(session)
 
     def party(self, pid: str) -> PartyRef:
@@ -313,6 +316,12 @@ class _Context:
             row.status, _state_word(row), row.overdue, row.days_overdue, list(row.blocked_by), row.at_risk,
             self.source(row.source_meeting, row.source_ref),
         )
+
+    def aged(self, row: Row) -> Item:
+        """The item of an open assignment without a deadline, with its age."""
+        item = self.item(row)
+        item.age_days = planning.commitment_age(self.meeting_ends.get(row.source_meeting), self.ctx.as_of_day)
+        return item
 
     def party_order(self, pid: str) -> tuple[int, str]:
         """Parties in the order of the actions file (the secretariat first, then the countries…)."""
@@ -749,6 +758,8 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
         due_soon = sorted((r for r in mine if not r.overdue and r.due is not None and today <= r.due <= soon),
                           key=lambda r: (r.due or date.max, r.action, r.party))
         blocked = [r for r in mine if r.blocked_by or r.at_risk]
+        ongoing = [c.aged(r) for r in mine if planning.open_without_deadline(r.status, r.due)]
+        ongoing.sort(key=lambda i: (i.age_days is None, -(i.age_days or 0)))  # the oldest first; stable
         part = set() if wide else participations.get(party.id, set())
         taking_part = sorted(
             (r for r in rows if r.action in part and r.party != party.id
@@ -765,7 +776,7 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
         out.append(Digest(
             c.group.name, c.group.domain, party, wide, ctx.as_of, period, ctx.lookahead_days, since,
             [c.item(r) for r in overdue], [c.item(r) for r in due_soon], [c.item(r) for r in blocked], completed,
-            [c.item(r) for r in taking_part], meetings, secretariat_email,
+            [c.item(r) for r in taking_part], meetings, secretariat_email, no_deadline=ongoing,
         ))
     return out
 

@@ -86,7 +86,7 @@ def revoke(session: Session, party: str, now: datetime) -> int:
 
 def lookup_hash(token: str) -> str | None:
     """The hash to look *token* up by, or None when it cannot be a token at all."""
-    return token_hash(token) if TOKEN_RE.match(token) else None
+    return token_hash(token) if TOKEN_RE.fullmatch(token) else None
 
 
 def confirm(stored_hash: str, token: str) -> bool:

@@ -11,6 +11,7 @@ Routes (GET and HEAD only; anything else on them is 405 with ``Allow``):
 ``/healthz``                   liveness: answers without touching the database
 =============================  ===========================================================
 
+Any other address under ``/feeds/`` gets the 404 of a revoked token, whatever is wrong with it.
 What is served is rendered once per change of the data, not per request: every request reads
 one value, the data revision that each write sets (:func:`workplan.services.mark_changed`),
 and what was rendered for that revision (and that day) is served again, with a strong ETag
@@ -65,7 +66,9 @@ TEXT = "text/plain; charset=utf-8"
 HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; " \
               "form-action 'none'; frame-ancestors 'none'"
 _CALENDAR_PATH = re.compile(r"^/calendars/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.ics$")
-_TOKEN_PATH = re.compile(r"^/feeds/([^/]{1,100})\.ics$")
+# everything under /feeds/ goes to the private feed, which answers one 404 for whatever is not a
+# live token (too long, too short, no .ics, a slash): the answer says nothing about why
+_TOKEN_PATH = re.compile(r"^/feeds/(.*)$", re.DOTALL)
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BOARD_DAYS_KEPT = 16
 _REVISION_SQL = f"SELECT value FROM meta WHERE key = '{REVISION_KEY}'"  # a constant: nothing from outside  # boards of other days (?as_of=) kept rendered
@@ -229,8 +232,9 @@ class WorkplanApp:
             raise HTTPError("404 Not Found", _("There is no feed {name}.ics; try /calendars/all.ics.").format(name=name))
         return resource, [("Cache-Control", "no-cache")]
 
-    def _private_feed(self, token: str, _environ: dict[str, Any]) -> tuple[Resource, Headers]:
-        wanted = tokens.lookup_hash(token)
+    def _private_feed(self, name: str, _environ: dict[str, Any]) -> tuple[Resource, Headers]:
+        token = name.removesuffix(".ics")
+        wanted = tokens.lookup_hash(token) if token != name else None
         if wanted is None:
             raise _no_feed()
         party, revision = self._read_token(wanted)
@@ -269,16 +273,16 @@ class WorkplanApp:
                 return snap.boards[lang], headers
         if not _DAY.match(day):
             raise HTTPError("400 Bad Request", _("as_of must be a day written YYYY-MM-DD."))
-        try:
-            date.fromisoformat(day)
-        except ValueError:
-            raise HTTPError("400 Bad Request", _("as_of {day} is not a day of the calendar.").format(day=day)) from None
         snap = self._current(revision)
+        try:  # the rule of --as-of: a day of the calendar, in the years workplan plans in
+            moment = parse_as_of(day, snap.tz)
+        except ValueError as exc:
+            raise HTTPError("400 Bad Request", _("as_of is refused: {reason}.").format(reason=exc)) from None
         with self._lock:
             lang = asked or snap.lang
             key = (snap.revision, day, lang)
             if key not in self._boards:
-                ctx = ReadContext(snap.tz, parse_as_of(day, snap.tz), snap.ctx.lookahead_days)
+                ctx = ReadContext(snap.tz, moment, snap.ctx.lookahead_days)
                 self._boards[key] = self._render_board(ctx, snap.modified, lang, snap.lang, pinned=False)
                 while len(self._boards) > BOARD_DAYS_KEPT:
                     self._boards.popitem(last=False)
