@@ -379,7 +379,8 @@ class Judge:
         if status in CLOSED:
             return SETTLED
         if due_day is None:
-            # an ongoing commitment (no deadline): never late, never at risk; it may still wait on others
+            # an ongoing commitment (no deadline): never late, never at risk; it may still wait on others.
+            # Readers list these apart: open_without_deadline is this branch, said for them
             return Judgement(False, None, blocked_by, False)
         # due before the as-of moment; a deadline without a time is met by anything done on that day
         overdue = due_at < self.as_of if due_at is not None else due_day < self.today

@@ -12,6 +12,7 @@ Routes (GET and HEAD only; anything else on them is 405 with ``Allow``):
 =============================  ===========================================================
 
 Any other address under ``/feeds/`` gets the 404 of a revoked token, whatever is wrong with it.
+
 What is served is rendered once per change of the data, not per request: every request reads
 one value, the data revision that each write sets (:func:`workplan.services.mark_changed`),
 and what was rendered for that revision (and that day) is served again, with a strong ETag
