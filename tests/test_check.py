@@ -170,6 +170,9 @@ REFUSED = [
         "cadence:", "  - {id: m2, title: Gap, kind: virtual, start: 2024-03-10T02:30, end: 2024-03-10T03:30,\n"
         "     timezone: America/New_York}\ncadence:"), 11, 48,
      "meeting m2 start: '2024-03-10T02:30' does not exist in America/New_York: the clocks jump over it that day"),
+    # YAML's "\0" escape: PostgreSQL refused it at sync, with exit 1 and its own words
+    ("NUL in a title", broken("    title: First action\n", '    title: "First\\0action"\n'), 15, 12,
+     "contains a NUL character"),
 ]
 
 

@@ -330,6 +330,9 @@ class _Reader:
         if not isinstance(node, ScalarNode):
             self.error(node, _("{what} must be a single value, not a list or mapping").format(what=what))
             return None
+        if "\0" in node.value:  # YAML's "\0" escape: PostgreSQL refuses it in text, so sync would fail
+            self.error(node, _("{what} contains a NUL character (\\0), which the database cannot store").format(what=what))
+            return None
         return str(node.value)
 
     def text(self, node: Node | None, what: What, default: str = "") -> str:
