@@ -152,7 +152,7 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
         soon[key][1].append(r.party)
     due_soon = tuple(DueSoon(i, tuple(owners)) for i, owners in soon.values())
 
-    all_meetings = queries.meetings(session)
+    all_meetings = queries.meetings(session, ctx.as_of_day)
     past = [m for m in all_meetings if m.end_day < first]
     coming = [m for m in all_meetings if m.end_day >= first]
     meetings = tuple(

@@ -297,7 +297,7 @@ class _Context:
         self.group = queries.group_info(session)
         self.parties = _parties(session)
         self._order = {pid: n for n, pid in enumerate(self.parties)}
-        self.meetings = queries.meetings(session)
+        self.meetings = queries.meetings(session, ctx.as_of_day)
         self.meeting_titles = {m.id: m.title for m in self.meetings}
         self.rules = queries.cadence_rules(session)
 
