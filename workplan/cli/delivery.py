@@ -44,7 +44,8 @@ def send(app: App, party: str | None, as_of: str | None, resend_stale: bool) -> 
     if trouble:
         period = outcomes[0].period
         raise mail.SendFailed(
-            _("{count} of {total} digests for {period} were not sent ({parties}): {why}")
+            ngettext("{count} of {total} digests for {period} was not sent ({parties}): {why}",
+                     "{count} of {total} digests for {period} were not sent ({parties}): {why}", len(trouble))
             .format(count=len(trouble), total=len(outcomes), period=period,
                     parties=", ".join(o.party for o in trouble), why=_why(trouble)))
 
