@@ -371,3 +371,18 @@ def test_sync_summary_counts_agree(tmp_path: Path) -> None:
     first = run_cli(folder, "sync")
     assert first.code == 0, first.err
     assert first.out.splitlines()[-1] == "11 added, 0 changed, 0 withdrawn, 1 recorded fact imported"
+
+
+def test_the_send_summary_counts_agree() -> None:
+    from workplan.cli.delivery import _summary
+    from workplan.mail import Outcome
+
+    def outcome(party: str, status: str) -> Outcome:
+        return Outcome(party=party, period="2019-W03", status=status, detail="")
+
+    run = [outcome("CR", "sent"), outcome("PA", "sent"), outcome("MX", "skipped"), outcome("US", "failed")]
+    with i18n.language("es"):
+        assert _summary(run[:1] + run[2:]) == "2019-W03: 1 enviado, 1 ya enviado antes, 1 fallido"
+        assert _summary(run) == "2019-W03: 2 enviados, 1 ya enviado antes, 1 fallido"
+    with i18n.language("en"):
+        assert _summary(run) == "2019-W03: 2 sent, 1 already sent before, 1 failed"
