@@ -5,7 +5,7 @@ the lines after it, up to the next prompt, what it prints (standard output, then
 A line holding only ``…`` stands for one or more lines left out; any other line must be printed
 exactly (trailing spaces aside). Each example runs in its own fresh copy of the shipped
 ``actions.yaml``, already synced (as after the tour's ``workplan sync``) unless the example itself
-runs ``workplan sync``, through a real shell and the installed ``workplan``, in English, with no
+runs ``workplan sync``, through a real shell and this interpreter's ``workplan``, in English, with no
 ``WORKPLAN_*`` setting from the machine. Dates that matter are pinned by the ``--as-of`` the README
 shows.
 
@@ -130,9 +130,15 @@ def matches(expected: list[str], actual: list[str]) -> bool:
 
 
 def _environment(home: Path) -> dict[str, str]:
+    """English, no WORKPLAN_* setting of this machine, and `workplan` the one of this interpreter."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("WORKPLAN_") and k not in ("LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    bin_dir = home / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    shim = bin_dir / "workplan"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m workplan "$@"\n', encoding="utf-8")
+    shim.chmod(0o755)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     env["HOME"] = str(home)
     env["COLUMNS"] = "80"
     return env
