@@ -187,3 +187,16 @@ def test_no_meeting_and_no_cadence_says_so(tmp_path: Path) -> None:
     assert result.err.strip().splitlines()[-1] == (
         "workplan: no face-to-face meeting is scheduled from 2020-04-15 on, and no cadence rule says when to "
         "expect one; use --meeting ID")
+
+
+def test_deadlines_count_every_assignment_of_the_action(wp: Runner) -> None:
+    """Section 7 lists a fanned-out action with how many of all its assignments are closed, not
+    "0 of N" counted over the pending ones it lists (seven of eleven matrices were received)."""
+    md = wp("agenda", "--next-face-to-face", "--as-of", "2018-06-02").out
+    deadlines = section(md, "Deadlines before the following meeting")
+    matrix = next(line for line in deadlines.splitlines() if "`statistics-matrix-2018`" in line)
+    assert matrix.endswith("7 of 11 closed; pending: BZ, DO, NI, US"), matrix
+    nationality = next(line for line in deadlines.splitlines() if "`nationality-statistics-2018`" in line)
+    assert "1 of 11 closed; pending: BZ, CA, CR, DO, GT, HN, NI, PA, SV, US" in nationality
+    txt = " ".join(wp("agenda", "--next-face-to-face", "--as-of", "2018-06-02", "--format", "txt").out.split())
+    assert "[statistics-matrix-2018] 7 of 11 closed; pending: BZ, DO, NI, US" in txt

@@ -23,7 +23,7 @@ from golden_feeds import (
     normalise,
 )
 
-from conftest import MINIMAL, run_cli, write_project
+from conftest import MINIMAL, Runner, run_cli, write_project
 
 REFRESH = "run `python -m tests.refresh_golden` if the change is intended, and review the diff"
 
@@ -552,3 +552,13 @@ def test_golden_feeds_with_time_zones_read_the_same_in_every_parser(tmp_path: Pa
     assert vo[madrid].dtstart.value.astimezone(UTC) == expected
     panama = vo["meeting-v1@test.example.org"].dtstart.value
     assert panama.astimezone(UTC) == datetime(2020, 6, 15, 15, 0, tzinfo=UTC)
+
+
+def test_a_held_meeting_is_tentative_in_a_feed_built_before_it(wp: Runner, project: Path) -> None:
+    """The V meeting is recorded as held; a feed built as of 1 May 2018 shows it still to come."""
+    for as_of, status in (("2018-05-01", "TENTATIVE"), ("2018-06-02", "CONFIRMED")):
+        result = wp("calendars", "--as-of", as_of, "--out", f"out-{as_of}")
+        assert result.code == 0, result.err
+        events = parse_icalendar((project / f"out-{as_of}" / "meetings.ics").read_bytes())
+        v = next(e for e in events if str(e["UID"]).startswith("meeting-ahg-2018-05@"))
+        assert str(v["STATUS"]) == status, as_of

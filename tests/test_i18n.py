@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from pathlib import Path
 
 import pytest
@@ -303,3 +304,85 @@ def test_a_bad_setting_is_a_spanish_sentence(tmp_path: Path, monkeypatch: pytest
     assert result.err.strip() == "workplan: smtp.security debe ser none, starttls o ssl, no 'tls'"
     toml.write_text('[smpt]\nhost = "mail.example.org"\n', encoding="utf-8")
     assert run_cli(folder, "list").err.strip().startswith("workplan: " + str(toml) + ": ajuste desconocido 'smpt.host'")
+
+
+# ---------------------------------------------------------------------------
+# counts agree with their number, in both languages
+
+# Messages that carry a number but need no plural form, and why. Any other message with a
+# count in it must be an ngettext message (test below).
+COUNT_WITHOUT_PLURAL = {
+    "{action} has {count} owners ({owners}); say which with --party": "said only of two owners or more",
+    "%(count)d owners: %(parties)s": "shown only for two owners or more",
+    ", {done}/{total} done": "a fraction, not a count of a noun",
+    " +{count} more": "'more' / 'más' do not change with the number",
+    "the group agreed to at least %(count)d per %(per)s": "no counted noun",
+}
+
+
+def test_every_count_in_a_message_is_a_plural_message() -> None:
+    singular_counts = sorted(
+        m.id for m in catalogs.extract()
+        if isinstance(m.id, str) and re.search(r"%\(\w+\)d|\{(count|days|total|num|n)\b", m.id)
+    )
+    assert [m for m in singular_counts if m not in COUNT_WITHOUT_PLURAL] == []
+    assert sorted(COUNT_WITHOUT_PLURAL) == singular_counts, "an allowed message is no longer used"
+
+
+ONE_EACH = MINIMAL.replace("{id: CR, name: Costa Rica, kind: member,", "{id: CR, name: Costa Rica, kind: member, lang: es,")
+
+
+def test_one_is_singular_and_two_plural_in_both_languages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_project(tmp_path / "p", ONE_EACH)
+    out = tmp_path / "digests"
+    result = run_cli(folder, "digest", "--all", "--as-of", "2020-04-15", "--out", str(out))
+    assert result.code == 0, result.err
+    cr, pa = _message(out / "CR.eml"), _message(out / "PA.eml")
+    assert cr["Subject"] == "[Test Group] CR: 1 vencida, 0 por vencer, 0 bloqueadas"
+    assert pa["Subject"] == "[Test Group] PA: 1 overdue, 0 due soon, 0 blocked"
+    cr_text = cr.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "1 vencida, 0 vencen en los próximos 14 días, 0 bloqueadas o en riesgo." in cr_text
+    cr_html = cr.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert re.search(r'<span class="n"[^>]*>1</span>vencida</td>', cr_html)
+    ts = _message(out / "TS.eml")["Subject"]
+    assert ts == "[Test Group] TS (whole group): 2 overdue, 0 due soon, 1 blocked"
+
+    check = run_cli(folder, "check")
+    assert check.out.strip() == "actions.yaml: ok (2 actions, 3 parties, 1 meeting, 0 warnings)"
+    monkeypatch.setenv("LANG", "es_ES.UTF-8")
+    check = run_cli(folder, "check")
+    assert check.out.strip() == "actions.yaml: correcto (2 acciones, 3 partes, 1 reunión, 0 advertencias)"
+    meetings = run_cli(folder, "meetings", "--as-of", "2020-04-15").out
+    assert "Periodicidad: al menos 1 reunión virtual por semestre" in meetings
+    monkeypatch.delenv("LANG")
+    twice = ONE_EACH.replace("at_least: 1", "at_least: 2")
+    (folder / "actions.yaml").write_text(twice, encoding="utf-8")
+    assert "Cadence: at least 2 virtual meetings per semester" in run_cli(folder, "meetings").out
+    es = run_cli(folder, "meetings", "--lang", "es").out
+    assert "Periodicidad: al menos 2 reuniones virtuales por semestre" in es
+    agenda = run_cli(folder, "agenda", "--next-virtual", "--as-of", "2020-04-15", "--lang", "es").out
+    assert "(al menos 2 reuniones virtuales por semestre)" in agenda
+    assert "1 de 2 cerradas" not in agenda
+
+
+def test_sync_summary_counts_agree(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL.replace(
+        "    due: 2020-04-01\n", "    due: 2020-04-01\n    progress:\n      - {party: CR, status: done, on: 2020-03-20}\n", 1))
+    first = run_cli(folder, "sync")
+    assert first.code == 0, first.err
+    assert first.out.splitlines()[-1] == "11 added, 0 changed, 0 withdrawn, 1 recorded fact imported"
+
+
+def test_the_send_summary_counts_agree() -> None:
+    from workplan.cli.delivery import _summary
+    from workplan.mail import Outcome
+
+    def outcome(party: str, status: str) -> Outcome:
+        return Outcome(party=party, period="2019-W03", status=status, detail="")
+
+    run = [outcome("CR", "sent"), outcome("PA", "sent"), outcome("MX", "skipped"), outcome("US", "failed")]
+    with i18n.language("es"):
+        assert _summary(run[:1] + run[2:]) == "2019-W03: 1 enviado, 1 ya enviado antes, 1 fallido"
+        assert _summary(run) == "2019-W03: 2 enviados, 1 ya enviado antes, 1 fallido"
+    with i18n.language("en"):
+        assert _summary(run) == "2019-W03: 2 sent, 1 already sent before, 1 failed"

@@ -339,7 +339,7 @@ def test_a_refused_recipient_does_not_hold_up_the_others(tmp_path: Path, smtp_en
     assert result.code == 1
     assert "CR: FAILED: the server refused every recipient (550 5.1.1 No such mailbox here) (after 1 attempt)" \
         in result.out
-    assert "1 of 3 digests for 2020-W16 were not sent (CR)" in result.err
+    assert "1 of 3 digests for 2020-W16 was not sent (CR)" in result.err
     assert sorted(d.rcpt_tos[0] for d in recorder.delivered) == ["pa@example.org", "ts@example.org"]
     assert status(folder, "2020-04-15")["CR"]["status"] == "failed"
 

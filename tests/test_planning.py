@@ -146,3 +146,13 @@ def test_compliance_verdicts() -> None:
                        "2020-S1": "pending"}
     face = {p.label: p.verdict for p in result if p.kind == "face-to-face"}
     assert face == {"2018": "met", "2019": "missed", "2020": "pending"}
+
+
+def test_a_meeting_recorded_held_is_planned_before_it_begins() -> None:
+    assert planning.meeting_status("held", date(2018, 5, 31), date(2018, 5, 30)) == "planned"
+    assert planning.meeting_status("held", date(2018, 5, 31), date(2018, 5, 31)) == "held"
+    assert planning.meeting_status("cancelled", date(2018, 5, 31), date(2018, 5, 1)) == "cancelled"
+    facts = [planning.MeetingFact("f2018", "face-to-face", "held", date(2018, 5, 31))]
+    before = planning.compliance(CADENCE.values(), facts, date(2018, 5, 1))
+    face = next(p for p in before if p.kind == "face-to-face" and p.label == "2018")
+    assert (face.verdict, face.held, face.scheduled) == ("scheduled", [], ["f2018"])

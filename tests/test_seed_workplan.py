@@ -161,3 +161,18 @@ def test_first_run_syncs_then_reads(wp: Runner, project: Path, db_backend: str) 
     again = wp("overdue", "--as-of", "2019-01-15")
     assert again.err == ""  # nothing changed: no second sync
     assert again.out == result.out
+
+
+def test_meetings_as_of_a_day_before_a_meeting_shows_it_planned(wp: Runner) -> None:
+    """The V meeting (31 May 2018) is recorded as held; on 1 May 2018 it had not been yet."""
+    data = wp("meetings", "--as-of", "2018-05-01", "--format", "json").json()
+    status = {m["id"]: m["status"] for m in data["meetings"]}
+    assert status["ahg-2018-05"] == "planned" and status["ahg-2016-07"] == "held"
+    face = next(p for p in data["cadence"] if p["kind"] == "face-to-face" and p["period"] == "2018")
+    assert (face["verdict"], face["held"], face["scheduled"]) == ("scheduled", [], ["ahg-2018-05"])
+    table = wp("meetings", "--as-of", "2018-05-01").out
+    assert re.search(r"^ahg-2018-05 .* planned ", table, re.M), table
+    after = wp("meetings", "--as-of", "2018-05-31", "--format", "json").json()
+    assert {m["id"]: m["status"] for m in after["meetings"]}["ahg-2018-05"] == "held"
+    agenda = wp("agenda", "--meeting", "ahg-2018-05", "--as-of", "2018-05-01").out
+    assert "- Meeting: ahg-2018-05 (face-to-face, planned)" in agenda

@@ -165,7 +165,7 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
         soon[key][1].append(r.party)
     due_soon = tuple(DueSoon(i, tuple(owners)) for i, owners in soon.values())
 
-    all_meetings = queries.meetings(session)
+    all_meetings = queries.meetings(session, ctx.as_of_day)
     ends = {m.id: m.end_day for m in all_meetings}
     ongoing: dict[tuple[str, str], Ongoing] = {}
     for r in queries.assignment_rows(session, ctx, Filters(status="pending", no_deadline=True,

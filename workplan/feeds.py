@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from .errors import UsageError
 from .i18n import pick
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
-from .planning import party_id_clashes
+from .planning import meeting_status, party_id_clashes
 from .queries import GroupInfo, ReadContext, group_info, status_expr
 from .statuses import CLOSED
 
@@ -142,7 +142,8 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
         FeedMeeting(
             m.id, pick(m.title, m.translations, "title"), m.kind, m.start, m.end, m.start_day, m.end_day,
             m.precision, m.timezone, pick(m.location or "", m.translations, "location"), m.url or "",
-            pick(m.description or "", m.translations, "description"), m.status, gone(m.withdrawn_at), m.sequence,
+            pick(m.description or "", m.translations, "description"),
+            meeting_status(m.status, m.start_day, ctx.as_of_day), gone(m.withdrawn_at), m.sequence,
             max(m.updated_at, m.withdrawn_at) if gone(m.withdrawn_at) and m.withdrawn_at else m.updated_at,
         )
         for m in session.scalars(select(Meeting).order_by(Meeting.start_day, Meeting.id))

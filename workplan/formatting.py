@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from .i18n import _, days_late, ngettext, word
+from .i18n import _, days_late, kind_word, ngettext, word
 from .queries import ActionDetail, LogEntry, MeetingRow, Row
 
 FORMATS = ("table", "json", "csv")
@@ -389,8 +389,9 @@ def meetings(items: Sequence[MeetingRow], periods: Sequence[Any], fmt: str) -> s
         kinds.setdefault(p.kind, []).append(p)
     for kind, plist in kinds.items():
         first = plist[0]
-        out += "\n" + _("Cadence: at least {count} {kind} meeting(s) per {per}").format(
-            count=first.required, kind=word(kind), per=word(first.per)) + "\n"
+        out += "\n" + ngettext("Cadence: at least {count} {kind} meeting per {per}",
+                               "Cadence: at least {count} {kind} meetings per {per}", first.required).format(
+            count=first.required, kind=kind_word(kind, first.required), per=word(first.per)) + "\n"
         out += table((_("PERIOD"), _("VERDICT"), _("MEETINGS")), [
             (p.label, _verdict(p.verdict), ", ".join(p.held + [_("{meeting} (planned)").format(meeting=s)
                                                                for s in p.scheduled]) or "-")

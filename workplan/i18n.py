@@ -89,6 +89,14 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations().ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    return translations().pgettext(context, message)
+
+
+def npgettext(context: str, singular: str, plural: str, n: int) -> str:
+    return translations().npgettext(context, singular, plural, n)
+
+
 _ = gettext
 
 
@@ -153,6 +161,17 @@ def _words(lang: str) -> dict[str, str]:
             "quarter": _("quarter"),
             "month": _("month"),
         }
+
+
+def kind_word(kind: str, count: int) -> str:
+    """A kind of meeting as an adjective agreeing with *count* meetings: "2 reuniones virtuales"."""
+    forms = {
+        "virtual": npgettext("meetings", "virtual", "virtual", count),
+        "face-to-face": npgettext("meetings", "face-to-face", "face-to-face", count),
+        "vice-ministerial": npgettext("meetings", "vice-ministerial", "vice-ministerial", count),
+        "other": npgettext("meetings", "other", "other", count),
+    }
+    return forms.get(kind, kind)
 
 
 def slot_label(start: date, per: str) -> str:
@@ -260,4 +279,4 @@ def days_ago(days: int) -> str:
 
 def install(env: Any) -> None:
     """Give a Jinja2 environment ``_``, ``gettext`` and ``ngettext`` that follow :func:`current`."""
-    env.install_gettext_callables(gettext, ngettext, newstyle=True)
+    env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext, npgettext=npgettext)

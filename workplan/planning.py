@@ -540,6 +540,14 @@ def _moment_text(moment: datetime, tz: ZoneInfo, day_only: bool = False) -> str:
 # cadence compliance
 
 
+def meeting_status(declared: str, start_day: date, as_of_day: date) -> str:
+    """A meeting's status as of a day: the file records what happened, so a meeting recorded as
+    ``held`` that starts after *as_of_day* was, on that day, still ``planned``."""
+    if declared == "held" and start_day > as_of_day:
+        return "planned"
+    return declared
+
+
 @dataclass(frozen=True)
 class MeetingFact:
     id: str
@@ -566,10 +574,12 @@ def compliance(
 ) -> list[PeriodCompliance]:
     """For every cadence rule, each period from its start to the one containing *as_of_day*.
 
-    A held meeting counts; a planned one counts as *scheduled*. The first period, when the
+    A held meeting counts (once it has begun, see :func:`meeting_status`); a planned one counts
+    as *scheduled*. The first period, when the
     rule starts in its middle, is ``partial`` rather than ``missed``: nobody agreed to it in full.
     """
-    meetings = [m for m in meetings if m.status != "cancelled"]
+    meetings = [MeetingFact(m.id, m.kind, meeting_status(m.status, m.start_day, as_of_day), m.start_day)
+                for m in meetings if m.status != "cancelled"]
     out: list[PeriodCompliance] = []
     for rule in rules:
         if not rule.report:

@@ -523,13 +523,15 @@ class MeetingRow:
     sequence: int
 
 
-def meetings(db: Reader, include_withdrawn: bool = False) -> list[MeetingRow]:
+def meetings(db: Reader, as_of_day: date | None = None, include_withdrawn: bool = False) -> list[MeetingRow]:
+    """The meetings in date order; with *as_of_day*, each with its status on that day."""
     query = select(t.meeting).order_by(t.meeting.c.start_day, t.meeting.c.id)
     if not include_withdrawn:
         query = query.where(t.meeting.c.withdrawn_at.is_(None))
     return [
         MeetingRow(m.id, pick(m.title, m.translations, "title"), m.kind, m.start, m.end, m.start_day, m.end_day,
-                   m.precision, m.timezone, pick(m.location, m.translations, "location"), m.url, m.status,
+                   m.precision, m.timezone, pick(m.location, m.translations, "location"), m.url,
+                   m.status if as_of_day is None else planning.meeting_status(m.status, m.start_day, as_of_day),
                    m.sequence)
         for m in db.execute(query)
     ]
@@ -543,7 +545,7 @@ def cadence_rules(db: Reader) -> list[planning.CadenceRule]:
 
 
 def cadence_compliance(db: Reader, ctx: ReadContext) -> list[planning.PeriodCompliance]:
-    facts = [planning.MeetingFact(m.id, m.kind, m.status, m.start_day) for m in meetings(db)]
+    facts = [planning.MeetingFact(m.id, m.kind, m.status, m.start_day) for m in meetings(db, ctx.as_of_day)]
     return planning.compliance(cadence_rules(db), facts, ctx.as_of_day)
 
 

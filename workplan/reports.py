@@ -299,7 +299,7 @@ class _Context:
         self.group = queries.group_info(session)
         self.parties = _parties(session)
         self._order = {pid: n for n, pid in enumerate(self.parties)}
-        self.meetings = queries.meetings(session)
+        self.meetings = queries.meetings(session, ctx.as_of_day)
         self.meeting_titles = {m.id: m.title for m in self.meetings}
         self.meeting_ends = {m.id: m.end_day for m in self.meetings}
         self.rules = queries.cadence_rules(session)
@@ -525,11 +525,12 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
     deliverables = _deliverables(c, window_end, {(x.action, x.party) for x in closings if x.status in CLOSED},
                                  by_action)
 
-    deadlines = _summaries(
-        c.item(r) for r in rows
-        if r.status not in CLOSED and not r.overdue and r.action not in here_ids
-        and r.due is not None and today <= r.due <= window_end
-    )
+    # an action (occurrence) is listed when one of its assignments is still to be met in the
+    # window; it is summed up over all of them, so that "7 of 11 closed" counts the closed ones too
+    listed = {(r.action, r.occurrence) for r in rows
+              if r.status not in CLOSED and not r.overdue and r.action not in here_ids
+              and r.due is not None and today <= r.due <= window_end}
+    deadlines = _summaries(c.item(r) for r in rows if (r.action, r.occurrence) in listed)
     deadlines.sort(key=lambda s: (s.due or date.max, s.action))
 
     return Agenda(c.group.name, ctx.as_of, meeting, previous, following, window_end, due_here, overdue_by_owner,

@@ -51,6 +51,7 @@ class Templates:
             bunch=bunch,
             plural=plural,
             word=i18n.word,
+            kind_word=i18n.kind_word,
             fulldate=fulldate,
             monthyear=monthyear,
             days_ago=i18n.days_ago,

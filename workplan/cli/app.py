@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..config import Settings, load_settings
-from ..i18n import _
+from ..i18n import _, ngettext
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -185,8 +185,12 @@ class App:
 
 
 def sync_summary(added: int, changed: int, withdrawn: int, facts: int) -> str:
-    return _("{added} added, {changed} changed, {withdrawn} withdrawn, {facts} recorded facts imported").format(
-        added=added, changed=changed, withdrawn=withdrawn, facts=facts)
+    return ", ".join((
+        ngettext("{count} added", "{count} added", added).format(count=added),
+        ngettext("{count} changed", "{count} changed", changed).format(count=changed),
+        ngettext("{count} withdrawn", "{count} withdrawn", withdrawn).format(count=withdrawn),
+        ngettext("{count} recorded fact imported", "{count} recorded facts imported", facts).format(count=facts),
+    ))
 
 
 def pass_app(f: Any) -> Any:

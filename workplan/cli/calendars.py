@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..i18n import _
+from ..i18n import ngettext
 from .app import App, pass_app
 from .params import as_of_option, chosen_language, lang_option
 
@@ -46,7 +46,8 @@ def calendars(app: App, out: Path | None, todo: bool, private: bool, as_of: str 
         sets = feeds.feed_sets_by_language(session, ctx, shared, party_langs)
     files = render_in_languages(sets, shared, party_langs, todo=todo, private=private)
     written = write_files(folder, files)
-    click.echo(_("{changed} of {total} feeds written to {folder}").format(
+    click.echo(ngettext("{changed} of {total} feed written to {folder}", "{changed} of {total} feeds written to {folder}",
+                        written.total).format(
         changed=len(written.changed), total=written.total, folder=folder)
                + (f" ({', '.join(written.changed)})" if written.changed and len(written.changed) <= 5 else ""))
 

@@ -44,7 +44,8 @@ def send(app: App, party: str | None, as_of: str | None, resend_stale: bool) -> 
     if trouble:
         period = outcomes[0].period
         raise mail.SendFailed(
-            _("{count} of {total} digests for {period} were not sent ({parties}): {why}")
+            ngettext("{count} of {total} digests for {period} was not sent ({parties}): {why}",
+                     "{count} of {total} digests for {period} were not sent ({parties}): {why}", len(trouble))
             .format(count=len(trouble), total=len(outcomes), period=period,
                     parties=", ".join(o.party for o in trouble), why=_why(trouble)))
 
@@ -84,9 +85,23 @@ def _summary(outcomes: list[Outcome]) -> str:
                         "nothing sent: the {count} digests for {period} were already sent "
                         "(exactly once per recipient and week)", len(outcomes)).format(
             count=len(outcomes), period=period)
-    order = ("sent", "skipped", "in progress", "failed", "unconfirmed", "not attempted")
-    words = {"skipped": _("already sent before")}
-    return f"{period}: " + ", ".join(f"{counts[k]} {words.get(k) or _status_word(k)}" for k in order if counts.get(k))
+    return f"{period}: " + ", ".join(_counted(status, counts[status]) for status in _ORDER if counts.get(status))
+
+
+_ORDER = ("sent", "skipped", "in progress", "failed", "unconfirmed", "not attempted")
+
+
+def _counted(status: str, count: int) -> str:
+    """"20 sent", "1 enviado": a number of digests in one state of the send log."""
+    forms = {
+        "sent": ngettext("{count} sent", "{count} sent", count),
+        "skipped": ngettext("{count} already sent before", "{count} already sent before", count),
+        "in progress": ngettext("{count} in progress", "{count} in progress", count),
+        "failed": ngettext("{count} failed", "{count} failed", count),
+        "unconfirmed": ngettext("{count} unconfirmed", "{count} unconfirmed", count),
+        "not attempted": ngettext("{count} not attempted", "{count} not attempted", count),
+    }
+    return forms.get(status, f"{{count}} {status}").format(count=count)
 
 
 def status(app: App, party: str | None, as_of: str | None, fmt: str) -> None:

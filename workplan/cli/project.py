@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..i18n import _
+from ..i18n import _, ngettext
 from .app import App, pass_app, sync_summary
 
 
@@ -28,9 +28,13 @@ def check(app: App) -> None:
     Exits 2 when there is an error; warnings are printed but do not fail.
     """
     doc = app.load_document()
-    click.echo(_("{file}: ok ({actions} actions, {parties} parties, {meetings} meetings, {warnings} warnings)").format(
-        file=app._display(app.settings.actions_file), actions=len(doc.actions), parties=len(doc.parties),
-        meetings=len(doc.meetings), warnings=len(doc.warnings)))
+    counts = ", ".join((
+        ngettext("{count} action", "{count} actions", len(doc.actions)).format(count=len(doc.actions)),
+        ngettext("{count} party", "{count} parties", len(doc.parties)).format(count=len(doc.parties)),
+        ngettext("{count} meeting", "{count} meetings", len(doc.meetings)).format(count=len(doc.meetings)),
+        ngettext("{count} warning", "{count} warnings", len(doc.warnings)).format(count=len(doc.warnings)),
+    ))
+    click.echo(_("{file}: ok ({counts})").format(file=app._display(app.settings.actions_file), counts=counts))
 
 
 @click.command()

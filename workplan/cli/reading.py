@@ -138,7 +138,7 @@ def meetings(app: App, as_of: str | None, fmt: str) -> None:
 
     with app.reading() as db:
         ctx = app.read_context(db, as_of)
-        items = queries.meetings(db)
+        items = queries.meetings(db, ctx.as_of_day)
         periods = queries.cadence_compliance(db, ctx)
     app.emit(formatting.meetings(items, periods, fmt))
 

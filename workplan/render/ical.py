@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Timezone, vText
 
 from ..feeds import FeedAction, FeedAssignment, FeedMeeting, FeedSet
-from ..i18n import _, current, long_date, month_year, word
+from ..i18n import _, current, long_date, month_year, ngettext, word
 
 PRODID = "-//workplan//calendar feeds//EN"
 REFRESH = timedelta(hours=12)
@@ -273,7 +273,8 @@ def _due_line(action: FeedAction, a: FeedAssignment, meeting_titles: dict[str, s
     offset = int(spec.get("offset_days") or 0)
     rel = ""
     if offset:
-        rel = (_("{days} days before ") if offset < 0 else _("{days} days after ")).format(days=abs(offset))
+        rel = (ngettext("{days} day before ", "{days} days before ", abs(offset)) if offset < 0
+               else ngettext("{days} day after ", "{days} days after ", abs(offset))).format(days=abs(offset))
     if a.occurrence:
         return due + _(" (this period's occurrence of a recurring action)")
     if a.due_kind == "expected":
