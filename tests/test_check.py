@@ -228,3 +228,10 @@ def test_check_speaks_spanish_about_recurrences_and_gaps(tmp_path: Path, monkeyp
         text = cases[name]
         code, lines = check(tmp_path, text)
         assert code == 2 and len(lines) == 1 and words in lines[0], lines
+
+
+def test_progress_on_a_rule_that_never_matches_is_one_error(tmp_path: Path) -> None:
+    code, lines = check(tmp_path, recurring("FREQ=MONTHLY;COUNT=0", "    progress:\n      - {party: CR, status: done, "
+                                            "on: 2020-02-01, occurrence: 2020-01-15}\n"))
+    assert code == 2
+    assert len(lines) == 1 and "yields no occurrence" in lines[0], lines

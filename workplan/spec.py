@@ -800,10 +800,12 @@ class _Builder:
             if dep not in deps:
                 deps.append(dep)
                 dep_nodes[aid].append((dep, dnode))
+        said = len(r.problems)
         recurrence = self._recurrence(m, aid, source, meetings)
+        rule_refused = len(r.problems) > said  # then a progress occurrence is not a second error
         expanded = [p for name in owners for p in sets.get(name, (name,))]
         progress = self._progress(m.get("progress"), aid, expanded, recurrence is not None)
-        if recurrence is not None:
+        if recurrence is not None and not rule_refused:
             self._check_occurrences(progress, recurrence, aid)
         tags = tuple(t for t, _node in r.names(m.get("tags"), N_("tags of action {aid}", aid=aid)))
         return Action(
