@@ -155,6 +155,7 @@ REFUSED = [
      "UNTIL=2021-12-31 is not a day (YYYYMMDD) or a moment (YYYYMMDDTHHMMSSZ)"),
     ("until and count", recurring("FREQ=MONTHLY;COUNT=3;UNTIL=20211231"), 18, 12,
      "COUNT and UNTIL cannot go together"),
+    ("unknown frequency", recurring("FREQ=SOMETIMES"), 18, 12, "FREQ is DAILY, WEEKLY, MONTHLY or YEARLY, not 'SOMETIMES'"),
     ("unknown part", recurring("FREQ=MONTHLY;SOMETIMES=1"), 18, 12, "'SOMETIMES=1' is not a part of an RFC 5545 rule"),
     ("bad part", recurring("FREQ=WEEKLY;BYDAY=XX"), 18, 12, "'BYDAY=XX' is not a part of an RFC 5545 rule"),
     ("its own start", recurring("DTSTART:20200101\\nRRULE:FREQ=MONTHLY"), 18, 12,

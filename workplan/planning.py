@@ -169,6 +169,8 @@ def rule_parts(text: str) -> dict[str, str]:
     if parts["FREQ"] in ("HOURLY", "MINUTELY", "SECONDLY"):
         raise RecurrenceError(_("occurrences are days, so FREQ is DAILY, WEEKLY, MONTHLY or YEARLY, not {freq}")
                               .format(freq=parts["FREQ"]))
+    if parts["FREQ"] not in DAY_FREQUENCIES:
+        raise RecurrenceError(_("FREQ is DAILY, WEEKLY, MONTHLY or YEARLY, not {freq!r}").format(freq=parts["FREQ"]))
     for key in _TIME_OF_DAY:
         if key in parts:
             raise RecurrenceError(_("{key}: occurrences are whole days, so the rule takes no time of day")
