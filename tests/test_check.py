@@ -236,3 +236,11 @@ def test_progress_on_a_rule_that_never_matches_is_one_error(tmp_path: Path) -> N
                                             "on: 2020-02-01, occurrence: 2020-01-15}\n"))
     assert code == 2
     assert len(lines) == 1 and "yields no occurrence" in lines[0], lines
+
+
+def test_until_before_from_and_a_bad_rule_are_both_said(tmp_path: Path) -> None:
+    code, lines = check(tmp_path, recurring("FREQ=HOURLY", "    until: 2019-01-01\n"))
+    assert code == 2
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "action a1: rrule 'FREQ=HOURLY': occurrences are days, so FREQ is DAILY, WEEKLY, MONTHLY or YEARLY, not HOURLY",
+        "action a1: 'until' is before 'from'"]
