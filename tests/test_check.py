@@ -155,6 +155,7 @@ REFUSED = [
      "UNTIL=2021-12-31 is not a day (YYYYMMDD) or a moment (YYYYMMDDTHHMMSSZ)"),
     ("until and count", recurring("FREQ=MONTHLY;COUNT=3;UNTIL=20211231"), 18, 12,
      "COUNT and UNTIL cannot go together"),
+    ("unknown frequency", recurring("FREQ=SOMETIMES"), 18, 12, "FREQ is DAILY, WEEKLY, MONTHLY or YEARLY, not 'SOMETIMES'"),
     ("unknown part", recurring("FREQ=MONTHLY;SOMETIMES=1"), 18, 12, "'SOMETIMES=1' is not a part of an RFC 5545 rule"),
     ("bad part", recurring("FREQ=WEEKLY;BYDAY=XX"), 18, 12, "'BYDAY=XX' is not a part of an RFC 5545 rule"),
     ("its own start", recurring("DTSTART:20200101\\nRRULE:FREQ=MONTHLY"), 18, 12,
@@ -231,3 +232,18 @@ def test_check_speaks_spanish_about_recurrences_and_gaps(tmp_path: Path, monkeyp
         text = cases[name]
         code, lines = check(tmp_path, text)
         assert code == 2 and len(lines) == 1 and words in lines[0], lines
+
+
+def test_progress_on_a_rule_that_never_matches_is_one_error(tmp_path: Path) -> None:
+    code, lines = check(tmp_path, recurring("FREQ=MONTHLY;COUNT=0", "    progress:\n      - {party: CR, status: done, "
+                                            "on: 2020-05-01, occurrence: 2020-04-15}\n"))
+    assert code == 2
+    assert len(lines) == 1 and "yields no occurrence" in lines[0], lines
+
+
+def test_until_before_from_and_a_bad_rule_are_both_said(tmp_path: Path) -> None:
+    code, lines = check(tmp_path, recurring("FREQ=HOURLY", "    until: 2019-01-01\n"))
+    assert code == 2
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "action a1: rrule 'FREQ=HOURLY': occurrences are days, so FREQ is DAILY, WEEKLY, MONTHLY or YEARLY, not HOURLY",
+        "action a1: 'until' is before 'from'"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workplan import planning, spec
 from workplan.timeutil import When, parse_offset, parse_when
@@ -91,6 +94,37 @@ def test_rrule_occurrences_stop_at_horizon() -> None:
     rec = spec.Recurrence(rrule="FREQ=MONTHLY;BYMONTHDAY=15", start=date(2019, 1, 1))
     assert planning.occurrences(rec, PANAMA, date(2019, 3, 31)) == [
         date(2019, 1, 15), date(2019, 2, 15), date(2019, 3, 15)]
+
+
+_BY = {
+    "BYMONTH": st.lists(st.integers(1, 12), min_size=1, max_size=3, unique=True),
+    "BYMONTHDAY": st.lists(st.sampled_from([1, 13, 15, 28, -1, -7]), min_size=1, max_size=2, unique=True),
+    "BYDAY": st.lists(st.sampled_from(["MO", "TU", "WE", "TH", "FR", "SA", "SU"]), min_size=1, max_size=3, unique=True),
+    "WKST": st.sampled_from([["MO"], ["SU"]]),
+}
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, database=None)
+@given(st.sampled_from(["DAILY", "WEEKLY", "MONTHLY"]),
+       st.dictionaries(st.sampled_from(sorted(_BY)), st.just(None), max_size=3).flatmap(
+           lambda keys: st.fixed_dictionaries({k: _BY[k] for k in keys})),
+       st.integers(0, 1500))
+def test_the_yearly_probe_agrees_with_dateutil(freq: str, by: dict[str, list[object]], offset: int) -> None:
+    """first_occurrence reads a DAILY, WEEKLY or MONTHLY rule as the YEARLY one with the same
+    days (dateutil would walk a rule that never matches day by day to the year 9999): the days
+    must be dateutil's own, and every value here matches some day."""
+    parts = {"FREQ": freq, **{k: ",".join(map(str, v)) for k, v in by.items()}}
+    start = date(2020, 1, 1) + timedelta(days=offset)
+    rule, _count = planning.recurrence_rule(parts, start, PANAMA, date(2060, 12, 31))
+    probe, _count = planning.recurrence_rule(planning._as_yearly(parts, start), start, PANAMA, date(2060, 12, 31))
+    assert list(islice(rule, 30)) == list(islice(probe, 30)), parts
+
+
+@pytest.mark.parametrize("rule", ["FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "FREQ=WEEKLY;BYMONTH=4;BYMONTHDAY=31",
+                                  "FREQ=MONTHLY;BYMONTH=6;BYMONTHDAY=-31", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
+                                  "FREQ=MONTHLY;BYDAY=6FR", "FREQ=MONTHLY;COUNT=0"])
+def test_a_rule_that_never_matches_has_no_first_occurrence(rule: str) -> None:
+    assert planning.first_occurrence(spec.Recurrence(rrule=rule, start=date(2020, 1, 1)), PANAMA) is None
 
 
 AS_OF = datetime(2019, 1, 15, 23, 59, tzinfo=PANAMA)

@@ -317,3 +317,16 @@ def test_check_passes_exactly_when_sync_succeeds_and_keeps_what_the_file_holds(
             for party in owners:
                 assert (aid, party) in pairs, (text, aid, party)  # every owner keeps something to deliver
         assert run_cli(folder, "list", "--format", "json").code == 0
+
+
+def test_every_listed_rule_is_judged_as_the_list_says(tmp_path: Path) -> None:
+    """The generated files above draw from these lists at random; each entry is also run once."""
+    folder = _project(tmp_path / "p", BASELINE)
+    wrong = []
+    for rule, valid in RRULES:
+        text = HEAD + f"actions:\n  - {{id: x0, title: Action, owners: [TS], rrule: \"{rule}\", from: 2020-01-01}}\n"
+        (folder / "actions.yaml").write_text(text, encoding="utf-8")
+        result = run_cli(folder, "check")
+        if result.code != (0 if valid else 2):
+            wrong.append((rule, result.code, result.err))
+    assert not wrong

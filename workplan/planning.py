@@ -146,19 +146,16 @@ _TIME_OF_DAY = ("BYHOUR", "BYMINUTE", "BYSECOND")
 _RANGES = {"BYMONTH": (1, 12, False), "BYMONTHDAY": (1, 31, True), "BYYEARDAY": (1, 366, True),
            "BYWEEKNO": (1, 53, True), "BYSETPOS": (1, 366, True), "BYDAY": (1, 53, True), "BYEASTER": (0, 366, True)}
 _ORDINAL_RE = re.compile(r"^([+-]?\d+)?([A-Z]*)$")
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_DAY_FILTERS = ("BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYEASTER")
 END_OF_PLANNING = date(LAST_YEAR, 12, 31)  # no occurrence is looked for beyond it
 
 
-def recurrence_rule(text: str, start: date, tz: ZoneInfo, last: date) -> tuple[rrules.rrule, int | None]:
-    """An ``rrule:`` as dateutil expands it from the local day *start* up to the day *last*,
-    and its COUNT (applied by the caller, so that every rule is bounded by *last*: one that
-    never matches, such as BYMONTH=13, would otherwise be searched up to the year 9999).
-
-    Occurrences are days, each with one assignment per owner: a rule that repeats more than
-    once a day (FREQ=HOURLY, BYHOUR=3,4, INTERVAL=0) is refused, not left to collide in the
-    database. Raises RecurrenceError with a sentence about the rule."""
-    from dateutil.rrule import rrule, rrulestr
-
+def rule_parts(text: str) -> dict[str, str]:
+    """The parts of an ``rrule:`` (``FREQ=MONTHLY;BYMONTHDAY=15``), refused with a sentence
+    (RecurrenceError) when workplan cannot expand them into days: occurrences are days, each
+    with one assignment per owner, so a rule repeating within a day (FREQ=HOURLY, BYHOUR=3,4,
+    INTERVAL=0) is refused here rather than left to collide in the database."""
     value = text.strip()
     if value[:6].upper() == "RRULE:":
         value = value[6:]
@@ -168,20 +165,21 @@ def recurrence_rule(text: str, start: date, tz: ZoneInfo, last: date) -> tuple[r
     parts: dict[str, str] = {}
     for part in filter(None, value.split(";")):
         key, _eq, val = part.partition("=")
-        parts[key.strip().upper()] = val.strip()
+        parts[key.strip().upper()] = val.strip().upper()
     if "FREQ" not in parts:
         raise RecurrenceError(_("the rule lacks FREQ (DAILY, WEEKLY, MONTHLY or YEARLY)"))
-    freq = parts["FREQ"].upper()
-    if freq in ("HOURLY", "MINUTELY", "SECONDLY"):
+    if parts["FREQ"] in ("HOURLY", "MINUTELY", "SECONDLY"):
         raise RecurrenceError(_("occurrences are days, so FREQ is DAILY, WEEKLY, MONTHLY or YEARLY, not {freq}")
-                              .format(freq=freq))
+                              .format(freq=parts["FREQ"]))
+    if parts["FREQ"] not in DAY_FREQUENCIES:
+        raise RecurrenceError(_("FREQ is DAILY, WEEKLY, MONTHLY or YEARLY, not {freq!r}").format(freq=parts["FREQ"]))
     for key in _TIME_OF_DAY:
         if key in parts:
             raise RecurrenceError(_("{key}: occurrences are whole days, so the rule takes no time of day")
                                   .format(key=key))
     for key, (low, high, signed) in _RANGES.items():
         for item in parts.get(key, "").split(","):
-            m = _ORDINAL_RE.match(item.strip().upper())
+            m = _ORDINAL_RE.match(item.strip())
             number = int(m.group(1)) if m and m.group(1) else None
             if number is None:
                 continue  # a weekday without an ordinal, or something dateutil will not read either
@@ -193,12 +191,19 @@ def recurrence_rule(text: str, start: date, tz: ZoneInfo, last: date) -> tuple[r
         raise RecurrenceError(_("INTERVAL must be a whole number from 1, not {value!r}").format(value=parts["INTERVAL"]))
     if "COUNT" in parts and "UNTIL" in parts:
         raise RecurrenceError(_("COUNT and UNTIL cannot go together (RFC 5545); keep one"))
-    count = None
-    if "COUNT" in parts:
-        raw = parts.pop("COUNT")
-        if not raw.lstrip("-").isdigit():
-            raise RecurrenceError(_("COUNT must be a whole number, not {value!r}").format(value=raw))
-        count = max(int(raw), 0)
+    if "COUNT" in parts and not parts["COUNT"].lstrip("-").isdigit():
+        raise RecurrenceError(_("COUNT must be a whole number, not {value!r}").format(value=parts["COUNT"]))
+    return parts
+
+
+def recurrence_rule(parts: dict[str, str], start: date, tz: ZoneInfo, last: date) -> tuple[rrules.rrule, int | None]:
+    """The rule of :func:`rule_parts` as dateutil expands it from the local day *start* up to the
+    day *last* (and its UNTIL), and its COUNT, which the caller applies (dateutil warns about a
+    rule with both). Raises RecurrenceError with a sentence about the rule."""
+    from dateutil.rrule import rrule, rrulestr
+
+    parts = dict(parts)
+    count = max(int(parts.pop("COUNT")), 0) if "COUNT" in parts else None
     bound = end_of_day(min(last, END_OF_PLANNING), tz)
     if "UNTIL" in parts:
         try:
@@ -206,9 +211,8 @@ def recurrence_rule(text: str, start: date, tz: ZoneInfo, last: date) -> tuple[r
         except ValueError as exc:
             raise RecurrenceError(str(exc)) from None
     dtstart = start_of_day(start, tz)
-    rest = ";".join(f"{k}={v}" for k, v in parts.items())
     try:
-        rule = rrulestr(rest, dtstart=dtstart)
+        rule = rrulestr(";".join(f"{k}={v}" for k, v in parts.items()), dtstart=dtstart)
     except (ValueError, TypeError):
         # dateutil's own words name none of this: say which part it could not read
         for key, val in parts.items():
@@ -218,7 +222,7 @@ def recurrence_rule(text: str, start: date, tz: ZoneInfo, last: date) -> tuple[r
                 raise RecurrenceError(_("{part!r} is not a part of an RFC 5545 rule").format(
                     part=f"{key}={val}")) from None
         raise RecurrenceError(_("it does not read as an RFC 5545 rule (FREQ=…;BY…=…)")) from None
-    assert isinstance(rule, rrule)  # one RRULE value, never a set (checked above)
+    assert isinstance(rule, rrule)  # one RRULE value, never a set (checked by rule_parts)
     return rule.replace(until=bound), count
 
 
@@ -233,7 +237,7 @@ def occurrences(rec: spec.Recurrence, tz: ZoneInfo, horizon: date, limit: int = 
     last = min(rec.until, horizon) if rec.until else horizon
     if rec.repeat:
         return list(islice(_period_ends(rec.repeat, rec.start, last), limit))
-    rule, count = recurrence_rule(rec.rrule, rec.start, tz, last)
+    rule, count = recurrence_rule(rule_parts(rec.rrule), rec.start, tz, last)
     return [moment.date() for moment in islice(rule, min(limit, count) if count is not None else limit)]
 
 
@@ -247,16 +251,47 @@ def _period_ends(per: str, first: date, last: date) -> Iterator[date]:
 
 
 def first_occurrence(rec: spec.Recurrence, tz: ZoneInfo) -> date | None:
-    """The due date of the first occurrence, however far; None when the recurrence yields none
-    (COUNT=0, BYMONTH=13, no period between ``from`` and ``until``): such an action would
-    have no assignment at all. Raises RecurrenceError as :func:`recurrence_rule` does."""
+    """Whether the recurrence yields any occurrence up to its ``until`` (or the end of the
+    years workplan plans in), and the first one's day; None when it yields none (COUNT=0,
+    30 February, no period between ``from`` and ``until``): such an action would have no
+    assignment, and a sync would withdraw those it had. Raises RecurrenceError as
+    :func:`rule_parts` does."""
+    assert rec.start is not None
+    last = min(rec.until, END_OF_PLANNING) if rec.until else END_OF_PLANNING
+    if rec.repeat:
+        return next(_period_ends(rec.repeat, rec.start, last), None)
+    parts = rule_parts(rec.rrule)
+    rule, count = recurrence_rule(_as_yearly(parts, rec.start), rec.start, tz, last)
+    if count == 0:
+        return None
     try:
-        days = occurrences(rec, tz, END_OF_PLANNING, limit=1)
-    except (ArithmeticError, IndexError, ValueError) as exc:  # what dateutil raises on rules it half read
-        if isinstance(exc, RecurrenceError):
-            raise
+        return next((moment.date() for moment in rule), None)
+    except (ArithmeticError, IndexError, ValueError):  # what dateutil raises on a rule it half read
         raise RecurrenceError(_("it does not read as an RFC 5545 rule (FREQ=…;BY…=…)")) from None
-    return days[0] if days else None
+
+
+def _as_yearly(parts: dict[str, str], start: date) -> dict[str, str]:
+    """The same days as a YEARLY rule, where that holds (every period, no BYSETPOS, no BYDAY
+    counted within a month, no BYWEEKNO, whose weeks dateutil cuts at the year's end in its own
+    way); else the rule itself.
+
+    dateutil walks a rule period by period and only checks UNTIL against days that match, so
+    finding out that a DAILY rule never matches (BYMONTH=2;BYMONTHDAY=30) takes it 2.9 million
+    steps to the year 9999 (seconds), a YEARLY one 8,000. The defaults a finer rule takes from
+    its first day are written out, since YEARLY would take others."""
+    freq = parts["FREQ"]
+    if freq == "YEARLY" or parts.get("INTERVAL", "1") != "1" or "BYSETPOS" in parts or "BYWEEKNO" in parts or any(
+            (m := _ORDINAL_RE.match(d.strip())) is None or m.group(1) for d in parts.get("BYDAY", "MO").split(",")):
+        return parts
+    out = {**parts, "FREQ": "YEARLY"}
+    if not any(key in parts for key in _DAY_FILTERS):
+        if freq == "DAILY":
+            out["BYDAY"] = ",".join(_WEEKDAYS)
+        elif freq == "WEEKLY":
+            out["BYDAY"] = _WEEKDAYS[start.weekday()]
+        else:
+            out["BYMONTHDAY"] = str(start.day)
+    return out
 
 
 # ---------------------------------------------------------------------------

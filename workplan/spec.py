@@ -817,11 +817,13 @@ class _Builder:
             if dep not in deps:
                 deps.append(dep)
                 dep_nodes[aid].append((dep, dnode))
+        said = len(r.problems)
         recurrence = self._recurrence(m, aid, source, meetings)
+        rule_refused = len(r.problems) > said  # then a progress occurrence is not a second error
         expanded = [p for name in owners for p in sets.get(name, (name,))]
         progress = self._progress(m.get("progress"), aid, expanded, recurrence is not None,
                                   source_day(source, meetings))
-        if recurrence is not None:
+        if recurrence is not None and not rule_refused:
             self._check_occurrences(progress, recurrence, aid)
         tags = tuple(t for t, _node in r.names(m.get("tags"), N_("tags of action {aid}", aid=aid)))
         return Action(
@@ -983,19 +985,19 @@ class _Builder:
             if not from_written and (source is None or source.meeting not in self.broken_meetings):
                 r.error(m.get("repeat") or m.get("rrule"), _("recurring action {aid} needs 'from: DATE' (or a source meeting) to start counting").format(aid=aid))
             return None
-        if until is not None and until < start:
-            r.error(m["until"], _("action {aid}: 'until' is before 'from'").format(aid=aid))
         recurrence = Recurrence(repeat or "", rrule or "", start, until)
-        if until is not None and until < start:
-            return recurrence
+        backwards = until is not None and until < start
+        if backwards:
+            r.error(m["until"], _("action {aid}: 'until' is before 'from'").format(aid=aid))
         # what sync will expand: a rule it cannot, or one that yields no occurrence at all (sync
         # would withdraw every assignment the action had), is refused here, where it is written
         try:
-            first = first_occurrence(recurrence, zone(self.tz_name))
+            first = first_occurrence(Recurrence(repeat or "", rrule or "", start, None if backwards else until),
+                                     zone(self.tz_name))
         except RecurrenceError as exc:
             r.error(m["rrule"], _("action {aid}: rrule {rrule!r}: {exc}").format(aid=aid, rrule=rrule, exc=exc))
             return None
-        if first is None:
+        if first is None and not backwards:
             node = m["rrule"] if rrule is not None else m["repeat"]
             written = _("rrule {rrule!r}").format(rrule=rrule) if rrule is not None else _("repeat {repeat!r}").format(repeat=repeat)
             if until is None:

@@ -101,7 +101,7 @@ def local_moment(wall: datetime, tz: ZoneInfo, text: str) -> datetime:
     if moment.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall:
         raise ValueError(_("{text!r} does not exist in {zone}: the clocks jump over it that day "
                            "(daylight saving time); give a time before or after the jump").format(
-            text=text, zone=tz.key))
+            text=text, zone=getattr(tz, "key", tz)))
     return moment
 
 
