@@ -5,12 +5,15 @@ refreshed)."""
 
 from __future__ import annotations
 
+import re
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import icalendar
 import pytest
+import recurring_ical_events
+import vobject
 
 from conftest import MINIMAL, run_cli, write_project
 
@@ -73,21 +76,23 @@ def test_reordering_the_actions_or_removing_one_changes_no_other_item(tmp_path: 
 
 
 def test_restoring_a_withdrawn_action_raises_its_sequence_past_the_cancelled_one(tmp_path: Path) -> None:
+    """Both in the database (what the server publishes, and a new folder) and in a folder
+    that is continued from build to build."""
     folder = write_project(tmp_path / "p", MINIMAL + THIRD)
     assert run_cli(folder, "sync").code == 0
-    build(folder)
     uid = "assignment-a3+PA@test.example.org"
-    sequences = [int(feed(folder, "PA.ics")[uid]["SEQUENCE"])]
-    for yaml in (MINIMAL, MINIMAL + THIRD):
+    seen: dict[str, list[tuple[int, str]]] = {"new folder": [], "continued": []}
+    for step, yaml in enumerate((MINIMAL + THIRD, MINIMAL, MINIMAL + THIRD)):
         (folder / "actions.yaml").write_text(yaml, encoding="utf-8")
         assert run_cli(folder, "sync").code == 0
-        build(folder)
-        item = feed(folder, "PA.ics")[uid]
-        sequences.append(int(item["SEQUENCE"]))
-    assert str(item["STATUS"]) == "CONFIRMED"
-    assert sequences[0] < sequences[1] < sequences[2], sequences
-    action = feed(folder, "all.ics")["action-a3@test.example.org"]
-    assert str(action["STATUS"]) == "CONFIRMED" and int(action["SEQUENCE"]) >= 2
+        assert run_cli(folder, "calendars").code == 0
+        assert run_cli(folder, "calendars", "--out", str(folder / f"new{step}")).code == 0
+        for kind, where in (("continued", folder / "calendars"), ("new folder", folder / f"new{step}")):
+            item = components((where / "PA.ics").read_bytes())[uid]
+            seen[kind].append((int(item["SEQUENCE"]), str(item["STATUS"])))
+    for kind, steps in seen.items():
+        assert [status for _seq, status in steps] == ["CONFIRMED", "CANCELLED", "CONFIRMED"], kind
+        assert steps[0][0] < steps[1][0] < steps[2][0], (kind, steps)
 
 
 def test_a_meeting_dated_in_the_future_is_not_stamped_in_the_future(tmp_path: Path) -> None:
@@ -104,3 +109,153 @@ def test_a_meeting_dated_in_the_future_is_not_stamped_in_the_future(tmp_path: Pa
     for uid, item in feed(folder, "all.ics").items():
         assert item.decoded("DTSTAMP") <= cutoff, uid
         assert item.decoded("LAST-MODIFIED") <= cutoff, uid
+
+
+# ---------------------------------------------------------------------------
+# a folder continued from a fresh database (how calendars/ is refreshed)
+
+
+MOVED = (MINIMAL.replace("start: 2020-03-10, end: 2020-03-11", "start: 2020-03-12, end: 2020-03-13")
+         .replace("title: First action", "title: First action, reworded"))
+
+
+def _block(data: bytes, uid: str) -> bytes:
+    unfolded = data.replace(b"\r\n ", b"")
+    match = re.search(rb"BEGIN:(VEVENT|VTODO)\r\n(?:(?!END:VEVENT|END:VTODO).)*?UID:" + re.escape(uid.encode())
+                      + rb"\r\n.*?END:\1\r\n", unfolded, re.S)
+    assert match, uid
+    return match.group(0)
+
+
+def test_a_fresh_database_continues_sequence_and_cancels_what_it_no_longer_produces(tmp_path: Path) -> None:
+    first = write_project(tmp_path / "first", MINIMAL + THIRD)
+    assert run_cli(first, "sync").code == 0
+    build(first, "--todo")
+    old = {p.relative_to(first / "calendars").as_posix(): p.read_bytes()
+           for p in (first / "calendars").rglob("*.ics")}
+    # the meeting moved, an action reworded, a3 removed: a clone with a fresh database
+    clone = fresh_clone(first, MOVED, tmp_path / "clone")
+    assert run_cli(clone, "sync").code == 0
+    build(clone, "--todo")
+    new = {name: (clone / "calendars" / name).read_bytes() for name in old}
+    build_moment = datetime(2021, 3, 2, 4, 59, 59, tzinfo=UTC)  # --as-of 2021-03-01: its end, in Panama
+    for name in old:
+        was, now = components(old[name]), components(new[name])
+        assert set(now) == set(was), f"{name}: no item dropped"
+        for uid, item in now.items():
+            before = was[uid]
+            changed = uid.startswith(("meeting-m1", "action-a1", "assignment-a1", "task-action-a1",
+                                      "task-assignment-a1", "action-a3", "assignment-a3", "task-action-a3",
+                                      "task-assignment-a3", "action-a2", "assignment-a2", "task-action-a2",
+                                      "task-assignment-a2"))
+            if not changed:
+                assert _block(new[name], uid) == _block(old[name], uid), f"{name}: {uid}"
+                continue
+            assert int(item["SEQUENCE"]) > int(before["SEQUENCE"]), f"{name}: {uid}"
+            assert before.decoded("DTSTAMP") <= item.decoded("DTSTAMP") <= build_moment, f"{name}: {uid}"
+            assert item.decoded("LAST-MODIFIED") == item.decoded("DTSTAMP")
+            if "-a3" in uid:
+                assert str(item["STATUS"]) == "CANCELLED", f"{name}: {uid}"
+                assert str(item["SUMMARY"]) == str(before["SUMMARY"])
+    assert components(new["meetings.ics"])["meeting-m1@test.example.org"].decoded("DTSTART").day == 12
+    # rebuilt again, from the same database or another fresh one: nothing moves
+    assert build(clone, "--todo").startswith("0 of ")
+    again = fresh_clone(clone, MOVED, tmp_path / "again")
+    assert run_cli(again, "sync").code == 0
+    build(again, "--todo")
+    for name, data in new.items():
+        assert (again / "calendars" / name).read_bytes() == data, name
+    # restoring a3 raises its SEQUENCE above the cancellation's
+    cancelled = int(components(new["PA.ics"])["assignment-a3+PA@test.example.org"]["SEQUENCE"])
+    (again / "actions.yaml").write_text(MOVED + THIRD, encoding="utf-8")
+    assert run_cli(again, "sync").code == 0
+    build(again)
+    back = feed(again, "PA.ics")["assignment-a3+PA@test.example.org"]
+    assert str(back["STATUS"]) == "CONFIRMED" and int(back["SEQUENCE"]) > cancelled
+    # a build without --todo leaves the task feeds alone
+    assert (again / "calendars" / "todo" / "PA.ics").read_bytes() == new["todo/PA.ics"]
+
+
+def test_a_removed_timed_meeting_stays_cancelled_with_its_time_zone(tmp_path: Path) -> None:
+    madrid = MINIMAL.replace("cadence:", "  - {id: mad, title: Madrid, kind: other, start: \"2020-10-26T09:00\", "
+                                         "end: \"2020-10-27T13:00\", timezone: Europe/Madrid, status: planned}\n"
+                                         "cadence:")
+    first = write_project(tmp_path / "first", madrid)
+    assert run_cli(first, "sync").code == 0
+    build(first)
+    clone = fresh_clone(first, MINIMAL, tmp_path / "clone")
+    assert run_cli(clone, "sync").code == 0
+    build(clone)
+    for name in ("all.ics", "meetings.ics", "CR.ics"):
+        data = (clone / "calendars" / name).read_bytes()
+        gone = components(data)["meeting-mad@test.example.org"]
+        assert str(gone["STATUS"]) == "CANCELLED" and int(gone["SEQUENCE"]) == 1
+        assert str(gone.decoded("DTSTART").tzinfo) == "Europe/Madrid"
+        assert data.count(b"TZID:Europe/Madrid\r\n") == 1
+        cal = vobject.readOne(data.decode("utf-8"))
+        assert "meeting-mad@test.example.org" in {e.uid.value for e in cal.vevent_list}
+
+
+def test_a_stamp_from_the_future_in_the_folder_is_brought_back(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL)
+    assert run_cli(folder, "sync").code == 0
+    build(folder)
+    path = folder / "calendars" / "CR.ics"
+    data = path.read_bytes()
+    block = _block(data, "assignment-a1+CR@test.example.org")
+    stamp = re.search(rb"DTSTAMP:(\d{8}T\d{6}Z)", block).group(1)  # type: ignore[union-attr]
+    path.write_bytes(data.replace(b"DTSTAMP:" + stamp, b"DTSTAMP:20990101T000000Z", 1))
+    build(folder)
+    assert path.read_bytes() == data
+
+
+# ---------------------------------------------------------------------------
+# the line reader agrees with icalendar
+
+
+def test_the_folder_reader_reads_what_icalendar_reads() -> None:
+    from golden_feeds import SHIPPED_CALENDARS
+
+    from workplan.feed_history import read_items
+
+    paths = sorted(SHIPPED_CALENDARS.glob("*.ics"))
+    assert paths
+    for path in paths:
+        with path.open("rb") as fh:
+            mine = {uid: item for uid, item, _block in read_items(fh)}
+        theirs = components(path.read_bytes())
+        assert set(mine) == set(theirs), path.name
+        for uid, c in theirs.items():
+            assert mine[uid].sequence == int(c.get("SEQUENCE", 0)), uid
+            assert mine[uid].stamp == c["DTSTAMP"].to_ical().decode(), uid
+            assert mine[uid].modified == c["LAST-MODIFIED"].to_ical().decode(), uid
+
+
+# ---------------------------------------------------------------------------
+# task feeds
+
+
+def test_task_feeds_are_valid_publish_calendars_even_when_empty(tmp_path: Path) -> None:
+    yaml = MINIMAL.replace("  - {id: PA,", "  - {id: IOM, name: IOM, kind: organization}\n  - {id: PA,")
+    folder = write_project(tmp_path / "p", yaml)
+    assert run_cli(folder, "sync").code == 0
+    build(folder, "--todo")
+    todo = folder / "calendars" / "todo"
+    for path in sorted(todo.glob("*.ics")):
+        data = path.read_bytes()
+        cal = icalendar.Calendar.from_ical(data)
+        assert cal.subcomponents, f"{path.name}: RFC 5545 wants at least one component"
+        tasks = list(cal.walk("VTODO"))
+        if not tasks:
+            assert path.name == "IOM.ics"
+            assert "METHOD" not in cal, "PUBLISH (RFC 5546) needs at least one task"
+            assert [c.name for c in cal.subcomponents] == ["VTIMEZONE"]
+        else:
+            assert str(cal["METHOD"]) == "PUBLISH"
+        for task in tasks:  # RFC 5546 §3.4.1
+            for name in ("DTSTAMP", "DTSTART", "PRIORITY", "SUMMARY", "UID"):
+                assert name in task, (path.name, name)
+            assert task.decoded("DTSTART") <= task.decoded("DUE")
+        vcal = vobject.readOne(data.decode("utf-8"))
+        assert len(getattr(vcal, "vtodo_list", [])) == len(tasks)
+        recurring_ical_events.of(cal, components=["VTODO"]).between(date(2000, 1, 1), date(2100, 1, 1))
