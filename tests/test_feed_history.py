@@ -259,3 +259,34 @@ def test_task_feeds_are_valid_publish_calendars_even_when_empty(tmp_path: Path) 
         vcal = vobject.readOne(data.decode("utf-8"))
         assert len(getattr(vcal, "vtodo_list", [])) == len(tasks)
         recurring_ical_events.of(cal, components=["VTODO"]).between(date(2000, 1, 1), date(2100, 1, 1))
+
+
+# ---------------------------------------------------------------------------
+# the server: Last-Modified moves whenever the bytes do, across restarts and --as-of
+
+
+def test_the_servers_last_modified_moves_with_the_bytes_across_restarts_and_as_of(tmp_path: Path) -> None:
+    from email.utils import parsedate_to_datetime
+
+    from test_web import serving
+
+    folder = write_project(tmp_path / "p", MINIMAL)
+    assert run_cli(folder, "sync").code == 0
+    assert run_cli(folder, "done", "a1", "--party", "CR", "--on", "2020-03-30").code == 0
+    served = []
+    for as_of in ("2020-05-01", "2020-03-20", "2020-03-20", "2020-05-01"):
+        with serving(folder, "--as-of", as_of) as server:
+            reply = server.request("/calendars/CR.ics")
+            assert reply.status == 200
+            served.append((reply.body, reply.headers["etag"], reply.headers["last-modified"]))
+            if len(served) > 1:
+                body, etag, modified = served[-2]
+                asked = server.request("/calendars/CR.ics", headers={"If-Modified-Since": modified})
+                if body == reply.body:
+                    assert asked.status == 304, "the same bytes keep their Last-Modified"
+                else:
+                    assert asked.status == 200, f"as of {as_of}: new bytes, yet 304 to the Last-Modified before"
+    bodies = [body for body, _etag, _modified in served]
+    assert bodies[0] != bodies[1] and bodies[1] == bodies[2] and bodies[3] != bodies[2]
+    moments = [parsedate_to_datetime(modified) for _body, _etag, modified in served]
+    assert moments[0] < moments[1] == moments[2] < moments[3]
