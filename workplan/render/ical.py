@@ -106,12 +106,14 @@ class Component:
     def add(self, name: str, value: Value) -> None:
         self.properties[name.upper()] = value
 
-    def to_ical(self) -> bytes:
+    def lines(self) -> dict[str, str]:
+        """Each property's content line, folded, in the order they are written."""
         props = self.properties
-        lines = [f"BEGIN:{self.name}"]
-        lines += [fold(_FORMAT[type(props[k])](k, props[k])) for k in ordered_names(self.name, tuple(props))]
-        lines.append(f"END:{self.name}\r\n")
-        return "\r\n".join(lines).encode("utf-8")
+        return {k: fold(_FORMAT[type(props[k])](k, props[k])) for k in ordered_names(self.name, tuple(props))}
+
+    def to_ical(self, lines: dict[str, str] | None = None) -> bytes:
+        body = "\r\n".join((lines if lines is not None else self.lines()).values())
+        return f"BEGIN:{self.name}\r\n{body}\r\nEND:{self.name}\r\n".encode()
 
 
 @functools.cache
@@ -551,9 +553,7 @@ def render_feeds(fs: FeedSet, todo: bool = False, history: FeedHistory | None = 
     todos: dict[str, bytes] = {}
 
     def finish(component: Component) -> bytes:
-        if history is not None:
-            history.carry(component)
-        return component.to_ical()
+        return component.to_ical() if history is None else history.carried(component)
 
     zones = b"".join(tz.to_ical() for tz in timezones(fs.meetings))
     meeting_keys = []
