@@ -209,6 +209,29 @@ def test_a_stamp_from_the_future_in_the_folder_is_brought_back(tmp_path: Path) -
     assert path.read_bytes() == data
 
 
+def test_a_hand_edited_or_foreign_file_in_the_folder_is_no_traceback(tmp_path: Path) -> None:
+    first = write_project(tmp_path / "first", MINIMAL + THIRD)
+    assert run_cli(first, "sync").code == 0
+    build(first)
+    pa = first / "calendars" / "PA.ics"
+    data = pa.read_bytes()
+    uid = data.index(b"UID:assignment-a3+PA@test.example.org\r\n")
+    start, end = data.rindex(b"BEGIN:VEVENT", 0, uid), data.index(b"END:VEVENT", uid)
+    broken = re.sub(rb"DTSTAMP:\S+", b"DTSTAMP:garbage", re.sub(rb"SEQUENCE:\d+", b"SEQUENCE:x", data[start:end]))
+    assert broken != data[start:end]
+    pa.write_bytes(data[:start] + broken + data[end:])
+    (first / "calendars" / "other.ics").write_bytes(b"BEGIN:VCALENDAR\r\nPRODID:-//someone else//EN\r\n"
+                                                    b"BEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    (first / "calendars" / "empty.ics").write_bytes(b"")
+    clone = fresh_clone(first, MINIMAL, tmp_path / "clone")
+    assert run_cli(clone, "sync").code == 0
+    build(clone)
+    gone = feed(clone, "PA.ics")["assignment-a3+PA@test.example.org"]
+    assert str(gone["STATUS"]) == "CANCELLED" and int(gone["SEQUENCE"]) == 1
+    assert (clone / "calendars" / "other.ics").read_bytes().startswith(b"BEGIN:VCALENDAR\r\nPRODID:-//someone")
+    assert (clone / "calendars" / "empty.ics").read_bytes() == b""
+
+
 # ---------------------------------------------------------------------------
 # the line reader agrees with icalendar
 

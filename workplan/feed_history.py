@@ -64,10 +64,6 @@ class Published(NamedTuple):
     digest: bytes
 
 
-def _moment(text: str) -> datetime:
-    return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-
-
 def _text(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
@@ -267,22 +263,20 @@ class FeedHistory:
         return line.split(":", 1)[0].split(";", 1)[0].upper()
 
     def _cancelled(self, block: list[str]) -> list[str]:
-        """An item as its cancellation: STATUS:CANCELLED, SEQUENCE + 1, stamped with the build."""
-        if any(self._name(line) == "STATUS" and line.split(":", 1)[1] == "CANCELLED" for line in block):
+        """An item as its cancellation: STATUS:CANCELLED, SEQUENCE + 1, stamped with the build
+        (the folder's stamps are never later: a later one was written before this rule)."""
+        if any(self._name(line) == "STATUS" and line.partition(":")[2] == "CANCELLED" for line in block):
             return block
         out: list[str] = []
         seq = 0
         for line in block:
-            name = self._name(line)
+            name, value = self._name(line), line.partition(":")[2].strip()
             if name == "SEQUENCE":
-                seq = int(line.split(":", 1)[1] or 0)
-                continue
-            if name in ("DTSTAMP", "LAST-MODIFIED"):
-                old = _moment(line.split(":", 1)[1])
-                line = f"{name}:{_text(max(old, self.build) if old <= self.build else self.build)}"
-            elif name == "STATUS":
-                continue
-            out.append(line)
+                seq = int(value) if value.isdigit() else 0
+            elif name in ("DTSTAMP", "LAST-MODIFIED"):
+                out.append(f"{name}:{_text(self.build)}")
+            elif name != "STATUS":
+                out.append(line)
         end = out.pop()
         return [*out, f"SEQUENCE:{seq + 1}", "STATUS:CANCELLED", end]
 
