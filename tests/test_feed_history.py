@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -109,6 +110,29 @@ def test_a_meeting_dated_in_the_future_is_not_stamped_in_the_future(tmp_path: Pa
     for uid, item in feed(folder, "all.ics").items():
         assert item.decoded("DTSTAMP") <= cutoff, uid
         assert item.decoded("LAST-MODIFIED") <= cutoff, uid
+
+
+def test_a_future_stamp_left_in_the_database_by_an_earlier_version_is_brought_back_by_sync(tmp_path: Path) -> None:
+    import sqlalchemy
+
+    from conftest import database_url
+
+    folder = write_project(tmp_path / "p", FUTURE)
+    assert run_cli(folder, "sync").code == 0
+    engine = sqlalchemy.create_engine(database_url(folder).replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:  # what versions before this one wrote: the meeting's own day
+        conn.execute(sqlalchemy.text("UPDATE meeting SET updated_at = '2099-03-10 05:00:00' WHERE id = 'm9'"))
+    engine.dispose()
+    # at its next sync (a sync runs when the file changed)
+    (folder / "actions.yaml").write_text(FUTURE + "# edited\n", encoding="utf-8")
+    assert run_cli(folder, "sync").code == 0
+    assert run_cli(folder, "calendars").code == 0
+    far = feed(folder, "meetings.ics")["meeting-m9@test.example.org"]
+    assert far.decoded("DTSTAMP") <= datetime.now(UTC)
+    # and fixed there: feeds built a second later, into a new folder, are the same bytes
+    time.sleep(1.1)
+    assert run_cli(folder, "calendars", "--out", str(folder / "later")).code == 0
+    assert (folder / "later" / "meetings.ics").read_bytes() == (folder / "calendars" / "meetings.ics").read_bytes()
 
 
 # ---------------------------------------------------------------------------

@@ -139,11 +139,19 @@ def _sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) 
     _sync_links(session, doc)
     _sync_assignments(session, doc, planned, titles_changed, tz, now_n, report)
     _import_progress(session, doc, now, report)
+    _no_stamp_from_the_future(session, now_n)
     set_meta(session, "actions_sha256", raw_digest)
     set_meta(session, "sync_horizon", horizon.isoformat())
     if previous_digest != raw_digest or not report.empty:
         mark_changed(session)
     return report
+
+
+def _no_stamp_from_the_future(session: Session, now: datetime) -> None:
+    """Bring back to the sync the rows that earlier versions stamped with a future day (the
+    date of a meeting not held yet): feeds would carry a DTSTAMP that later goes backwards."""
+    for model in (Meeting, Action, Assignment):
+        session.execute(update(model).where(model.updated_at > now).values(updated_at=now))
 
 
 def _sync_parties(session: Session, doc: spec.Document, now: datetime, report: SyncReport) -> None:
