@@ -336,3 +336,17 @@ def test_the_servers_last_modified_moves_with_the_bytes_across_restarts_and_as_o
     assert bodies[0] != bodies[1] and bodies[1] == bodies[2] and bodies[3] != bodies[2]
     moments = [parsedate_to_datetime(modified) for _body, _etag, modified in served]
     assert moments[0] < moments[1] == moments[2] < moments[3]
+
+
+def test_the_schedulers_rebuild_continues_the_folder_too(tmp_path: Path) -> None:
+    from workplan.scheduler import rebuild_calendars
+
+    first = write_project(tmp_path / "first", MINIMAL + THIRD)
+    assert run_cli(first, "sync").code == 0
+    assert run_cli(first, "calendars").code == 0
+    before = int(feed(first, "PA.ics")["assignment-a3+PA@test.example.org"]["SEQUENCE"])
+    clone = fresh_clone(first, MINIMAL, tmp_path / "clone")
+    assert run_cli(clone, "sync").code == 0
+    rebuild_calendars({"cwd": str(clone), "config": None, "db": None, "file": None})
+    gone = feed(clone, "PA.ics")["assignment-a3+PA@test.example.org"]
+    assert str(gone["STATUS"]) == "CANCELLED" and int(gone["SEQUENCE"]) == before + 1
