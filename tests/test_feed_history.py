@@ -350,3 +350,14 @@ def test_the_schedulers_rebuild_continues_the_folder_too(tmp_path: Path) -> None
     rebuild_calendars({"cwd": str(clone), "config": None, "db": None, "file": None})
     gone = feed(clone, "PA.ics")["assignment-a3+PA@test.example.org"]
     assert str(gone["STATUS"]) == "CANCELLED" and int(gone["SEQUENCE"]) == before + 1
+
+
+def test_a_restricted_action_is_not_kept_cancelled_in_a_public_rebuild(tmp_path: Path) -> None:
+    secret = "  - id: a4\n    title: Secret follow-up\n    owners: [PA]\n    visibility: restricted\n    due: 2020-06-01\n"
+    folder = write_project(tmp_path / "p", MINIMAL + secret)
+    assert run_cli(folder, "sync").code == 0
+    build(folder, "--private")  # by mistake, into the published folder
+    assert "assignment-a4+PA@test.example.org" in feed(folder, "PA.ics")
+    build(folder)
+    for path in (folder / "calendars").glob("*.ics"):
+        assert b"Secret follow-up" not in path.read_bytes().replace(b"\r\n ", b""), path.name

@@ -37,7 +37,7 @@ import hashlib
 import mmap
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,9 +211,11 @@ class FeedHistory:
 
     # -- after rendering: what is no longer produced ---------------------------------------------
 
-    def cancel_dropped(self, files: Mapping[str, bytes]) -> dict[str, bytes]:
+    def cancel_dropped(self, files: Mapping[str, bytes], restricted: Collection[str] = ()) -> dict[str, bytes]:
         """*files* with, in each, the items its previous version showed and it no longer does,
-        as cancelled items."""
+        as cancelled items; except those of the *restricted* actions, which are left out: a
+        restricted action's text stays out of a feed it may not be in (a folder built once with
+        --private, or an action made restricted after it was published)."""
         out = dict(files)
         kinds = {name.startswith("todo/") for name in files}
         for name, old_uids in self.files.items():
@@ -222,7 +224,7 @@ class FeedHistory:
                 continue  # not a kind of feed this build writes (todo/ without --todo)
             shown = set() if body is None else {
                 _FOLD.sub(b"", m).decode("utf-8", "replace") for m in _UID.findall(body)}
-            dropped = {uid for uid in old_uids if uid not in shown}
+            dropped = {uid for uid in old_uids if uid not in shown and _action_of(uid) not in restricted}
             if dropped:
                 out[name] = self._with_cancelled(name, body, dropped)
         return out
@@ -286,8 +288,20 @@ def build_moment(as_of: datetime) -> datetime:
     return min(as_of.astimezone(UTC), datetime.now(UTC)).replace(microsecond=0)
 
 
-def continued(folder: Path, as_of: datetime, render: Callable[[FeedHistory], dict[str, bytes]]) -> dict[str, bytes]:
-    """The files *render* gives for *folder*, continuing what the feeds already there showed."""
+def _action_of(uid: str) -> str:
+    """The action of a deadline's UID (``[task-]action-ID[+…]@DOMAIN``, ``[task-]assignment-ID+…``);
+    '' for a meeting's."""
+    local = uid.rpartition("@")[0].removeprefix("task-")
+    for prefix in ("action-", "assignment-"):
+        if local.startswith(prefix):
+            return local.removeprefix(prefix).partition("+")[0]
+    return ""
+
+
+def continued(folder: Path, as_of: datetime, render: Callable[[FeedHistory], dict[str, bytes]],
+              restricted: Collection[str] = ()) -> dict[str, bytes]:
+    """The files *render* gives for *folder*, continuing what the feeds already there showed
+    (but for the items of the *restricted* actions)."""
     history = FeedHistory.read(folder, build_moment(as_of))
-    return history.cancel_dropped(render(history))
+    return history.cancel_dropped(render(history), restricted)
 

@@ -285,6 +285,11 @@ def visible_to(fs: FeedSet, party: str | None = None) -> FeedSet:
     ))
 
 
+def restricted_actions(sets: dict[str, FeedSet]) -> set[str]:
+    """The ids of the actions that are not public, in any of the feed sets."""
+    return {a.id for fs in sets.values() for a in fs.actions if a.visibility != "public"}
+
+
 def feed_sets_by_language(session: Session, ctx: ReadContext, shared: str,
                           party_langs: dict[str, str]) -> dict[str, FeedSet]:
     """The feed set in every language a feed is written in: *shared* (all.ics, meetings.ics)

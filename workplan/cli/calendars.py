@@ -47,7 +47,7 @@ def calendars(app: App, out: Path | None, todo: bool, private: bool, as_of: str 
         party_langs = feeds.party_languages(session, chosen_language())
         sets = feeds.feed_sets_by_language(session, ctx, shared, party_langs)
     files = continued(folder, ctx.as_of, lambda history: render_in_languages(
-        sets, shared, party_langs, todo=todo, private=private, history=history))
+        sets, shared, party_langs, todo=todo, private=private, history=history), feeds.restricted_actions(sets))
     written = write_files(folder, files)
     click.echo(_("{changed} of {total} feeds written to {folder}").format(
         changed=len(written.changed), total=written.total, folder=folder)
