@@ -301,7 +301,7 @@ def test_task_feeds_are_valid_publish_calendars_even_when_empty(tmp_path: Path) 
         for task in tasks:  # RFC 5546 §3.4.1
             for name in ("DTSTAMP", "DTSTART", "PRIORITY", "SUMMARY", "UID"):
                 assert name in task, (path.name, name)
-            assert task.decoded("DTSTART") <= task.decoded("DUE")
+            assert task.decoded("DTSTART") < task.decoded("DUE"), "RFC 5545 §3.8.2.3: DUE later than DTSTART"
         vcal = vobject.readOne(data.decode("utf-8"))
         assert len(getattr(vcal, "vtodo_list", [])) == len(tasks)
         recurring_ical_events.of(cal, components=["VTODO"]).between(date(2000, 1, 1), date(2100, 1, 1))

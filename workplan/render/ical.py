@@ -389,11 +389,12 @@ def deadline_todo(d: Deadline, domain: str, start: date | None = None) -> Compon
 
     RFC 5546 §3.4.1 (PUBLISH of a VTODO) requires DTSTART and PRIORITY besides DTSTAMP, UID
     and SUMMARY: the task starts on *start* (the day of the meeting that agreed it) or, without
-    one or when that is later, on its due day; its PRIORITY is 0, undefined (RFC 5545 §3.8.1.9),
-    as the workplan ranks no deadline above another."""
+    one or when that is not earlier, the day before it is due (RFC 5545 §3.8.2.3: DUE later
+    than DTSTART); its PRIORITY is 0, undefined (RFC 5545 §3.8.1.9), as the workplan ranks no
+    deadline above another."""
     todo = Component("VTODO")
     _stamp(todo, d, f"task-{d.kind}-{d.key}@{domain}")
-    todo.add("dtstart", d.day if start is None or start > d.day else start)
+    todo.add("dtstart", start if start is not None and start < d.day else d.day - timedelta(days=1))
     todo.add("due", d.day)
     todo.add("priority", 0)
     todo.add("status", TODO_STATUS.get(d.status, "NEEDS-ACTION"))
