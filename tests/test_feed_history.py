@@ -76,6 +76,17 @@ def test_reordering_the_actions_or_removing_one_changes_no_other_item(tmp_path: 
         components(before["PA.ics"])["assignment-a3+PA@test.example.org"].to_ical()
 
 
+def test_reordering_the_meetings_changes_nothing(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "p", FUTURE)
+    assert run_cli(folder, "sync").code == 0
+    m1 = "  - {id: m1, title: First, kind: face-to-face, start: 2020-03-10, end: 2020-03-11, status: held}\n"
+    assert m1 in FUTURE
+    swapped = FUTURE.replace(m1, "").replace("cadence:", m1 + "cadence:")
+    (folder / "actions.yaml").write_text(swapped, encoding="utf-8")
+    result = run_cli(folder, "sync")
+    assert result.code == 0 and result.out == "nothing changed\n", result.out
+
+
 def test_restoring_a_withdrawn_action_raises_its_sequence_past_the_cancelled_one(tmp_path: Path) -> None:
     """Both in the database (what the server publishes, and a new folder) and in a folder
     that is continued from build to build."""
