@@ -60,7 +60,7 @@ class Published(NamedTuple):
 
     sequence: int
     stamp: str  # DTSTAMP as written: 20210302T045959Z
-    modified: str  # LAST-MODIFIED as written
+    modified: str  # LAST-MODIFIED as written, '' when the same as DTSTAMP (as this tool writes them)
     digest: bytes
 
 
@@ -131,7 +131,9 @@ def read_items(data: bytes | mmap.mmap) -> Iterator[tuple[str, Published, bytes]
         sequence = _value(body, spans[b"SEQUENCE"], b"SEQUENCE")
         stamp = _value(body, spans[b"DTSTAMP"], b"DTSTAMP")
         modified = _value(body, spans[b"LAST-MODIFIED"], b"LAST-MODIFIED")
-        published = Published(int(sequence) if sequence.isdigit() else 0, stamp, modified or stamp, digest.digest())
+        # stamps interned: thousands of items share the moment of one sync
+        published = Published(int(sequence) if sequence.isdigit() else 0, sys.intern(stamp),
+                              "" if modified == stamp else sys.intern(modified), digest.digest())
         yield _value(body, _line(body, b"UID"), b"UID"), published, block
 
 
@@ -196,7 +198,7 @@ class FeedHistory:
         same = next((p for p in seen if p.digest == digest), None)
         if same is not None:
             lines["SEQUENCE"] = f"SEQUENCE:{same.sequence}"
-            for name, text in (("DTSTAMP", same.stamp), ("LAST-MODIFIED", same.modified)):
+            for name, text in (("DTSTAMP", same.stamp), ("LAST-MODIFIED", same.modified or same.stamp)):
                 if text and text <= build:
                     lines[name] = f"{name}:{text}"
             return component.to_ical(lines)
