@@ -11,7 +11,8 @@ table):
   same content keeps the folder's SEQUENCE, DTSTAMP and LAST-MODIFIED, so a rebuild over the
   folder is byte-identical (a stamp later than the build, which older versions wrote for
   meetings dated in the future, is brought back to the data's);
-* changed content gets SEQUENCE = max(the data's, the folder's + 1), and stamps that never go
+* changed content, or a SEQUENCE in the data above the folder's (a title changed in another
+  language), gets SEQUENCE = max(the data's, the folder's + 1), and stamps that never go
   backwards: the data's when later than the folder's, else the build moment;
 * an item of a file that this build no longer puts in it stays in that file, STATUS:CANCELLED,
   SEQUENCE + 1, stamped with the build moment (with the VTIMEZONE it refers to); an item already
@@ -195,15 +196,17 @@ class FeedHistory:
         content = "".join("\r\n" + line for name, line in lines.items() if name not in STAMPS)
         digest = _digest(content.encode("utf-8"))
         build = _text(self.build)
+        sequence = component.properties["SEQUENCE"]
+        assert isinstance(sequence, int)
         same = next((p for p in seen if p.digest == digest), None)
-        if same is not None:
+        # the same content, unless the data's SEQUENCE has gone past the folder's (its title
+        # changed in another language: subscribers of this one are told too)
+        if same is not None and sequence <= same.sequence:
             lines["SEQUENCE"] = f"SEQUENCE:{same.sequence}"
             for name, text in (("DTSTAMP", same.stamp), ("LAST-MODIFIED", same.modified or same.stamp)):
                 if text and text <= build:
                     lines[name] = f"{name}:{text}"
             return component.to_ical(lines)
-        sequence = component.properties["SEQUENCE"]
-        assert isinstance(sequence, int)
         lines["SEQUENCE"] = f"SEQUENCE:{max([sequence, *(p.sequence + 1 for p in seen)])}"
         stamp = lines["DTSTAMP"].removeprefix("DTSTAMP:")
         if stamp <= max(p.stamp for p in seen):
