@@ -157,6 +157,9 @@ class FeedHistory:
     variants: dict[str, list[Published]] = field(default_factory=dict)  # the same UID, other content (language)
     files: dict[str, list[str]] = field(default_factory=dict)  # the UIDs of each file, in order
 
+    def __post_init__(self) -> None:
+        self._build_text = _text(self.build)
+
     @classmethod
     def read(cls, folder: Path, build: datetime) -> FeedHistory:
         history = cls(Path(folder), build.astimezone(UTC).replace(microsecond=0))
@@ -195,7 +198,7 @@ class FeedHistory:
             return component.to_ical(lines)
         content = "".join("\r\n" + line for name, line in lines.items() if name not in STAMPS)
         digest = _digest(content.encode("utf-8"))
-        build = _text(self.build)
+        build = self._build_text
         sequence = component.properties["SEQUENCE"]
         assert isinstance(sequence, int)
         same = next((p for p in seen if p.digest == digest), None)
