@@ -387,8 +387,9 @@ class WorkplanApp:
         """The feeds of the data as they are now, for today (the caller holds ``_rendering``)."""
         try:
             with session_scope(self.engine, self.url) as session:
-                served = {key: _served_value(value) for key, value in session.execute(
-                    select(Meta.key, Meta.value).where(Meta.key.startswith(SERVED, autoescape=True)))}
+                served = {key: kept for key, value in session.execute(
+                    select(Meta.key, Meta.value).where(Meta.key.startswith(SERVED, autoescape=True)))
+                    if (kept := _served_value(value)) is not None}
                 with self._seen_lock:
                     self._seen = {**served, **self._unsaved}
                 # label what is rendered with the revision read in the same snapshot as the data,
@@ -466,8 +467,8 @@ class WorkplanApp:
 
     def _save_served(self) -> None:
         """Keep the validators just served in the database. A database that cannot take them
-        (read-only) costs only that: the next process may give an unchanged feed a new
-        Last-Modified, never a changed one an old one from this process's memory."""
+        (read-only) costs only what this change prevents across restarts: the next process may
+        give changed bytes a Last-Modified no later than one already served."""
         with self._seen_lock:
             unsaved, self._unsaved = self._unsaved, {}
         if not unsaved:
@@ -484,9 +485,14 @@ class WorkplanApp:
 SERVED = "served:"  # meta keys of the validators served last: "served:" + a hash of the feed's name
 
 
-def _served_value(text: str) -> tuple[str, datetime]:
+def _served_value(text: str) -> tuple[str, datetime] | None:
+    """An ETag and the Last-Modified served with it, as kept; None for a value that is not one."""
     etag, _sep, moment = text.partition(" ")
-    return etag, datetime.fromisoformat(moment)
+    try:
+        when = datetime.fromisoformat(moment)
+    except ValueError:
+        return None
+    return (etag, when) if when.tzinfo is not None else None
 
 
 def _no_feed() -> HTTPError:
