@@ -372,3 +372,19 @@ def test_a_restricted_action_is_not_kept_cancelled_in_a_public_rebuild(tmp_path:
     build(folder)
     for path in (folder / "calendars").glob("*.ics"):
         assert b"Secret follow-up" not in path.read_bytes().replace(b"\r\n ", b""), path.name
+
+
+def test_a_kept_last_modified_that_does_not_read_as_one_is_ignored(tmp_path: Path) -> None:
+    import sqlalchemy
+    from test_web import serving
+
+    from conftest import database_url
+
+    folder = write_project(tmp_path / "p", MINIMAL)
+    assert run_cli(folder, "sync").code == 0
+    engine = sqlalchemy.create_engine(database_url(folder).replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("INSERT INTO meta (key, value) VALUES ('served:x', 'not a moment')"))
+    engine.dispose()
+    with serving(folder, "--as-of", AS_OF) as server:
+        assert server.request("/calendars/CR.ics").status == 200
