@@ -3,7 +3,8 @@ build them. Refreshed only on purpose, with ``python -m tests.refresh_golden``.
 
 * ``calendars/`` at the repository root: the feeds built from the shipped ``actions.yaml``
   with ``--as-of SHIPPED_AS_OF`` (a pinned moment, so a fresh clone rebuilds the same bytes in
-  any year). The suite fails when the code or ``actions.yaml`` changes them.
+  any year), over the committed folder itself, so that its SEQUENCEs continue and what it
+  showed before stays, cancelled. The suite fails when the code or ``actions.yaml`` changes them.
 * ``tests/golden/``: one feed of each kind (all, meetings, a party) built from GOLDEN_YAML, a
   small workplan holding every case the renderer distinguishes, with ``--as-of GOLDEN_AS_OF``.
 """
@@ -120,11 +121,14 @@ def build(project: Path, as_of: str, out: Path) -> None:
         raise RuntimeError(result.err)
 
 
-def build_shipped(tmp: Path) -> Path:
-    """The feeds of the shipped actions.yaml, built in a fresh copy of the project under *tmp*."""
+def build_shipped(tmp: Path, over: Path | None = None) -> Path:
+    """The feeds of the shipped actions.yaml, built in a fresh copy of the project under *tmp*
+    (a fresh database), into an empty folder or over a copy of the feeds in *over*."""
     folder = tmp / "shipped"
     folder.mkdir()
     shutil.copy(SHIPPED_ACTIONS, folder / "actions.yaml")
+    if over is not None and over.is_dir():
+        shutil.copytree(over, folder / "calendars")
     build(folder, SHIPPED_AS_OF, folder / "calendars")
     return folder / "calendars"
 

@@ -21,10 +21,8 @@ from golden_feeds import GOLDEN_DIR, GOLDEN_FEEDS, SHIPPED_CALENDARS, build_gold
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        built = build_shipped(Path(tmp))
-        if SHIPPED_CALENDARS.exists():
-            for old in SHIPPED_CALENDARS.glob("*.ics"):
-                old.unlink()
+        # over the committed feeds: their SEQUENCEs continue and what they showed stays, cancelled
+        built = build_shipped(Path(tmp), over=SHIPPED_CALENDARS)
         SHIPPED_CALENDARS.mkdir(exist_ok=True)
         for feed in sorted(built.glob("*.ics")):
             shutil.copy(feed, SHIPPED_CALENDARS / feed.name)

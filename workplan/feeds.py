@@ -132,6 +132,13 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
     def gone(withdrawn_at: datetime | None) -> bool:
         return withdrawn_at is not None and withdrawn_at <= cutoff
 
+    # DTSTAMP and LAST-MODIFIED: never later than the moment the feeds show (a feed built as of
+    # a past day carries nothing from after it, and stays the same whenever it is rebuilt)
+    ceiling = cutoff.replace(microsecond=0)
+
+    def stamp(moment: datetime) -> datetime:
+        return min(moment, ceiling)
+
     parties = tuple(
         FeedParty(pid, pick(name, {"name": names or {}}, "name"))
         for pid, name, names in session.execute(select(Party.id, Party.name, Party.names)
@@ -144,7 +151,7 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
             m.precision, m.timezone, pick(m.location or "", m.translations, "location"), m.url or "",
             pick(m.description or "", m.translations, "description"),
             meeting_status(m.status, m.start_day, ctx.as_of_day), gone(m.withdrawn_at), m.sequence,
-            max(m.updated_at, m.withdrawn_at) if gone(m.withdrawn_at) and m.withdrawn_at else m.updated_at,
+            stamp(max(m.updated_at, m.withdrawn_at) if gone(m.withdrawn_at) and m.withdrawn_at else m.updated_at),
         )
         for m in session.scalars(select(Meeting).order_by(Meeting.start_day, Meeting.id))
     )
@@ -192,7 +199,7 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
             r.due_at.replace(tzinfo=UTC).astimezone(ctx.tz) if r.due_at else None,
             r.due_kind, r.due_meeting, r.status,
             occurred.replace(tzinfo=UTC).astimezone(ctx.tz) if occurred else None,
-            gone(r.withdrawn_at), r.sequence + count, modified,
+            gone(r.withdrawn_at), r.sequence + count, stamp(modified),
         ))
         if made is not None and (r.action_id not in latest_change or made > latest_change[r.action_id]):
             latest_change[r.action_id] = made
@@ -240,7 +247,7 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
         actions.append(FeedAction(
             r.id, action_titles[r.id], pick(r.description or "", r.translations, "description"), r.source_meeting or "", titles.get(r.source_meeting or "", ""),
             r.source_ref or "", r.source_text or "", dict(r.due_spec or {}), r.visibility, gone(r.withdrawn_at),
-            r.sequence, modified, tuple(participants.get(r.id, ())), deps, tuple(assignments),
+            r.sequence, stamp(modified), tuple(participants.get(r.id, ())), deps, tuple(assignments),
         ))
     return FeedSet(group, parties, meetings, tuple(actions), titles)
 
@@ -268,6 +275,11 @@ def visible_to(fs: FeedSet, party: str | None = None) -> FeedSet:
         else a
         for a in actions
     ))
+
+
+def restricted_actions(sets: dict[str, FeedSet]) -> set[str]:
+    """The ids of the actions that are not public, in any of the feed sets."""
+    return {a.id for fs in sets.values() for a in fs.actions if a.visibility != "public"}
 
 
 def feed_sets_by_language(session: Session, ctx: ReadContext, shared: str,

@@ -119,6 +119,7 @@ def rebuild_calendars(project: dict[str, str | None]) -> None:
     from sqlalchemy import func, select
 
     from . import feeds, queries
+    from .feed_history import continued
     from .files import write_files
     from .i18n import current
     from .models import Event
@@ -137,8 +138,9 @@ def rebuild_calendars(project: dict[str, str | None]) -> None:
             party_langs = feeds.party_languages(session)
             sets = feeds.feed_sets_by_language(session, ctx, current(), party_langs)
         # as `workplan calendars` writes them: each party's feed in its language
-        written = write_files(folder, render_in_languages(sets, current(), party_langs,
-                                                          todo=(folder / "todo").is_dir()))
+        written = write_files(folder, continued(folder, ctx.as_of, lambda history: render_in_languages(
+            sets, current(), party_langs, todo=(folder / "todo").is_dir(), history=history),
+            feeds.restricted_actions(sets)))
         _built_from[str(folder)] = fingerprint
         log.info("calendars: %d of %d feeds written to %s", len(written.changed), written.total, folder)
     except WorkplanError as exc:

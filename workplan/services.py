@@ -98,12 +98,21 @@ def _hash(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _data_time(day: date | None, tz: ZoneInfo) -> datetime:
+def _data_time(day: date | None, tz: ZoneInfo, now: datetime) -> datetime:
     """A creation time derived from the data (the day of the source meeting), so that a fresh
-    clone builds the same feeds as the machine that built them first."""
+    clone builds the same feeds as the machine that built them first; never later than the sync
+    (*now*, naive UTC): a meeting dated next year was not created next year, and a DTSTAMP taken
+    from the future would go backwards at its first change."""
     if day is None:
         return EPOCH
-    return to_utc_naive(start_of_day(day, tz))
+    return min(to_utc_naive(start_of_day(day, tz)), now)
+
+
+def _unchanged(stored: str, digest: str, legacy: str) -> bool:
+    """Whether a row's stored hash says its content is *digest*'s. Hashes written before the
+    row's position (its place in the file) was left out of them are *legacy*: the same content,
+    so reordering the file, or upgrading, restamps nothing."""
+    return stored in (digest, legacy)
 
 
 def horizon_for(doc: spec.Document, now: datetime) -> date:
@@ -140,11 +149,19 @@ def _sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) 
     _sync_links(session, doc)
     _sync_assignments(session, doc, planned, titles_changed, tz, now_n, report)
     _import_progress(session, doc, now, report)
+    _no_stamp_from_the_future(session, now_n)
     set_meta(session, "actions_sha256", raw_digest)
     set_meta(session, "sync_horizon", horizon.isoformat())
     if previous_digest != raw_digest or not report.empty:
         mark_changed(session)
     return report
+
+
+def _no_stamp_from_the_future(session: Session, now: datetime) -> None:
+    """Bring back to the sync the rows that earlier versions stamped with a future day (the
+    date of a meeting not held yet): feeds would carry a DTSTAMP that later goes backwards."""
+    for model in (Meeting, Action, Assignment):
+        session.execute(update(model).where(model.updated_at > now).values(updated_at=now))
 
 
 def _sync_parties(session: Session, doc: spec.Document, now: datetime, report: SyncReport) -> None:
@@ -195,26 +212,31 @@ def _sync_meetings(session: Session, doc: spec.Document, tz: ZoneInfo, now: date
             title=m.title, kind=m.kind, start=m.start.iso(), start_day=m.start.day,
             end=m.end.iso() if m.end else None, end_day=end_day, precision=m.start.precision,
             timezone=m.timezone, location=m.location, url=m.url, status=m.status,
-            description=m.description, position=position,
+            description=m.description,
         )
         if m.translations:  # only then: an unchanged one-language file keeps its hashes
             fields["translations"] = m.translations
-        digest = _hash(fields)
+        digest = _hash(fields)  # the content only: moving a meeting within the file changes nothing
         row = existing.get(m.id)
+        if row is not None and row.withdrawn_at is None and _unchanged(
+                row.content_hash, digest, _hash({**fields, "position": row.position})):
+            row.content_hash, row.position = digest, position
+            continue
         if row is None:
             session.add(Meeting(id=m.id, content_hash=digest, sequence=0,
-                                updated_at=_data_time(m.start.day, tz), **fields))
+                                updated_at=_data_time(m.start.day, tz, now), position=position, **fields))
             report.added.append(f"meeting {m.id}")
-        elif row.content_hash != digest or row.withdrawn_at is not None:
+        else:
             moved = (row.start, row.end, row.title, row.status, row.timezone, _titles(row.translations)) != (
                 fields["start"], fields["end"], fields["title"], fields["status"], fields["timezone"],
                 _titles(fields.get("translations")))
             fields.setdefault("translations", None)
             for key, value in fields.items():
                 setattr(row, key, value)
-            row.content_hash, row.withdrawn_at, row.updated_at = digest, None, now
-            if moved:
+            # a restored meeting was last published cancelled: only a higher SEQUENCE undoes that
+            if moved or row.withdrawn_at is not None:
                 row.sequence += 1
+            row.content_hash, row.withdrawn_at, row.updated_at, row.position = digest, None, now, position
             report.changed.append(f"meeting {m.id}")
     for mid, row in existing.items():
         if mid not in doc.meetings and row.withdrawn_at is None:
@@ -244,7 +266,9 @@ def _sync_cadence(session: Session, doc: spec.Document, report: SyncReport) -> N
         report.withdrawn.append(f"cadence {kind}")
 
 
-def _action_fields(action: spec.Action, deadline: planning.Deadline, position: int) -> dict[str, Any]:
+def _action_fields(action: spec.Action, deadline: planning.Deadline) -> dict[str, Any]:
+    """What an action says, which its hash covers: not its place in the file (reordering the
+    file, or removing one action, changes no other)."""
     rec = action.recurrence
     return dict(
         title=action.title,
@@ -268,7 +292,6 @@ def _action_fields(action: spec.Action, deadline: planning.Deadline, position: i
         due_kind=deadline.kind,
         due_meeting=deadline.meeting,
         visibility=action.visibility,
-        position=position,
     )
 
 
@@ -285,23 +308,29 @@ def _sync_actions(
     titles_changed: set[str] = set()
     new: list[dict[str, Any]] = []  # inserted in bulk: a first sync adds thousands
     for position, action in enumerate(doc.actions.values()):
-        fields = _action_fields(action, deadlines[action.id], position)
+        fields = _action_fields(action, deadlines[action.id])
         digest = _hash(fields, list(action.depends_on))
         row = existing.get(action.id)
         if row is None:
             created = doc.meetings[action.source.meeting].start.day if (
                 action.source and action.source.meeting in doc.meetings) else None
-            new.append(dict(id=action.id, content_hash=digest, sequence=0, updated_at=_data_time(created, tz),
-                            **fields))
+            new.append(dict(id=action.id, content_hash=digest, sequence=0, updated_at=_data_time(created, tz, now),
+                            position=position, **fields))
             report.added.append(f"action {action.id}")
             continue
-        if row.content_hash == digest and row.withdrawn_at is None:
+        if row.withdrawn_at is None and _unchanged(
+                row.content_hash, digest, _hash({**fields, "position": row.position}, list(action.depends_on))):
+            if (row.content_hash, row.position) != (digest, position):
+                row.content_hash, row.position = digest, position
             continue
         if (row.title, _titles(row.translations)) != (action.title, _titles(fields.get("translations"))):
             titles_changed.add(action.id)
+        # a restored action was last published cancelled: only a higher SEQUENCE undoes that
         if (row.title, _titles(row.translations), row.due_date, row.due_at) != (
-                fields["title"], _titles(fields.get("translations")), fields["due_date"], fields["due_at"]):
+                fields["title"], _titles(fields.get("translations")), fields["due_date"], fields["due_at"]) \
+                or row.withdrawn_at is not None:
             row.sequence += 1
+        row.position = position
         fields.setdefault("translations", None)
         for key, value in fields.items():
             setattr(row, key, value)
@@ -367,14 +396,14 @@ def _sync_assignments(
             new.append(dict(
                 action_id=item.action_id, party_id=item.party_id, occurrence=item.occurrence,
                 due_date=d.day, due_at=due_at, due_kind=d.kind, due_meeting=d.meeting,
-                status="open", version=0, sequence=0, updated_at=_data_time(created, tz),
+                status="open", version=0, sequence=0, updated_at=_data_time(created, tz, now),
             ))
             report.added.append(label)
             continue
         moved = (row.due_date, row.due_at) != (d.day, due_at)
         if moved or row.due_kind != d.kind or row.due_meeting != d.meeting or row.withdrawn_at is not None \
                 or item.action_id in titles_changed:
-            if moved or item.action_id in titles_changed:
+            if moved or item.action_id in titles_changed or row.withdrawn_at is not None:
                 row.sequence += 1
             if row.withdrawn_at is not None:
                 report.added.append(label + " (restored)")

@@ -46,7 +46,7 @@ from sqlalchemy.exc import DatabaseError as SADatabaseError
 
 from . import feeds, tokens
 from .config import Settings, load_settings
-from .db import database_error, describe, ensure_schema, make_engine, session_scope
+from .db import database_error, describe, ensure_schema, make_engine, session_scope, set_meta
 from .errors import DatabaseError, UsageError, WorkplanError
 from .i18n import LANGUAGES, _, current, language, normalize
 from .models import FeedToken, Meta
@@ -137,8 +137,11 @@ class WorkplanApp:
         self._snapshot: _Snapshot | None = None
         self._boards: OrderedDict[tuple[str | None, str, str], Resource] = OrderedDict()
         # the validators last served per name: Last-Modified must move when the bytes do, even
-        # where the data keeps no time for the change (a party renamed)
-        self._seen: dict[str, Resource] = {}
+        # where the data keeps no time for the change (a party renamed, another --as-of). Kept
+        # in the database's meta table too ("served:" + a hash of the name), so that they hold
+        # across restarts and replicas; read again at each snapshot, written after each render.
+        self._seen: dict[str, tuple[str, datetime]] = {}
+        self._unsaved: dict[str, tuple[str, datetime]] = {}
         self._seen_lock = threading.Lock()
 
     # -- WSGI ---------------------------------------------------------------------------------
@@ -389,6 +392,11 @@ class WorkplanApp:
         """The feeds of the data as they are now, for today (the caller holds ``_rendering``)."""
         try:
             with session_scope(self.engine, self.url) as session:
+                served = {key: kept for key, value in session.execute(
+                    select(Meta.key, Meta.value).where(Meta.key.startswith(SERVED, autoescape=True)))
+                    if (kept := _served_value(value)) is not None}
+                with self._seen_lock:
+                    self._seen = {**served, **self._unsaved}
                 # label what is rendered with the revision read in the same snapshot as the data,
                 # not with the one the request saw (a request that read an older one re-renders
                 # once, and never labels newer data with an older revision or the reverse)
@@ -421,15 +429,19 @@ class WorkplanApp:
         from .render.ical import render_in_languages
 
         files = render_in_languages(feed_sets, shared, party_langs)  # no restricted action: public
-        return {name: self._remember("public:" + name, Resource.of(body, CALENDAR, modified))
-                for name, body in files.items()}
+        rendered = {name: self._remember("public:" + name, Resource.of(body, CALENDAR, modified))
+                    for name, body in files.items()}
+        self._save_served()
+        return rendered
 
     def _render_private(self, fs: feeds.FeedSet, lang: str, party: str, modified: datetime) -> Resource:
         from .render.ical import render_feeds
 
         with language(lang):
             body = render_feeds(feeds.visible_to(fs, party))[f"{party}.ics"]
-        return self._remember(f"private:{party}", Resource.of(body, CALENDAR, modified))
+        rendered = self._remember(f"private:{party}", Resource.of(body, CALENDAR, modified))
+        self._save_served()
+        return rendered
 
     def _render_board(self, ctx: ReadContext, modified: datetime, lang: str, default: str,
                       pinned: bool) -> Resource:
@@ -441,15 +453,51 @@ class WorkplanApp:
         return Resource.of(html.encode("utf-8"), HTML, modified)
 
     def _remember(self, name: str, r: Resource) -> Resource:
-        """*r*, with a Last-Modified later than the one served before if its bytes changed."""
+        """*r*, with the Last-Modified served before if its bytes are the same, and a later one
+        if they changed (by this process or an earlier one)."""
         now = datetime.now(UTC).replace(microsecond=0)
-        r = Resource(r.body, r.content_type, r.etag, min(r.last_modified, now))
+        modified = min(r.last_modified, now)
+        key = SERVED + hashlib.sha256(name.encode("utf-8")).hexdigest()[:40]
         with self._seen_lock:  # the snapshot's renderer and the other requests' renderers
-            before = self._seen.get(name)
-            if before is not None and before.etag != r.etag and r.last_modified <= before.last_modified:
-                r = Resource(r.body, r.content_type, r.etag, max(now, before.last_modified + timedelta(seconds=1)))
-            self._seen[name] = Resource(b"", r.content_type, r.etag, r.last_modified)
-        return r
+            before = self._seen.get(key)
+            if before is not None:
+                etag, served = before
+                if etag == r.etag:
+                    modified = served
+                elif modified <= served:
+                    modified = max(now, served + timedelta(seconds=1))
+            if before != (r.etag, modified):
+                self._seen[key] = self._unsaved[key] = (r.etag, modified)
+        return Resource(r.body, r.content_type, r.etag, modified)
+
+    def _save_served(self) -> None:
+        """Keep the validators just served in the database. A database that cannot take them
+        (read-only) costs only what this change prevents across restarts: the next process may
+        give changed bytes a Last-Modified no later than one already served."""
+        with self._seen_lock:
+            unsaved, self._unsaved = self._unsaved, {}
+        if not unsaved:
+            return
+        try:
+            with session_scope(self.engine, self.url, write=True) as session:
+                for key, value in unsaved.items():
+                    set_meta(session, key, f"{value[0]} {value[1].isoformat()}")
+                session.commit()
+        except (SADatabaseError, WorkplanError) as exc:
+            self._log(f"cannot keep the feeds' Last-Modified in the database: {exc}")
+
+
+SERVED = "served:"  # meta keys of the validators served last: "served:" + a hash of the feed's name
+
+
+def _served_value(text: str) -> tuple[str, datetime] | None:
+    """An ETag and the Last-Modified served with it, as kept; None for a value that is not one."""
+    etag, _sep, moment = text.partition(" ")
+    try:
+        when = datetime.fromisoformat(moment)
+    except ValueError:
+        return None
+    return (etag, when) if when.tzinfo is not None else None
 
 
 def _no_feed() -> HTTPError:

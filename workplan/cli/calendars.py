@@ -29,11 +29,13 @@ def calendars(app: App, out: Path | None, todo: bool, private: bool, as_of: str 
     --todo also tasks for the clients that show them. A party's feed is in its language (lang:
     in the actions file, else the group's first), all.ics and meetings.ics in --lang or LANG's.
     The folder is public: restricted actions are left out unless --private (each party's own
-    restricted actions in its feed; `workplan serve` gives them at /feeds/TOKEN.ics). Files whose
-    content did not change are left untouched; the others are replaced atomically, so a
-    subscriber never reads half a feed.
+    restricted actions in its feed; `workplan serve` gives them at /feeds/TOKEN.ics). Feeds
+    already in the folder are continued: SEQUENCE rises from theirs, and what they showed and
+    the data no longer does stays, cancelled. Files whose content did not change are left
+    untouched; the others are replaced atomically, so a subscriber never reads half a feed.
     """
     from .. import feeds
+    from ..feed_history import continued
     from ..files import write_files
     from ..i18n import current
     from ..render.ical import render_in_languages
@@ -44,7 +46,8 @@ def calendars(app: App, out: Path | None, todo: bool, private: bool, as_of: str 
         ctx = app.read_context(session, as_of)
         party_langs = feeds.party_languages(session, chosen_language())
         sets = feeds.feed_sets_by_language(session, ctx, shared, party_langs)
-    files = render_in_languages(sets, shared, party_langs, todo=todo, private=private)
+    files = continued(folder, ctx.as_of, lambda history: render_in_languages(
+        sets, shared, party_langs, todo=todo, private=private, history=history), feeds.restricted_actions(sets))
     written = write_files(folder, files)
     click.echo(ngettext("{changed} of {total} feed written to {folder}", "{changed} of {total} feeds written to {folder}",
                         written.total).format(

@@ -26,12 +26,15 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Timezone, vText
 
 from ..feeds import FeedAction, FeedAssignment, FeedMeeting, FeedSet
+
+if TYPE_CHECKING:
+    from ..feed_history import FeedHistory
 from ..i18n import _, current, long_date, month_year, ngettext, word
 
 PRODID = "-//workplan//calendar feeds//EN"
@@ -103,16 +106,19 @@ class Component:
     def add(self, name: str, value: Value) -> None:
         self.properties[name.upper()] = value
 
-    def to_ical(self) -> bytes:
+    def lines(self) -> dict[str, str]:
+        """Each property's content line, folded, in the order they are written."""
         props = self.properties
-        lines = [f"BEGIN:{self.name}"]
-        lines += [fold(_FORMAT[type(props[k])](k, props[k])) for k in _order(self.name, tuple(props))]
-        lines.append(f"END:{self.name}\r\n")
-        return "\r\n".join(lines).encode("utf-8")
+        return {k: fold(_FORMAT[type(props[k])](k, props[k])) for k in ordered_names(self.name, tuple(props))}
+
+    def to_ical(self, lines: dict[str, str] | None = None) -> bytes:
+        body = "\r\n".join((lines if lines is not None else self.lines()).values())
+        return f"BEGIN:{self.name}\r\n{body}\r\nEND:{self.name}\r\n".encode()
 
 
 @functools.cache
-def _order(component: str, names: tuple[str, ...]) -> tuple[str, ...]:
+def ordered_names(component: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The order in which the properties *names* of a *component* are written."""
     canonical = _CANONICAL[component]
     return (*(k for k in canonical if k in names), *sorted(k for k in names if k not in canonical))
 
@@ -379,11 +385,19 @@ def deadline_event(d: Deadline, domain: str) -> Component:
     return ev
 
 
-def deadline_todo(d: Deadline, domain: str) -> Component:
-    """The same deadline as a task: due on its day, completed when done or waived."""
+def deadline_todo(d: Deadline, domain: str, start: date | None = None) -> Component:
+    """The same deadline as a task: due on its day, completed when done or waived.
+
+    RFC 5546 §3.4.1 (PUBLISH of a VTODO) requires DTSTART and PRIORITY besides DTSTAMP, UID
+    and SUMMARY: the task starts on *start* (the day of the meeting that agreed it) or, without
+    one or when that is not earlier, the day before it is due (RFC 5545 §3.8.2.3: DUE later
+    than DTSTART); its PRIORITY is 0, undefined (RFC 5545 §3.8.1.9), as the workplan ranks no
+    deadline above another."""
     todo = Component("VTODO")
     _stamp(todo, d, f"task-{d.kind}-{d.key}@{domain}")
+    todo.add("dtstart", start if start is not None and start < d.day else d.day - timedelta(days=1))
     todo.add("due", d.day)
+    todo.add("priority", 0)
     todo.add("status", TODO_STATUS.get(d.status, "NEEDS-ACTION"))
     if TODO_STATUS.get(d.status) == "COMPLETED":
         todo.add("percent-complete", 100)
@@ -463,12 +477,13 @@ def action_deadline(action: FeedAction, owners: Sequence[FeedAssignment], meetin
 # the feeds
 
 
-def _calendar_head(timezone: str, name: str, description: str) -> bytes:
+def _calendar_head(timezone: str, name: str, description: str, publish: bool = True) -> bytes:
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
+    if publish:
+        cal.add("method", "PUBLISH")
     # TEXT, escaped: icalendar would write an unknown X- property raw, and a comma in it would
     # cut the name short in parsers that read it as a list (vobject does)
     cal.add("x-wr-calname", vText(name))
@@ -483,9 +498,11 @@ def _calendar_head(timezone: str, name: str, description: str) -> bytes:
 
 
 def render_in_languages(feed_sets: dict[str, FeedSet], shared: str, party_langs: dict[str, str],
-                        todo: bool = False, private: bool = False) -> dict[str, bytes]:
+                        todo: bool = False, private: bool = False,
+                        history: FeedHistory | None = None) -> dict[str, bytes]:
     """Every published feed, each party's in its language and the shared ones in *shared*:
-    what `workplan calendars`, the scheduler's rebuild and the server all publish."""
+    what `workplan calendars`, the scheduler's rebuild and the server all publish. With
+    *history* (a folder's feeds read back), each item continues what the folder showed."""
     from ..feeds import feed_party
     from ..gcpause import paused_gc
     from ..i18n import language
@@ -496,11 +513,12 @@ def render_in_languages(feed_sets: dict[str, FeedSet], shared: str, party_langs:
     with paused_gc():
         for lang, fs in feed_sets.items():
             with language(lang):
-                rendered[lang] = render_published(fs, todo=todo, private=private)
+                rendered[lang] = render_published(fs, todo=todo, private=private, history=history)
     return {name: rendered[party_langs.get(feed_party(name), shared)][name] for name in rendered[shared]}
 
 
-def render_published(fs: FeedSet, todo: bool = False, private: bool = False) -> dict[str, bytes]:
+def render_published(fs: FeedSet, todo: bool = False, private: bool = False,
+                     history: FeedHistory | None = None) -> dict[str, bytes]:
     """The feeds as they are written to a folder. By default they are public (the folder is
     published, even committed): no feed holds a restricted action or names one that an action
     waits on (it is "(restricted)"). With *private*, each party's feed also holds the restricted
@@ -512,39 +530,44 @@ def render_published(fs: FeedSet, todo: bool = False, private: bool = False) -> 
 
     restricted = [a for a in fs.actions if a.visibility != "public"]
     if not restricted:
-        return render_feeds(fs, todo)
-    out = render_feeds(visible_to(fs), todo)
+        return render_feeds(fs, todo, history)
+    out = render_feeds(visible_to(fs), todo, history)
     if not private:
         return out
     involved = sorted({p for a in restricted for p in (*a.with_, *(x.party for x in a.assignments))})
     for party in involved:
-        own = render_feeds(visible_to(fs, party), todo)
+        own = render_feeds(visible_to(fs, party), todo, history)
         for name in (f"{party}.ics", f"todo/{party}.ics"):
             if name in own:
                 out[name] = own[name]
     return out
 
 
-def render_feeds(fs: FeedSet, todo: bool = False) -> dict[str, bytes]:
+def render_feeds(fs: FeedSet, todo: bool = False, history: FeedHistory | None = None) -> dict[str, bytes]:
     """Every feed of the workplan: ``all.ics``, ``meetings.ics`` and ``<PARTY>.ics`` per party;
-    with *todo*, also ``todo/all.ics`` and ``todo/<PARTY>.ics``: the same deadlines as VTODOs."""
+    with *todo*, also ``todo/all.ics`` and ``todo/<PARTY>.ics``: the same deadlines as VTODOs.
+    With *history*, each item's SEQUENCE and stamps continue what the folder showed."""
     domain = fs.group.domain
     names = {p.id: p.name for p in fs.parties}
     titles = fs.meeting_titles
+    starts = {m.id: m.start_day for m in fs.meetings}
     events: dict[str, bytes] = {}
     todos: dict[str, bytes] = {}
+
+    def finish(component: Component) -> bytes:
+        return component.to_ical() if history is None else history.carried(component)
 
     zones = b"".join(tz.to_ical() for tz in timezones(fs.meetings))
     meeting_keys = []
     for m in fs.meetings:
         key = f"meeting:{m.id}"
-        events[key] = meeting_event(m, domain).to_ical()
+        events[key] = finish(meeting_event(m, domain))
         meeting_keys.append(key)
 
-    def keep(key: str, d: Deadline) -> None:
-        events[key] = deadline_event(d, domain).to_ical()
+    def keep(key: str, d: Deadline, action: FeedAction) -> None:
+        events[key] = finish(deadline_event(d, domain))
         if todo:
-            todos[key] = deadline_todo(d, domain).to_ical()
+            todos[key] = finish(deadline_todo(d, domain, starts.get(action.source_meeting)))
 
     public: list[tuple[date, int, str]] = []
     per_party: dict[str, list[tuple[date, int, str]]] = {p.id: [] for p in fs.parties}
@@ -555,7 +578,7 @@ def render_feeds(fs: FeedSet, todo: bool = False) -> dict[str, bytes]:
         owners_all = {a.party for a in action.assignments}
         for occurrence, owners in sorted(occurrences.items()):
             key = f"action:{action.id}:{occurrence}"
-            keep(key, action_deadline(action, owners, titles, names))
+            keep(key, action_deadline(action, owners, titles, names), action)
             due = owners[0].due_date
             if action.visibility == "public":
                 public.append((due, position, key))
@@ -564,7 +587,7 @@ def render_feeds(fs: FeedSet, todo: bool = False) -> dict[str, bytes]:
                     per_party[party].append((due, position, key))
             for a in owners:
                 akey = f"assignment:{action.id}:{a.party}:{occurrence}"
-                keep(akey, assignment_deadline(action, a, titles, names))
+                keep(akey, assignment_deadline(action, a, titles, names), action)
                 per_party.setdefault(a.party, []).append((a.due_date, position, akey))
 
     group = fs.group
@@ -584,16 +607,32 @@ def render_feeds(fs: FeedSet, todo: bool = False) -> dict[str, bytes]:
         ))
     out: dict[str, bytes] = {}
     end = b"END:VCALENDAR\r\n"
+
+    def calendar(name: str, description: str, zones: bytes, body: bytes) -> bytes:
+        if body:
+            return _calendar_head(group.timezone, name, description) + zones + body + end
+        # RFC 5545 wants at least one component and RFC 5546's PUBLISH at least one event or
+        # task: an empty feed is a plain calendar (no METHOD) holding the group's time zone
+        return _calendar_head(group.timezone, name, description, publish=False) + _group_zone(fs) + end
+
     for feed in feeds:
         body = b"".join(events[k] for k in (*feed.meetings, *feed.deadlines))
-        out[feed.filename] = _calendar_head(group.timezone, feed.name, feed.description) + zones + body + end
+        out[feed.filename] = calendar(feed.name, feed.description, zones, body)
     if todo:
         for feed in feeds:
             if feed.filename == "meetings.ics":
                 continue
-            body = b"".join(todos[k] for k in feed.deadlines)
-            out[f"todo/{feed.filename}"] = _calendar_head(
-                group.timezone, _("{name} — tasks").format(name=feed.name),
-                feed.description + " " + _("As tasks (VTODO), without meetings.")
-            ) + body + end
+            out[f"todo/{feed.filename}"] = calendar(
+                _("{name} — tasks").format(name=feed.name),
+                feed.description + " " + _("As tasks (VTODO), without meetings."),
+                b"", b"".join(todos[k] for k in feed.deadlines))
     return out
+
+
+def _group_zone(fs: FeedSet) -> bytes:
+    """The group's VTIMEZONE over the years of its meetings (2000 when it has none)."""
+    years = [y for m in fs.meetings for y in (m.start_day.year, m.end_day.year)] or [2000]
+    zone = Timezone.from_tzinfo(ZoneInfo(fs.group.timezone), fs.group.timezone,
+                                date(min(years), 1, 1), date(max(years) + 1, 1, 1))
+    text: bytes = zone.to_ical()
+    return text
