@@ -194,17 +194,6 @@ def test_not_utf8_is_reported(tmp_path: Path) -> None:
     assert "actions.yaml:1:1: the file is not UTF-8 text" in result.err
 
 
-@pytest.mark.usefixtures("db_backend")
-def test_csv_never_starts_a_formula(tmp_path: Path) -> None:
-    text = MINIMAL.replace("title: First action", "title: \"=HYPERLINK(\\\"http://x\\\",\\\"y\\\")\"")
-    folder = write_project(tmp_path / "p", text)
-    out = run_cli(folder, "list", "--format", "csv").out
-    for line in out.splitlines()[1:]:
-        for cell in line.split(","):
-            assert not cell.startswith(("=", "+", "-", "@")), line
-    assert "'=HYPERLINK" in out
-
-
 def test_party_name_cannot_carry_a_header(tmp_path: Path) -> None:
     text = MINIMAL.replace("name: Costa Rica,", 'name: "Costa Rica\\r\\nBcc: everyone@example.org",')
     folder = write_project(tmp_path / "p", text)

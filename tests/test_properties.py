@@ -11,110 +11,15 @@ Example counts are bounded and the examples derandomised, so the suite is stable
 from __future__ import annotations
 
 import tempfile
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from workplans import HEAD, SLOW, _day, _json, _project
 
-from conftest import MINIMAL, run_cli
-
-HEAD = MINIMAL[:MINIMAL.index("meetings:")]  # the group, its parties and the members set
-CLOSED = {"done", "waived", "cancelled"}
-START = date(2020, 1, 1)
-SLOW = settings(max_examples=12, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-def _day(n: int) -> str:
-    return (START + timedelta(days=n)).isoformat()
-
-
-def _project(folder: Path, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "actions.yaml").write_text(text, encoding="utf-8")
-    return folder
-
-
-def _json(folder: Path, *args: str) -> Any:
-    result = run_cli(folder, *args, "--format", "json")
-    assert result.code == 0, (args, result)
-    return result.json()
-
-
-# ---------------------------------------------------------------------------
-# blocked, and --as-of
-
-
-OWNERS = [["TS"], ["CR"], ["members"], ["TS", "PA"], []]
-
-
-@st.composite
-def workplans(draw: st.DrawFn) -> tuple[str, dict[str, list[str]], list[tuple[str, ...]]]:
-    n = draw(st.integers(2, 6))
-    deps: dict[str, list[str]] = {}
-    lines = ["meetings:\n  - {id: m1, title: First, kind: face-to-face, start: 2019-12-01, status: held}\n",
-             "actions:\n"]
-    for i in range(n):
-        aid = f"x{i}"
-        deps[aid] = sorted(draw(st.sets(st.sampled_from([f"x{j}" for j in range(i)]), max_size=2))) if i else []
-        owners = draw(st.sampled_from(OWNERS))
-        due = draw(st.one_of(st.none(), st.integers(0, 365).map(_day)))
-        lines.append(f"  - id: {aid}\n    title: Action {i}\n    owners: [{', '.join(owners)}]\n"
-                     + (f"    due: {due}\n" if due else "")
-                     + (f"    depends_on: [{', '.join(deps[aid])}]\n" if deps[aid] else ""))
-    changes = draw(st.lists(st.tuples(
-        st.sampled_from(sorted(deps)), st.sampled_from(["TS", "CR", "PA", "members"]),
-        st.sampled_from(["start", "done", "waive", "cancel", "reopen"]), st.integers(0, 400)), max_size=8))
-    commands = [(verb, aid, "--party", party, "--on", _day(day), "--note", "generated")
-                for aid, party, verb, day in changes]
-    return HEAD + "".join(lines), deps, commands
-
-
-@SLOW
-@given(workplans(), st.lists(st.integers(-5, 410), min_size=1, max_size=3))
-def test_blocked_and_as_of_hold_for_generated_workplans(
-        plan: tuple[str, dict[str, list[str]], list[tuple[str, ...]]], as_ofs: list[int]) -> None:
-    text, deps, commands = plan
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = _project(Path(tmp) / "p", text)
-        assert run_cli(folder, "sync", "-q").code == 0
-        for command in commands:
-            result = run_cli(folder, *command)
-            # refused changes (not allowed from the current status, not an owner) are usage errors
-            assert result.code in (0, 2), (command, result)
-            assert "internal error" not in result.err
-        history = _json(folder, "log", "--as-of", "2199-12-31")
-        for n in as_ofs:
-            moment = _day(n)
-            shown = _json(folder, "log", "--as-of", moment)
-            assert all(e["on"][:10] <= moment for e in shown), (moment, shown)
-            assert shown == [e for e in history if e["on"][:10] <= moment]
-            rows = _json(folder, "list", "--as-of", moment)
-            _check_statuses(rows, history, moment)
-            _check_blocked(rows, deps)
-
-
-def _check_statuses(rows: list[dict[str, Any]], history: list[dict[str, Any]], moment: str) -> None:
-    for row in rows:
-        events = [e for e in history if (e["action"], e["party"]) == (row["action"], row["party"])
-                  and e["on"][:10] <= moment]
-        expected = max(events, key=lambda e: (e["on"], e["id"]))["to"] if events else "open"
-        assert row["status"] == expected, (moment, row, events)
-
-
-def _check_blocked(rows: list[dict[str, Any]], deps: dict[str, list[str]]) -> None:
-    open_actions = {r["action"] for r in rows if r["status"] not in CLOSED}
-    owned = {r["action"] for r in rows}
-    for row in rows:
-        if row["status"] in CLOSED:
-            assert row["blocked_by"] == [], row
-            continue
-        # a dependency nobody owns can never be closed, so it blocks too
-        waiting = [d for d in deps[row["action"]] if d in open_actions or d not in owned]
-        assert row["blocked_by"] == waiting, (row, deps)
-
+from conftest import run_cli
 
 # ---------------------------------------------------------------------------
 # moving a meeting
