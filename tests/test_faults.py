@@ -33,13 +33,6 @@ def test_truncated_database_file_is_one_sentence(tmp_path: Path) -> None:
     assert str(db) in result.err and "Traceback" not in result.err
 
 
-def test_control_character_is_pointed_at(tmp_path: Path) -> None:
-    folder = write_project(tmp_path / "p", MINIMAL.replace("First action", "First\x0baction"))
-    result = run_cli(folder, "check")
-    assert result.code == 2
-    assert result.err == "actions.yaml:15:17: the file contains the control character U+000B, which YAML does not allow\n"
-
-
 def test_locked_database_is_one_sentence_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sqlite3
 
