@@ -7,15 +7,10 @@ import sys
 import pytest
 
 from conftest import MINIMAL, REPO, SHIPPED_ACTIONS
-from workplan import db as wpdb
 from workplan import spec
 from workplan.errors import ValidationFailed
 
 sys.path.insert(0, str(REPO / "bench"))
-
-
-def test_head_revision_read_from_the_files_is_alembics() -> None:
-    assert wpdb.head_revision() == wpdb._alembic_script().get_current_head()
 
 
 def test_libyaml_and_python_read_the_same_document(monkeypatch: pytest.MonkeyPatch) -> None:
