@@ -202,8 +202,8 @@ def test_hostile_title_in_digest(tmp_path: Path) -> None:
 def test_names_cannot_inject_headers(tmp_path: Path) -> None:
     from conftest import MINIMAL, write_project
 
-    # a line break in a party or group name is refused by the loader (test_hostile_input,
-    # test_hardening_regressions); the rest must be quoted
+    # a line break in a party or group name is refused by the loader (test_check.py:
+    # test_party_name_cannot_carry_a_header, test_the_group_name_and_domain_cannot_carry_a_header); the rest must be quoted
     hostile = (MINIMAL.replace("name: Costa Rica", 'name: "Costa Rica <x@evil> \\"q\\""')
                .replace("name: Test Group", 'name: "Test Bcc: evil@example.org"'))
     folder = write_project(tmp_path / "p", hostile)
