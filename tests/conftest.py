@@ -190,26 +190,34 @@ class Result:
         return json.loads(self.out)
 
 
-# Every run that failed or wrote to stderr is appended to one file per session, which
-# tests/test_zz_no_traceback.py (moved to the end of the run) greps for tracebacks.
-_capture: dict[str, Path] = {}
+# The runs of `run_cli` that failed or wrote to stderr are kept until the test that made them ends
+# (runs made while a module or session fixture is set up count for the first test that uses it);
+# the autouse fixture `no_traceback` then fails that test if one of them printed a traceback or an
+# internal error (issue 8), whatever order the tests run in. `--debug` runs are left out: showing
+# the traceback is what that flag is for.
+TRACEBACK_SIGNS = ("Traceback", "internal error", "error interno")
+_runs: list[tuple[tuple[str, ...], Result]] = []
 
 
-@pytest.fixture(scope="session", autouse=True)
-def captured_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("captured-output")
-    _capture["file"] = folder / "runs.txt"
-    return folder
+def tracebacks_in(runs: list[tuple[tuple[str, ...], Result]]) -> list[str]:
+    """The runs among *runs* that printed a traceback or an internal error, one line each."""
+    return [f"workplan {' '.join(args)[:300]} (exit {result.code}):\n{result.out[-4000:]}{result.err}"
+            for args, result in runs
+            if any(sign in result.out or sign in result.err for sign in TRACEBACK_SIGNS)]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `last` run after every other one (they judge what the others left)."""
-    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+@pytest.fixture(autouse=True)
+def no_traceback() -> Iterator[None]:
+    """Fails the test whose own commands printed a traceback or an internal error."""
+    yield
+    found, runs = tracebacks_in(_runs), len(_runs)
+    _runs.clear()
+    if found:
+        pytest.fail(f"{len(found)} of this test's {runs} failing runs printed a traceback:\n" + "\n".join(found)[:5000],
+                    pytrace=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "last: run after every other test")
-
     # A run stopped by SIGTERM (a CI time-out, `kill`) ends like one stopped by Ctrl-C, so
     # pytest_sessionfinish still drops its schemas.
     def _interrupt(signum: int, frame: object) -> None:
@@ -219,11 +227,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _record(args: tuple[str, ...], result: Result) -> None:
-    if "file" not in _capture or "--debug" in args or (result.code == 0 and not result.err):
+    if "--debug" in args or (result.code == 0 and not result.err):
         return
-    test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
-    with _capture["file"].open("a", encoding="utf-8") as fh:
-        fh.write(f"=== {test}: workplan {' '.join(args)[:300]} (exit {result.code})\n{result.out[-4000:]}{result.err}\n")
+    _runs.append((args, result))
 
 
 def run_cli(cwd: Path, *args: str) -> Result:

@@ -1,14 +1,22 @@
-"""Validation: every error at once, as FILE:LINE:COL: message, exit 2, database untouched."""
+"""Validation: every error at once, as FILE:LINE:COL: message, exit 2, database untouched.
+
+Also: check agrees with sync over generated files (issue 18); what the property-based tests and
+the bad-input catalogue found, kept fixed (issue 8): too many meetings, dates outside the planning
+years, time zones that are no file name, headers smuggled into names and addresses, a control
+character pointed at."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from workplans import HEAD, _project
 
 from conftest import MINIMAL, database_url, dump_database, run_cli, write_project
-
-pytestmark = pytest.mark.usefixtures("db_backend")
 
 
 def check(tmp_path: Path, text: str) -> tuple[int, list[str]]:
@@ -17,6 +25,7 @@ def check(tmp_path: Path, text: str) -> tuple[int, list[str]]:
     return result.code, [line for line in result.err.splitlines() if line.startswith("actions.yaml:")]
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_minimal_file_is_valid(tmp_path: Path) -> None:
     folder = write_project(tmp_path / "p", MINIMAL)
     result = run_cli(folder, "check")
@@ -56,6 +65,7 @@ CASES = [
 ]
 
 
+@pytest.mark.usefixtures("db_backend")
 @pytest.mark.parametrize(("name", "text", "line", "message"), CASES, ids=[c[0] for c in CASES])
 def test_each_error_is_reported_with_its_position(tmp_path: Path, name: str, text: str, line: int,
                                                    message: str) -> None:
@@ -66,6 +76,7 @@ def test_each_error_is_reported_with_its_position(tmp_path: Path, name: str, tex
     assert matching[0].startswith(f"actions.yaml:{line}:"), matching[0]
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_cycle_is_printed(tmp_path: Path) -> None:
     text = broken("    due: 2020-04-01\n", "    due: 2020-04-01\n    depends_on: [a2]\n")
     code, lines = check(tmp_path, text)
@@ -73,12 +84,14 @@ def test_cycle_is_printed(tmp_path: Path) -> None:
     assert any("dependency cycle: a1 → a2 → a1" in entry for entry in lines), lines
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_yaml_syntax_error_has_position(tmp_path: Path) -> None:
     code, lines = check(tmp_path, MINIMAL.replace("owners: [TS]", "owners: [TS"))
     assert code == 2
     assert len(lines) == 1 and "YAML syntax error" in lines[0]
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_warnings_do_not_fail(tmp_path: Path) -> None:
     text = broken("    owners: [TS]\n", "").replace("due: 2020-04-01", "due: 2019-01-01")
     folder = write_project(tmp_path / "p", text)
@@ -95,6 +108,7 @@ ALL_AT_ONCE = (
 )
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_broken_file_reports_everything_and_leaves_database_unchanged(tmp_path: Path) -> None:
     folder = write_project(tmp_path / "p", MINIMAL)
     first = run_cli(folder, "sync")
@@ -116,6 +130,7 @@ def test_broken_file_reports_everything_and_leaves_database_unchanged(tmp_path: 
     assert dump_database(url) == before
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_missing_project_is_one_sentence(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "overdue")
     assert result.code == 2
@@ -177,6 +192,7 @@ REFUSED = [
 ]
 
 
+@pytest.mark.usefixtures("db_backend")
 @pytest.mark.parametrize(("name", "text", "line", "column", "message"), REFUSED, ids=[c[0] for c in REFUSED])
 def test_check_refuses_what_sync_would_refuse_or_withdraw(tmp_path: Path, name: str, text: str, line: int,
                                                           column: int, message: str) -> None:
@@ -196,12 +212,14 @@ def test_check_refuses_what_sync_would_refuse_or_withdraw(tmp_path: Path, name: 
     assert dump_database(url) == before
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_a_bad_meeting_date_is_one_error_not_three(tmp_path: Path) -> None:
     code, lines = check(tmp_path, broken("start: 2020-03-10, end", "start: 2020-02-30, end"))
     assert code == 2
     assert lines == ["actions.yaml:10:55: meeting m1 start: '2020-02-30' is not a valid date"]
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_a_recurring_action_may_start_from_a_broken_meeting_without_a_second_error(tmp_path: Path) -> None:
     text = broken("start: 2020-03-10, end", "start: 2020-02-30, end").replace(
         "    due: 2020-04-01\n", "    repeat: quarter\n")
@@ -210,6 +228,7 @@ def test_a_recurring_action_may_start_from_a_broken_meeting_without_a_second_err
     assert len(lines) == 1 and "is not a valid date" in lines[0], lines
 
 
+@pytest.mark.usefixtures("db_backend")
 @pytest.mark.parametrize(("until", "last"), [("20211231", "2021-12-31"), ("20211231T235959", "2021-12-31"),
                                              ("20211231T000000Z", "2021-11-30")])
 def test_rrule_until_is_a_day_or_a_moment(tmp_path: Path, until: str, last: str) -> None:
@@ -223,6 +242,7 @@ def test_rrule_until_is_a_day_or_a_moment(tmp_path: Path, until: str, last: str)
     assert days[0] == "2020-01-31" and days[-1] == last
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_check_speaks_spanish_about_recurrences_and_gaps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANG", "es_ES.UTF-8")
     cases = {name: text for name, text, *_rest in REFUSED}
@@ -234,6 +254,7 @@ def test_check_speaks_spanish_about_recurrences_and_gaps(tmp_path: Path, monkeyp
         assert code == 2 and len(lines) == 1 and words in lines[0], lines
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_progress_on_a_rule_that_never_matches_is_one_error(tmp_path: Path) -> None:
     code, lines = check(tmp_path, recurring("FREQ=MONTHLY;COUNT=0", "    progress:\n      - {party: CR, status: done, "
                                             "on: 2020-05-01, occurrence: 2020-04-15}\n"))
@@ -241,9 +262,222 @@ def test_progress_on_a_rule_that_never_matches_is_one_error(tmp_path: Path) -> N
     assert len(lines) == 1 and "yields no occurrence" in lines[0], lines
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_until_before_from_and_a_bad_rule_are_both_said(tmp_path: Path) -> None:
     code, lines = check(tmp_path, recurring("FREQ=HOURLY", "    until: 2019-01-01\n"))
     assert code == 2
     assert [line.split(": ", 1)[1] for line in lines] == [
         "action a1: rrule 'FREQ=HOURLY': occurrences are days, so FREQ is DAILY, WEEKLY, MONTHLY or YEARLY, not HOURLY",
         "action a1: 'until' is before 'from'"]
+
+
+# ---------------------------------------------------------------------------
+# check agrees with sync (issue 18)
+#
+# Every piece of a generated file is drawn from a list that says whether it is valid (an oracle
+# written here, not the validator's rules): check must exit 0 exactly when every piece is, sync
+# must then succeed and withdraw nothing the file still holds, and otherwise both must exit 2
+# and write nothing, so that read commands go on working from what was synced before.
+
+AGREE = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+RRULES = [  # (rule, valid: it yields at least one occurrence, at most one a day)
+    ("FREQ=MONTHLY;BYMONTHDAY=15", True), ("FREQ=WEEKLY;BYDAY=MO,TH", True), ("FREQ=DAILY;COUNT=3", True),
+    ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", True), ("FREQ=MONTHLY;BYDAY=-1FR;UNTIL=20201231", True),
+    ("RRULE:FREQ=MONTHLY;INTERVAL=2;UNTIL=20210101T000000Z", True),
+    ("FREQ=HOURLY", False), ("FREQ=MINUTELY;COUNT=5", False), ("FREQ=SECONDLY;UNTIL=20200102", False),
+    ("FREQ=DAILY;BYHOUR=3,4", False), ("FREQ=DAILY;INTERVAL=0", False), ("FREQ=YEARLY;BYMONTH=13", False),
+    ("FREQ=MONTHLY;COUNT=0", False), ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", False),
+    ("FREQ=MONTHLY;UNTIL=2021-12-31", False), ("FREQ=MONTHLY;UNTIL=20191231", False), ("FREQ=SOMETIMES", False),
+    ("FREQ=MONTHLY;BYMONTHDAY=0", False), ("FREQ=MONTHLY;BYDAY=6FR", False),
+]
+REPEATS = [  # (repeat, from, until, valid)
+    ("quarter", "2020-01-01", None, True), ("month", "2020-02-10", "2020-05-31", True),
+    ("year", "2020-03-01", "2020-06-01", False), ("semester", "2020-02-01", "2020-06-30", False),
+]
+DUES = [("2020-04-01", True), ("2020-06-30T10:00", True), ('{meeting: m1, offset: "-7d"}', True),
+        ("2020-02-30", False), ("2020-13-01", False), ("2020-04-01T25:00", False)]
+OWNER_LISTS = [(["TS"], True), (["members"], True), (["CR", "PA"], True), ([], True), (["XX"], False)]
+EXTRA_PARTIES = [(None, True), ("NI", True), ("cr", False), ("pA", False), ("ALL", False), ("meetings", False)]
+M1_STARTS = [("2020-03-10", True), ("2020-02-30", False)]
+M2_STARTS = [(None, True), ("2024-03-10T01:30", True), ("2024-03-10T03:30", True), ("2024-03-10T02:30", False)]
+
+
+@st.composite
+def mixed_files(draw: st.DrawFn) -> tuple[str, bool, dict[str, list[str]]]:
+    """(actions.yaml, whether every piece is valid, each action's owners as party ids)."""
+    valid: list[bool] = []
+
+    def pick(options: list[Any]) -> Any:
+        choice = draw(st.sampled_from(options))
+        valid.append(choice[-1])
+        return choice[0] if len(choice) == 2 else choice[:-1]
+
+    extra = pick(EXTRA_PARTIES)
+    m1, m2 = pick(M1_STARTS), pick(M2_STARTS)
+    lines = [HEAD.replace("sets:", (f"  - {{id: {extra}, name: Extra, kind: member}}\n" if extra else "") + "sets:"),
+             "meetings:\n", f"  - {{id: m1, title: First, kind: face-to-face, start: {m1}, status: held}}\n"]
+    if m2:
+        lines.append(f"  - {{id: m2, title: Late, kind: virtual, start: {m2}, timezone: America/New_York}}\n")
+    lines.append("actions:\n")
+    owners_of: dict[str, list[str]] = {}
+    for i in sorted(draw(st.sets(st.integers(0, 4), min_size=1, max_size=4))):
+        aid = f"x{i}"
+        owners = pick(OWNER_LISTS)
+        owners_of[aid] = [p for name in owners for p in (["CR", "PA"] if name == "members" else [name])]
+        lines.append(f"  - id: {aid}\n    title: Action {i}\n    owners: [{', '.join(owners)}]\n")
+        form = draw(st.sampled_from(["due", "rrule", "repeat", "none"]))
+        if form == "due":
+            due = pick(DUES)
+            lines.append(f"    due: {due if due.startswith('{') else repr(due)}\n")
+        elif form == "rrule":
+            lines.append(f"    rrule: \"{pick(RRULES)}\"\n    from: 2020-01-01\n")
+        elif form == "repeat":
+            repeat, start, until = pick(REPEATS)
+            lines.append(f"    repeat: {repeat}\n    from: {start}\n" + (f"    until: {until}\n" if until else ""))
+    return "".join(lines), all(valid), owners_of
+
+
+BASELINE = HEAD + """\
+meetings:
+  - {id: m1, title: First, kind: face-to-face, start: 2020-03-10, status: held}
+actions:
+""" + "".join(f"  - {{id: x{i}, title: Action {i}, owners: [members], rrule: FREQ=MONTHLY, from: 2020-01-01}}\n"
+              for i in range(5))
+
+
+def _live(db: Path) -> tuple[set[str], set[str], set[tuple[str, str]]]:
+    """(live actions, withdrawn actions, live (action, party) pairs) as stored."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        actions = dict(con.execute("select id, withdrawn_at is not null from action").fetchall())
+        pairs = set(con.execute("select action_id, party_id from assignment where withdrawn_at is null").fetchall())
+    finally:
+        con.close()
+    return {a for a, gone in actions.items() if not gone}, {a for a, gone in actions.items() if gone}, pairs
+
+
+@AGREE
+@given(mixed_files())
+def test_check_passes_exactly_when_sync_succeeds_and_keeps_what_the_file_holds(
+        generated: tuple[str, bool, dict[str, list[str]]]) -> None:
+    text, expected_valid, owners_of = generated
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = _project(Path(tmp) / "p", BASELINE)
+        assert run_cli(folder, "sync", "-q").code == 0
+        db = folder / ".workplan" / "workplan.db"
+        before = db.read_bytes()
+        (folder / "actions.yaml").write_text(text, encoding="utf-8")
+        check = run_cli(folder, "check")
+        sync = run_cli(folder, "sync", "-q")
+        assert check.code == (0 if expected_valid else 2), (text, check.err)
+        assert sync.code == check.code, (text, check.err, sync.err)  # never 1: a refusal is the file's fault
+        if not expected_valid:
+            assert db.read_bytes() == before  # nothing written
+            assert run_cli(folder, "list", "--format", "json").code == 2  # the file is named, not the database
+            return
+        live, withdrawn, pairs = _live(db)
+        assert live == set(owners_of), (text, live)
+        assert withdrawn == {f"x{i}" for i in range(5)} - set(owners_of)  # only what the file no longer holds
+        for aid, owners in owners_of.items():
+            for party in owners:
+                assert (aid, party) in pairs, (text, aid, party)  # every owner keeps something to deliver
+        assert run_cli(folder, "list", "--format", "json").code == 0
+
+
+def test_every_listed_rule_is_judged_as_the_list_says(tmp_path: Path) -> None:
+    """The generated files above draw from these lists at random; each entry is also run once."""
+    folder = _project(tmp_path / "p", BASELINE)
+    wrong = []
+    for rule, valid in RRULES:
+        text = HEAD + f"actions:\n  - {{id: x0, title: Action, owners: [TS], rrule: \"{rule}\", from: 2020-01-01}}\n"
+        (folder / "actions.yaml").write_text(text, encoding="utf-8")
+        result = run_cli(folder, "check")
+        if result.code != (0 if valid else 2):
+            wrong.append((rule, result.code, result.err))
+    assert not wrong
+
+
+def test_a_huge_number_of_meetings_is_a_validation_error(tmp_path: Path) -> None:
+    # int() of more than 4300 digits raises ValueError inside Python itself
+    folder = write_project(tmp_path / "p", MINIMAL.replace("at_least: 1", "at_least: " + "9" * 5000))
+    result = run_cli(folder, "check")
+    assert result.code == 2
+    assert result.err.startswith("actions.yaml:12:46: at_least must be a whole number of meetings, at least 1, not '999")
+    assert len(result.err) < 400  # the value is not quoted back whole
+
+
+@pytest.mark.parametrize(("written", "column"), [
+    ("10000-04-01", 10), ("0000-04-01", 10), ("0001-01-01T00:00+14:00", 10), ("9999-12", 10), ("1899-12-31", 10),
+])
+def test_dates_outside_the_planning_years_are_refused(tmp_path: Path, written: str, column: int) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL.replace("due: 2020-04-01", f"due: {written}"))
+    result = run_cli(folder, "check")
+    assert result.code == 2, result
+    assert f"actions.yaml:18:{column}: due of action a1: '{written}' " in result.err
+    assert "Traceback" not in result.err and "internal error" not in result.err
+
+
+@pytest.mark.usefixtures("db_backend")
+@pytest.mark.parametrize(("meeting", "offset"), [("2199-03-10", "+9999w"), ("1900-01-01", "-9999w")])
+def test_the_first_and_last_planning_years_do_not_overflow(tmp_path: Path, meeting: str, offset: str) -> None:
+    """A meeting at either end of the accepted years, a deadline the largest offset away from it,
+    and reads at moments as far east and west as time zones go: every command answers."""
+    text = MINIMAL.replace("start: 2020-03-10, end: 2020-03-11", f"start: {meeting}, end: {meeting}").replace(
+        "due: {next: virtual, after: m1}", f"due: {{meeting: m1, offset: {offset}}}")
+    folder = write_project(tmp_path / "p", text)
+    for args in (("sync",), ("overdue",), ("list", "--format", "json"), ("calendars",), ("agenda",),
+                 ("agenda", "--next-virtual"), ("meetings",), ("digest", "--all", "--out", "d"), ("graph",),
+                 ("overdue", "--as-of", "2199-12-31T23:59-12:00"), ("overdue", "--as-of", "1900-01-01T00:00+14:00"),
+                 ("done", "a2", "--on", "1900-01-01T00:00+14:00"), ("log",)):
+        result = run_cli(folder, *args)
+        assert result.code == 0, (args, result)
+        assert "internal error" not in result.err
+
+
+@pytest.mark.parametrize("name", ["x" * 5000, "America", "../../etc/passwd", "."])
+def test_a_time_zone_that_is_no_file_name_is_a_validation_error(tmp_path: Path, name: str) -> None:
+    # a 5000-character zone name made ZoneInfo raise "File name too long" (OSError)
+    folder = write_project(tmp_path / "p", MINIMAL.replace("timezone: America/Panama", f"timezone: '{name}'"))
+    result = run_cli(folder, "check")
+    assert result.code == 2, result
+    assert result.err.startswith("actions.yaml:2:") and "group timezone: unknown time zone" in result.err
+    assert len(result.err) < 300
+
+
+@pytest.mark.parametrize(("old", "new"), [("name: Test Group", 'name: "Test\\r\\nBcc: x@example.org"'),
+                                          ("domain: test.example.org", 'domain: "example.org\\nBcc: x"')])
+def test_the_group_name_and_domain_cannot_carry_a_header(tmp_path: Path, old: str, new: str) -> None:
+    # both reach the headers of every digest (Subject, From, Message-ID)
+    folder = write_project(tmp_path / "p", MINIMAL.replace(old, new))
+    result = run_cli(folder, "check")
+    assert result.code == 2, result
+    assert result.err.startswith("actions.yaml:2:")
+    assert "the group's name or domain contains a line break or control character" in result.err
+
+
+def test_control_character_is_pointed_at(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL.replace("First action", "First\x0baction"))
+    result = run_cli(folder, "check")
+    assert result.code == 2
+    assert result.err == "actions.yaml:15:17: the file contains the control character U+000B, which YAML does not allow\n"
+
+
+def test_party_name_cannot_carry_a_header(tmp_path: Path) -> None:
+    text = MINIMAL.replace("name: Costa Rica,", 'name: "Costa Rica\\r\\nBcc: everyone@example.org",')
+    folder = write_project(tmp_path / "p", text)
+    result = run_cli(folder, "check")
+    assert result.code == 2
+    assert "actions.yaml:5:" in result.err and "party CR: the name contains a line break" in result.err
+
+
+@pytest.mark.parametrize("address", ["a@b.org\\r\\nBcc: x@y.org", "<a@b.org>", "a@b", "a b@c.org"])
+def test_bad_addresses_are_refused(tmp_path: Path, address: str) -> None:
+    text = MINIMAL.replace("email: [cr@example.org]", f'email: ["{address}"]')
+    folder = write_project(tmp_path / "p", text)
+    result = run_cli(folder, "check")
+    assert result.code == 2
+    assert "is not an email address" in result.err

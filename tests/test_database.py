@@ -1,4 +1,6 @@
-"""The shared deployment: migrations, concurrent users, a sync under readers (issue 6)."""
+"""The database: migrations, concurrent users, a sync under readers (issue 6), and the faults it
+meets for real, each one sentence (issue 8): a corrupt, truncated or locked file, a server that does
+not answer, a URL that does not parse."""
 
 from __future__ import annotations
 
@@ -12,16 +14,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from conftest import MINIMAL, database_url, new_postgres_url, run_cli, write_project
+from conftest import MINIMAL, database_url, new_postgres_url, run_cli, scalar, write_project
 from workplan import db as wpdb
-
-pytestmark = pytest.mark.usefixtures("db_backend")
 
 
 def _empty_url(tmp_path: Path, db_backend: str, name: str) -> str:
     return f"sqlite:///{tmp_path / name}" if db_backend == "sqlite" else new_postgres_url()
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_new_database_is_created_at_head(tmp_path: Path) -> None:
     folder = write_project(tmp_path / "p", MINIMAL)
     assert run_cli(folder, "sync").code == 0
@@ -114,6 +115,7 @@ def _worker(url: str, seed: int, queue: multiprocessing.Queue) -> None:  # type:
     queue.put(outcomes)
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_concurrent_status_changes_lose_nothing(tmp_path: Path) -> None:
     folder = write_project(tmp_path / "p", MINIMAL)
     assert run_cli(folder, "sync").code == 0
@@ -162,6 +164,7 @@ def _big_file(n: int, version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.usefixtures("db_backend")
 def test_sync_under_reads_is_all_or_nothing(tmp_path: Path) -> None:
     n = 2000
     folder = write_project(tmp_path / "p", _big_file(n, "v1"))
@@ -206,3 +209,68 @@ while not os.path.exists(stop):
     titles = {r.title.split()[0] for r in rows}
     print("+".join(sorted(titles)), len(rows), flush=True)
 """
+
+
+def test_corrupt_database_file_is_one_sentence(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL)
+    assert run_cli(folder, "sync").code == 0
+    db = folder / ".workplan" / "workplan.db"
+    for f in db.parent.glob("workplan.db-*"):
+        f.unlink()
+    data = db.read_bytes()
+    db.write_bytes(data[:100] + b"\x00garbage" * 64 + data[612:2048])
+    result = run_cli(folder, "overdue")
+    assert result.code == 1
+    assert result.err.startswith("workplan: ") and str(db) in result.err
+    assert result.err.count("\n") == 1 and "Traceback" not in result.err
+
+
+def test_truncated_database_file_is_one_sentence(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL)
+    db = folder / ".workplan" / "workplan.db"
+    db.parent.mkdir()
+    db.write_bytes(b"SQLite format 3\x00" + b"\x01" * 20)
+    result = run_cli(folder, "list")
+    assert result.code == 1
+    assert str(db) in result.err and "Traceback" not in result.err
+
+
+def test_locked_database_is_one_sentence_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    folder = write_project(tmp_path / "p", MINIMAL)
+    assert run_cli(folder, "sync").code == 0
+    db = folder / ".workplan" / "workplan.db"
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        monkeypatch.setenv("WORKPLAN_DATABASE_BUSY_TIMEOUT", "1")
+        result = run_cli(folder, "done", "a1", "--party", "CR")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.code == 1
+    assert result.err == f"workplan: the database {db} is busy (locked by another process); try again\n"
+    assert scalar(f"sqlite:///{db}", "select count(*) from event") == 0
+    assert run_cli(folder, "done", "a1", "--party", "CR").code == 0
+
+
+def test_unreachable_server_is_one_sentence(tmp_path: Path) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL)
+    result = run_cli(folder, "--db", "postgresql+psycopg://postgres@127.0.0.1:9/nowhere?connect_timeout=2", "list")
+    assert result.code == 1
+    assert result.err.startswith("workplan: cannot reach the database postgresql+psycopg://postgres@127.0.0.1:9/nowhere")
+    assert result.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("url", ["::::", "postgresql://user:s3cret@host:port/db"])
+def test_a_database_url_that_does_not_parse_is_a_usage_error(tmp_path: Path, url: str) -> None:
+    folder = write_project(tmp_path / "p", MINIMAL)
+    result = run_cli(folder, "--db", url, "list")
+    assert result.code == 2
+    assert result.err == ("workplan: the database URL (database.url, WORKPLAN_DATABASE_URL or --db) does not parse; "
+                          "write sqlite:///FILE or postgresql://USER@HOST/DATABASE\n")
+
+
+def test_head_revision_read_from_the_files_is_alembics() -> None:
+    assert wpdb.head_revision() == wpdb._alembic_script().get_current_head()

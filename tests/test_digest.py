@@ -1,4 +1,5 @@
-"""`workplan digest`: one .eml per recipient, whose sections agree with the listing commands."""
+"""`workplan digest`: one .eml per recipient, whose sections agree with the listing commands; a
+party whose only open task has no deadline reads it in a section of its own, with its age (issue 18)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import commitments
 import pytest
 import yaml
+from commitments import _project
 from golden import check_golden
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -199,8 +202,8 @@ def test_hostile_title_in_digest(tmp_path: Path) -> None:
 def test_names_cannot_inject_headers(tmp_path: Path) -> None:
     from conftest import MINIMAL, write_project
 
-    # a line break in a party or group name is refused by the loader (test_hostile_input,
-    # test_hardening_regressions); the rest must be quoted
+    # a line break in a party or group name is refused by the loader (test_check.py:
+    # test_party_name_cannot_carry_a_header, test_the_group_name_and_domain_cannot_carry_a_header); the rest must be quoted
     hostile = (MINIMAL.replace("name: Costa Rica", 'name: "Costa Rica <x@evil> \\"q\\""')
                .replace("name: Test Group", 'name: "Test Bcc: evil@example.org"'))
     folder = write_project(tmp_path / "p", hostile)
@@ -230,3 +233,35 @@ def test_a_body_reads_back_as_written(text: str) -> None:
     assert back.replace("\r\n", "\n") == written + ("" if written.endswith("\n") or not written else "\n")
     body = wire.split(b"\r\n\r\n", 1)[1]
     assert all(len(line) <= 76 and not line.endswith((b" ", b"\t")) for line in body.split(b"\r\n"))
+
+
+@pytest.mark.usefixtures("db_backend")
+def test_a_party_whose_only_open_task_has_no_deadline_reads_it_in_its_digest(tmp_path: Path) -> None:
+    folder = _project(tmp_path)
+    out = tmp_path / "out"
+    assert run_cli(folder, "digest", "--all", "--as-of", commitments.AS_OF, "--out", str(out), "--lang", "en").code == 0
+    text, html = parts(read_eml(out / "GT.eml"))
+    section = " ".join(text_section(text, "OPEN, NO DEADLINE (").split())
+    assert section.startswith("OPEN, NO DEADLINE (1) * agreed 82 days ago: Keep the focal points informed"), section
+    assert "[a3] GT · no deadline" in section and 'Source: First, "2"' in section
+    assert [(r["data-action"], r["data-parties"], r["data-age-days"]) for r in html_rows(html, "no-deadline")] \
+        == [("a3", "GT", "82")]
+    assert "agreed 82 days ago" in html
+    assert "No open commitment is without a deadline." in " ".join(text_section(
+        parts(read_eml(out / "PA.eml"))[0], "OPEN, NO DEADLINE (0)").split())
+
+    # the secretariat's group-wide digest: every open one, the oldest first, the unknown age last;
+    # a closed one is not open any more
+    ts_text, ts_html = parts(read_eml(out / "TS.eml"))
+    rows = [(r["data-action"], r["data-parties"], r.get("data-age-days")) for r in html_rows(ts_html, "no-deadline")]
+    assert rows == [("a3", "GT", "82"), ("a5", "CR", "82"), ("a4", "CR", None)]
+    ts_section = text_section(ts_text, "OPEN, NO DEADLINE (3)")
+    assert "a6" not in ts_section and "[a4] CR · no deadline" in " ".join(ts_section.split())
+
+    # in Spanish
+    es = tmp_path / "es"
+    assert run_cli(folder, "digest", "--party", "GT", "--as-of", commitments.AS_OF, "--out", str(es), "--lang", "es").code == 0
+    es_text, es_html = parts(read_eml(es / "GT.eml"))
+    es_section = " ".join(text_section(es_text, "ABIERTO, SIN PLAZO (").split())
+    assert es_section.startswith("ABIERTO, SIN PLAZO (1) * acordado hace 82 días: Keep the focal points"), es_section
+    assert "Abierto, sin plazo (1)" in es_html and "acordado hace 82 días" in es_html

@@ -190,3 +190,16 @@ def test_a_meeting_recorded_held_is_planned_before_it_begins() -> None:
     before = planning.compliance(CADENCE.values(), facts, date(2018, 5, 1))
     face = next(p for p in before if p.kind == "face-to-face" and p.label == "2018")
     assert (face.verdict, face.held, face.scheduled) == ("scheduled", [], ["f2018"])
+
+
+# open commitments without a deadline (issue 18): never overdue, aged from their source meeting
+def test_the_rule_and_the_age() -> None:
+    assert planning.open_without_deadline("open", None) and planning.open_without_deadline("in_progress", None)
+    assert not planning.open_without_deadline("open", date(2020, 1, 1))
+    for closed in ("done", "waived", "cancelled"):
+        assert not planning.open_without_deadline(closed, None)
+    today = date(2020, 6, 1)
+    assert planning.commitment_age(date(2020, 3, 11), today) == 82
+    assert planning.commitment_age(today, today) == 0
+    assert planning.commitment_age(None, today) is None
+    assert planning.commitment_age(date(2020, 6, 2), today) is None  # agreed after the day asked about

@@ -1,5 +1,6 @@
-"""The test command keeps its promises on a shared PostgreSQL server (issue 18): every schema a run
-creates is dropped, also when the run is interrupted, and runs alive elsewhere are left alone."""
+"""The test command keeps its promises: on a shared PostgreSQL server (issue 18) every schema a run
+creates is dropped, also when the run is interrupted, and runs alive elsewhere are left alone; a
+command that prints a traceback fails the test that ran it, whatever order the tests run in."""
 
 from __future__ import annotations
 
@@ -99,3 +100,43 @@ def test_no_test_reads_files_outside_the_repository() -> None:
     offenders = [f"{path.name}:{n}" for path in sorted((REPO / "tests").glob("*.py")) if path.name != Path(__file__).name
                  for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
     assert offenders == []
+
+
+CRASHING = '''
+import click
+import pytest
+from conftest import run_cli
+
+
+def _boom(self, ctx):
+    raise RuntimeError("boom")
+
+
+def test_crashes(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(click.Command, "invoke", _boom)
+    assert run_cli(tmp_path, "check").code == 1
+
+
+def test_crashes_under_debug(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(click.Command, "invoke", _boom)
+    with pytest.raises(RuntimeError):
+        run_cli(tmp_path, "--debug", "check")
+
+
+def test_fails_in_one_sentence(tmp_path) -> None:
+    assert run_cli(tmp_path, "check").code == 2
+'''
+
+
+def test_a_traceback_fails_the_test_that_printed_it_and_no_other(tmp_path: Path) -> None:
+    (tmp_path / "test_inner.py").write_text(CRASHING, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
+    # the crashing test runs first, then the others: none of them may inherit its failure
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+                           "-p", "conftest", str(tmp_path / "test_inner.py")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "internal error: RuntimeError: boom" in proc.stdout
+    assert re.search(r"^ERROR .*test_inner.py::test_crashes - ", proc.stdout, re.MULTILINE), proc.stdout[-3000:]
+    assert re.search(r"\b3 passed, 1 error\b", proc.stdout), proc.stdout[-3000:]
+    assert conftest.tracebacks_in([(("check",), conftest.Result(2, "", "workplan: no actions.yaml here\n"))]) == []

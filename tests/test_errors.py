@@ -1,4 +1,4 @@
-"""Every kind of bad input, run through the real command line as a separate process (issue 8).
+"""Errors: every kind of bad input, run through the real command line as a separate process (issue 8).
 
 Each case is a project folder (an actions file, sometimes a workplan.toml, a template or a
 damaged database) and a command line. Each must fail with a usage or operation error (exit 2
