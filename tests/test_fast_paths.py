@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from conftest import MINIMAL, REPO, SHIPPED_ACTIONS, database_url, run_cli, scalar, write_project
 from workplan import db as wpdb
 from workplan import formatting, planning, queries, spec, tables
-from workplan.cli.app import App
 from workplan.errors import ValidationFailed
 from workplan.i18n import language
 from workplan.models import Action, Assignment, Event
+from workplan.project import Project as App
 from workplan.statuses import CLOSED, STATUSES
 from workplan.timeutil import from_utc_naive
 

@@ -24,7 +24,6 @@ import signal
 import sys
 import threading
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
 
-    from .cli.app import App
+    from .project import Project
 
 log = logging.getLogger("workplan.scheduler")
 
@@ -79,12 +78,10 @@ def parse_schedule(text: str, tz: ZoneInfo) -> CronTrigger:
 # the jobs: module-level functions with plain arguments, since APScheduler pickles them
 
 
-def _open(project: dict[str, str | None]) -> App:
-    from .cli.app import App
+def _open(where: dict[str, str | None]) -> Project:
+    from .project import Project
 
-    config, file = project.get("config"), project.get("file")
-    return App(Path(project.get("cwd") or "."), config=Path(config) if config else None, db=project.get("db"),
-               file=Path(file) if file else None, debug=False)
+    return Project.at(where, warn=log.warning)
 
 
 def send_weekly_digests(project: dict[str, str | None]) -> None:
@@ -153,16 +150,9 @@ def rebuild_calendars(project: dict[str, str | None]) -> None:
 # wiring
 
 
-def _project_args(app: App) -> dict[str, str | None]:
-    def absolute(path: Path | None) -> str | None:
-        return str((app.cwd / path).resolve()) if path is not None else None
-
-    return {"cwd": str(app.cwd), "config": absolute(app._config), "db": app._db, "file": absolute(app._file)}
-
-
-def _install_jobs(scheduler: Any, app: App, tz: ZoneInfo) -> None:
+def _install_jobs(scheduler: Any, app: Project, tz: ZoneInfo) -> None:
     trigger = parse_schedule(app.settings.get("digest.schedule"), tz)
-    args = [_project_args(app)]
+    args = [app.where()]
     digest: dict[str, Any] = {}
     existing = scheduler.get_job(DIGEST_JOB)
     if existing is not None and existing.next_run_time is not None and (
@@ -180,7 +170,7 @@ def _install_jobs(scheduler: Any, app: App, tz: ZoneInfo) -> None:
                       next_run_time=datetime.now(tz))
 
 
-def start_background(app: App) -> BackgroundScheduler:
+def start_background(app: Project) -> BackgroundScheduler:
     """Start the scheduler in background threads of this process (used by `workplan serve`)."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -209,7 +199,7 @@ def start_background(app: App) -> BackgroundScheduler:
     return scheduler
 
 
-def run_foreground(app: App) -> None:
+def run_foreground(app: Project) -> None:
     """`workplan scheduler`: run until SIGTERM or SIGINT, then let a running job finish."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from ..i18n import ngettext
-from .app import App, pass_app
-from .params import as_of_option, chosen_language, lang_option
+from ..project import Project
+from .app import pass_project
+from .params import as_of_option, lang_option
 
 
 @click.command()
@@ -21,8 +22,8 @@ from .params import as_of_option, chosen_language, lang_option
                    "that is not published to everyone).")
 @as_of_option
 @lang_option
-@pass_app
-def calendars(app: App, out: Path | None, todo: bool, private: bool, as_of: str | None) -> None:
+@pass_project
+def calendars(app: Project, out: Path | None, todo: bool, private: bool, as_of: str | None) -> None:
     """Write the iCalendar feeds: all.ics, meetings.ics and one PARTY.ics per party.
 
     Meetings are events; deadlines are all-day events (every calendar shows those), and with
@@ -41,10 +42,10 @@ def calendars(app: App, out: Path | None, todo: bool, private: bool, as_of: str 
     from ..render.ical import render_in_languages
 
     folder = out if out is not None else app.settings.calendars_dir
-    shared = chosen_language() or current()  # all.ics and meetings.ics
+    shared = app.language or current()  # all.ics and meetings.ics
     with app.session() as session:
         ctx = app.read_context(session, as_of)
-        party_langs = feeds.party_languages(session, chosen_language())
+        party_langs = feeds.party_languages(session, app.language)
         sets = feeds.feed_sets_by_language(session, ctx, shared, party_langs)
     files = continued(folder, ctx.as_of, lambda history: render_in_languages(
         sets, shared, party_langs, todo=todo, private=private, history=history), feeds.restricted_actions(sets))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .app import App, pass_app
+from ..project import Project
+from .app import pass_project
 
 
 @click.group("db")
@@ -13,8 +14,8 @@ def db() -> None:
 
 
 @db.command()
-@pass_app
-def current(app: App) -> None:
+@pass_project
+def current(app: Project) -> None:
     """Print the database's schema revision and the one this workplan needs."""
     from ..db import current_revision, describe, head_revision, make_engine
 
@@ -30,8 +31,8 @@ def current(app: App) -> None:
 
 
 @db.command()
-@pass_app
-def upgrade(app: App) -> None:
+@pass_project
+def upgrade(app: Project) -> None:
     """Migrate the database to the schema this workplan needs (a new one is created at it)."""
     from ..db import describe, make_engine
     from ..db import upgrade as run_upgrade

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 import click
 
 from ..i18n import _, ngettext
-from .app import App, pass_app
-from .params import chosen_language
+from ..project import Project
+from .app import pass_project
 
 if TYPE_CHECKING:
     from ..mail import Outcome
 
 
-def send(app: App, party: str | None, as_of: str | None, resend_stale: bool) -> None:
+def send(app: Project, party: str | None, as_of: str | None, resend_stale: bool) -> None:
     """`workplan digest --send`: each recipient's digest at most once for the period."""
     from .. import mail, reports
     from ..errors import UsageError
@@ -28,7 +28,7 @@ def send(app: App, party: str | None, as_of: str | None, resend_stale: bool) -> 
         who = reports.recipients(session, party)
         if not who:
             raise UsageError(_("no party has an email address, so there is no digest to send"))
-        prepared, skipped = mail.plan(session, ctx, who, chosen_language())
+        prepared, skipped = mail.plan(session, ctx, who, app.language)
 
     def report(outcome: Outcome) -> None:
         word = _status_word(outcome.status)
@@ -104,7 +104,7 @@ def _counted(status: str, count: int) -> str:
     return forms.get(status, f"{{count}} {status}").format(count=count)
 
 
-def status(app: App, party: str | None, as_of: str | None, fmt: str) -> None:
+def status(app: Project, party: str | None, as_of: str | None, fmt: str) -> None:
     """`workplan digest --status`: the send log of the period, one line per recipient."""
     from .. import mail, reports
     from ..formatting import dumps, table
@@ -139,7 +139,7 @@ def status(app: App, party: str | None, as_of: str | None, fmt: str) -> None:
             parties=", ".join(undecided)))
 
 
-def mark_sent(app: App, party: str | None, as_of: str | None) -> None:
+def mark_sent(app: Project, party: str | None, as_of: str | None) -> None:
     """`workplan digest --mark-sent`: a person confirmed that unconfirmed digests arrived."""
     from .. import mail, reports
 
@@ -155,8 +155,8 @@ def mark_sent(app: App, party: str | None, as_of: str | None) -> None:
 
 
 @click.command()
-@pass_app
-def scheduler(app: App) -> None:
+@pass_project
+def scheduler(app: Project) -> None:
     """Run the scheduler in the foreground: the weekly digest and the calendars rebuild.
 
     The weekly digest goes out on digest.schedule (default "mon 08:00", in the group's time

@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 
 from ..i18n import _
-from .app import App, pass_app
-from .params import as_of_option, chosen_language, lang_option
+from ..project import Project
+from .app import pass_project
+from .params import as_of_option, lang_option
 
 
-def _write_or_print(app: App, text: str | bytes, out: Path | None) -> None:
+def _write_or_print(app: Project, text: str | bytes, out: Path | None) -> None:
     data = text.encode("utf-8") if isinstance(text, str) else text
     if out is None:
         click.echo(data.decode("utf-8"), nl=False)  # every document here is UTF-8 text
@@ -35,8 +36,8 @@ def _write_or_print(app: App, text: str | bytes, out: Path | None) -> None:
               help="Markdown, HTML (for a browser or print) or plain text.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
-@pass_app
-def agenda(app: App, which: str, meeting_id: str | None, as_of: str | None, fmt: str, out: Path | None) -> None:
+@pass_project
+def agenda(app: Project, which: str, meeting_id: str | None, as_of: str | None, fmt: str, out: Path | None) -> None:
     """The agenda of a meeting, written from what is due, late or blocked.
 
     Sections: opening; adoption of the agenda; items due at this meeting; overdue actions by
@@ -75,8 +76,8 @@ def agenda(app: App, which: str, meeting_id: str | None, as_of: str | None, fmt:
               help="Record the digests whose send was never confirmed as sent (someone checked they arrived).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Output of --status.")
-@pass_app
-def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: Path | None, send: bool,
+@pass_project
+def digest(app: Project, party: str | None, everyone: bool, as_of: str | None, out: Path | None, send: bool,
            resend_stale: bool, show_status: bool, mark_sent: bool, fmt: str) -> None:
     """Status digests by email: overdue, due soon, blocked and at risk, completed, upcoming meetings.
 
@@ -108,7 +109,7 @@ def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: 
         _write_digests(app, party, as_of, out)
 
 
-def _write_digests(app: App, party: str | None, as_of: str | None, out: Path) -> None:
+def _write_digests(app: Project, party: str | None, as_of: str | None, out: Path) -> None:
     from .. import reports
     from ..files import write_files
     from ..i18n import language
@@ -119,7 +120,7 @@ def _write_digests(app: App, party: str | None, as_of: str | None, out: Path) ->
     with app.session() as session:
         ctx = app.read_context(session, as_of)
         who = reports.recipients(session, party)
-        items = [(p.lang, p.digest) for p in prepare(session, ctx, who, chosen_language())]
+        items = [(p.lang, p.digest) for p in prepare(session, ctx, who, app.language)]
     templates = Templates(app.settings.templates_dir)
     messages = {}
     for lang, item in items:
@@ -140,8 +141,8 @@ def _write_digests(app: App, party: str | None, as_of: str | None, out: Path) ->
 @lang_option
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
-@pass_app
-def graph(app: App, fmt: str, all_actions: bool, as_of: str | None, out: Path | None) -> None:
+@pass_project
+def graph(app: Project, fmt: str, all_actions: bool, as_of: str | None, out: Path | None) -> None:
     """The dependency graph, each action coloured by its state.
 
     Green done, red overdue, orange blocked, yellow at risk, blue in progress, grey open.

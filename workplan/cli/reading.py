@@ -10,7 +10,8 @@ import click
 
 from ..gcpause import paused_gc
 from ..i18n import _, ngettext
-from .app import App, pass_app
+from ..project import Project
+from .app import emit, pass_project
 from .params import DATE, as_of_option, format_option, lang_option
 
 STATUS_CHOICES = click.Choice(
@@ -31,8 +32,8 @@ def _owner_option(f: Callable[..., None]) -> Callable[..., None]:
 @as_of_option
 @format_option
 @lang_option
-@pass_app
-def list_(app: App, owner: str | None, status: str | None, tag: str | None, due_before: str | None,
+@pass_project
+def list_(app: Project, owner: str | None, status: str | None, tag: str | None, due_before: str | None,
           due_after: str | None, as_of: str | None, fmt: str) -> None:
     """Actions and their assignments, one line per assignment."""
     from .. import formatting, queries
@@ -48,7 +49,7 @@ def list_(app: App, owner: str | None, status: str | None, tag: str | None, due_
             due_after=parse_when(due_after, ctx.tz).day if due_after else None,
         )
         rows = queries.assignment_rows(db, ctx, filters)
-    app.emit(formatting.rows(rows, fmt))
+    emit(formatting.rows(rows, fmt))
 
 
 @click.command()
@@ -56,14 +57,14 @@ def list_(app: App, owner: str | None, status: str | None, tag: str | None, due_
 @as_of_option
 @format_option
 @lang_option
-@pass_app
-def show(app: App, action_id: str, as_of: str | None, fmt: str) -> None:
+@pass_project
+def show(app: Project, action_id: str, as_of: str | None, fmt: str) -> None:
     """One action: its source, deadline, owners, dependencies and each assignment's state."""
     from .. import formatting, queries
 
     with app.reading() as db:
         detail = queries.action_detail(db, app.read_context(db, as_of), action_id)
-    app.emit(formatting.detail(detail, fmt))
+    emit(formatting.detail(detail, fmt))
 
 
 @click.command()
@@ -71,8 +72,8 @@ def show(app: App, action_id: str, as_of: str | None, fmt: str) -> None:
 @as_of_option
 @format_option
 @lang_option
-@pass_app
-def overdue(app: App, owner: str | None, as_of: str | None, fmt: str) -> None:
+@pass_project
+def overdue(app: Project, owner: str | None, as_of: str | None, fmt: str) -> None:
     """Overdue assignments, most overdue first, with days late and what blocks them."""
     from .. import formatting, queries
 
@@ -83,7 +84,7 @@ def overdue(app: App, owner: str | None, as_of: str | None, fmt: str) -> None:
     if not rows and fmt == "table":
         click.echo(_("nothing is overdue"))
         return
-    app.emit(formatting.rows(rows, fmt, kind="overdue"))
+    emit(formatting.rows(rows, fmt, kind="overdue"))
 
 
 @click.command()
@@ -92,8 +93,8 @@ def overdue(app: App, owner: str | None, as_of: str | None, fmt: str) -> None:
 @as_of_option
 @format_option
 @lang_option
-@pass_app
-def upcoming(app: App, days: int, owner: str | None, as_of: str | None, fmt: str) -> None:
+@pass_project
+def upcoming(app: Project, days: int, owner: str | None, as_of: str | None, fmt: str) -> None:
     """Open assignments due within the next N days."""
     from .. import formatting, queries
 
@@ -105,7 +106,7 @@ def upcoming(app: App, days: int, owner: str | None, as_of: str | None, fmt: str
         click.echo(ngettext("nothing is due in the next {days} day", "nothing is due in the next {days} days",
                             days).format(days=days))
         return
-    app.emit(formatting.rows(rows, fmt))
+    emit(formatting.rows(rows, fmt))
 
 
 @click.command()
@@ -114,8 +115,8 @@ def upcoming(app: App, days: int, owner: str | None, as_of: str | None, fmt: str
 @as_of_option
 @format_option
 @lang_option
-@pass_app
-def log(app: App, action_id: str | None, party: str | None, as_of: str | None, fmt: str) -> None:
+@pass_project
+def log(app: Project, action_id: str | None, party: str | None, as_of: str | None, fmt: str) -> None:
     """The event history (every status change), oldest first."""
     from .. import formatting, queries
 
@@ -124,15 +125,15 @@ def log(app: App, action_id: str | None, party: str | None, as_of: str | None, f
     if not entries and fmt == "table":
         click.echo(_("no events"))
         return
-    app.emit(formatting.log(entries, fmt))
+    emit(formatting.log(entries, fmt))
 
 
 @click.command()
 @as_of_option
 @format_option
 @lang_option
-@pass_app
-def meetings(app: App, as_of: str | None, fmt: str) -> None:
+@pass_project
+def meetings(app: Project, as_of: str | None, fmt: str) -> None:
     """Meetings, and cadence compliance per period (which semester lacks its virtual meeting)."""
     from .. import formatting, queries
 
@@ -140,7 +141,7 @@ def meetings(app: App, as_of: str | None, fmt: str) -> None:
         ctx = app.read_context(db, as_of)
         items = queries.meetings(db, ctx.as_of_day)
         periods = queries.cadence_compliance(db, ctx)
-    app.emit(formatting.meetings(items, periods, fmt))
+    emit(formatting.meetings(items, periods, fmt))
 
 
 COMMANDS = (list_, show, overdue, upcoming, log, meetings)

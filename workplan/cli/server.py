@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from ..i18n import _
-from .app import App, pass_app
+from ..project import Project
+from .app import pass_project
 from .params import as_of_option
 
 
@@ -23,8 +24,8 @@ from .params import as_of_option
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
               help="Requests answered at once.")
 @as_of_option
-@pass_app
-def serve(app: App, host: str, port: int, no_scheduler: bool, threads: int, as_of: str | None) -> None:
+@pass_project
+def serve(app: Project, host: str, port: int, no_scheduler: bool, threads: int, as_of: str | None) -> None:
     """Serve the status board, the calendar feeds and the next virtual meeting's agenda over HTTP.
 
     Routes: / (status board), /calendars/NAME.ics (all, meetings, PARTY), /feeds/TOKEN.ics (a
@@ -71,7 +72,7 @@ def serve(app: App, host: str, port: int, no_scheduler: bool, threads: int, as_o
     click.echo(_("workplan: server stopped"), err=True)
 
 
-def _start_scheduler(app: App) -> Any:
+def _start_scheduler(app: Project) -> Any:
     """The weekly digest and the rebuild of calendars/, in this process (see workplan.scheduler)."""
     from ..scheduler import start_background
 
@@ -87,8 +88,8 @@ def feeds() -> None:
 @click.argument("party", metavar="PARTY")
 @click.option("--rotate", is_flag=True, help="Issue a new token; the party's old URL stops working at once.")
 @click.option("--revoke", is_flag=True, help="Revoke the party's token; its URL stops working at once.")
-@pass_app
-def token(app: App, party: str, rotate: bool, revoke: bool) -> None:
+@pass_project
+def token(app: Project, party: str, rotate: bool, revoke: bool) -> None:
     """Issue the private feed URL of PARTY and print it, once (only a hash of it is kept).
 
     The URL is built from the server.base_url setting, as webcal:// (calendar apps subscribe

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..i18n import _, word
-from .app import App
+from ..project import Project
 from .params import DATE
 
 _HELP = {
@@ -29,7 +29,7 @@ def _status_command(verb: str) -> click.Command:
     @click.option("--note", default="", help="Why; required to waive.")
     @click.option("--by", default="", help="Who is recording the change.")
     @click.pass_obj
-    def command(app: App, action_id: str, party: str | None, occurrence: str | None, on: str | None,
+    def command(app: Project, action_id: str, party: str | None, occurrence: str | None, on: str | None,
                 note: str, by: str) -> None:
         from .. import services
         from ..timeutil import parse_event_moment, parse_when
