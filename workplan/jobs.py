@@ -8,11 +8,18 @@ inside, so that importing this module costs nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .feed_history import FeedHistory
+    from .feeds import FeedSet
+    from .files import WriteReport
     from .project import Project
+    from .queries import ReadContext
     from .services import SyncReport
     from .spec import Document
 
@@ -36,3 +43,76 @@ def sync(project: Project) -> SyncReport | None:
     doc = project.load_document()
     with session_scope(project.engine, project.settings.database_url, write=True) as session:
         return project.load_into(session, doc, digest)
+
+
+# ---------------------------------------------------------------------------
+# calendars: `workplan calendars`, the scheduler's rebuild of calendars/, the server's feeds
+
+
+@dataclass(frozen=True)
+class Calendars:
+    """What every calendar feed is rendered from: the feed set in each language a feed is written
+    in, the language of all.ics and meetings.ics (*shared*) and of each party's feed."""
+
+    ctx: ReadContext
+    shared: str
+    party_langs: dict[str, str]
+    sets: dict[str, FeedSet]  # by language, *shared* first
+
+    def files(self, *, todo: bool = False, private: bool = False,
+              history: FeedHistory | None = None) -> dict[str, bytes]:
+        """Every published feed (file name → bytes): each party's in its language."""
+        from .render.ical import render_in_languages
+
+        return render_in_languages(self.sets, self.shared, self.party_langs, todo=todo, private=private,
+                                   history=history)
+
+
+def read_calendars(session: Session, ctx: ReadContext, asked: str | None) -> Calendars:
+    """The feeds' data as of *ctx*: all.ics and meetings.ics in the language *asked* for (else the
+    reader's), each party's feed in *asked*, else its own (``lang:``), else the group's first."""
+    from . import feeds
+    from .i18n import current
+
+    shared = asked or current()
+    party_langs = feeds.party_languages(session, asked)
+    return Calendars(ctx, shared, party_langs, feeds.feed_sets_by_language(session, ctx, shared, party_langs))
+
+
+def rebuild_calendars(project: Project, out: Path | None = None, as_of: str | None = None, *,
+                      todo: bool | None = None, private: bool = False,
+                      built: dict[str, tuple[Any, ...]] | None = None) -> WriteReport | None:
+    """Write the feeds into *out* (default: the calendars.dir setting), continuing the feeds
+    already there; only the files whose bytes changed are replaced. *todo* None: the tasks too
+    when the folder has them already. With *built* (a folder → data fingerprint memo that the
+    caller keeps), nothing is done, and None returned, when the data did not change since."""
+    from . import feeds
+    from .feed_history import continued
+    from .files import write_files
+
+    folder = out if out is not None else project.settings.calendars_dir
+    with project.session() as session:
+        ctx = project.read_context(session, as_of)
+        if built is not None:
+            fingerprint = _data_fingerprint(session, ctx)
+            if built.get(str(folder)) == fingerprint and folder.is_dir():
+                return None
+        data = read_calendars(session, ctx, project.language)
+    with_tasks = (folder / "todo").is_dir() if todo is None else todo
+    written = write_files(folder, continued(folder, ctx.as_of, lambda history: data.files(
+        todo=with_tasks, private=private, history=history), feeds.restricted_actions(data.sets)))
+    if built is not None:
+        built[str(folder)] = fingerprint
+    return written
+
+
+def _data_fingerprint(session: Session, ctx: ReadContext) -> tuple[Any, ...]:
+    """What the feeds depend on: the file synced, the event log, and the year of the as-of day."""
+    from sqlalchemy import func, select
+
+    from .models import Event
+    from .queries import synced_digest
+
+    count, last_id, last_recorded = session.execute(
+        select(func.count(Event.id), func.max(Event.id), func.max(Event.recorded_at))).one()
+    return synced_digest(session), count, last_id, last_recorded, ctx.as_of_day.year

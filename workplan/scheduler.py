@@ -113,33 +113,15 @@ _built_from: dict[str, tuple[Any, ...]] = {}
 
 def rebuild_calendars(project: dict[str, str | None]) -> None:
     """Rewrite calendars/ when the data changed since this process last built it."""
-    from sqlalchemy import func, select
-
-    from . import feeds, queries
-    from .feed_history import continued
-    from .files import write_files
-    from .i18n import current
-    from .models import Event
-    from .render.ical import render_in_languages
+    from . import jobs
 
     app = _open(project)
     try:
-        folder = app.settings.calendars_dir
-        with app.session() as session:
-            ctx = app.read_context(session, None)
-            count, last_id, last_recorded = session.execute(
-                select(func.count(Event.id), func.max(Event.id), func.max(Event.recorded_at))).one()
-            fingerprint = (queries.synced_digest(session), count, last_id, last_recorded, ctx.as_of_day.year)
-            if _built_from.get(str(folder)) == fingerprint and folder.is_dir():
-                return
-            party_langs = feeds.party_languages(session)
-            sets = feeds.feed_sets_by_language(session, ctx, current(), party_langs)
         # as `workplan calendars` writes them: each party's feed in its language
-        written = write_files(folder, continued(folder, ctx.as_of, lambda history: render_in_languages(
-            sets, current(), party_langs, todo=(folder / "todo").is_dir(), history=history),
-            feeds.restricted_actions(sets)))
-        _built_from[str(folder)] = fingerprint
-        log.info("calendars: %d of %d feeds written to %s", len(written.changed), written.total, folder)
+        written = jobs.rebuild_calendars(app, built=_built_from)
+        if written is not None:
+            log.info("calendars: %d of %d feeds written to %s", len(written.changed), written.total,
+                     app.settings.calendars_dir)
     except WorkplanError as exc:
         log.error("calendars: %s", exc)
     finally:
