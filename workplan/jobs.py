@@ -13,11 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from email.message import EmailMessage
+
     from sqlalchemy.orm import Session
 
     from .feed_history import FeedHistory
     from .feeds import FeedSet
     from .files import WriteReport
+    from .mail import LogLine, Outcome
     from .project import Project
     from .queries import ReadContext
     from .services import SyncReport
@@ -116,3 +120,73 @@ def _data_fingerprint(session: Session, ctx: ReadContext) -> tuple[Any, ...]:
     count, last_id, last_recorded = session.execute(
         select(func.count(Event.id), func.max(Event.id), func.max(Event.recorded_at))).one()
     return synced_digest(session), count, last_id, last_recorded, ctx.as_of_day.year
+
+
+# ---------------------------------------------------------------------------
+# digests: written as .eml files, sent once per recipient and week, the send log
+
+
+def write_digests(project: Project, party: str | None, as_of: str | None, out: Path) -> dict[str, EmailMessage]:
+    """`workplan digest --out DIR`: each recipient's digest as DIR/PARTY.eml (file name →
+    message), all of them or none: a full disk never leaves this week's beside last week's."""
+    from . import reports
+    from .files import write_files
+    from .i18n import language
+    from .mail import prepare
+    from .render.digest import build_message, sender_address
+    from .templating import Templates
+
+    with project.session() as session:
+        ctx = project.read_context(session, as_of)
+        who = reports.recipients(session, party)
+        items = [(p.lang, p.digest) for p in prepare(session, ctx, who, project.language)]
+    templates = Templates(project.settings.templates_dir)
+    messages = {}
+    for lang, item in items:
+        with language(lang):
+            messages[f"{item.party.id}.eml"] = build_message(item, templates,
+                                                             sender_address(project.settings.get("smtp.from"), item))
+    write_files(out, {name: message.as_bytes() for name, message in messages.items()}, what="digests")
+    return messages
+
+
+def send_digests(project: Project, party: str | None = None, as_of: str | None = None, *,
+                 resend_stale: bool = False, report: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """`workplan digest --send` and the scheduler's weekly run: each recipient's digest of the
+    period at most once (the send log decides), each outcome given to *report* as it happens."""
+    from . import mail, reports
+    from .errors import UsageError
+    from .i18n import _
+
+    with project.session() as session:
+        ctx = project.read_context(session, as_of)
+        who = reports.recipients(session, party)
+        if not who:
+            raise UsageError(_("no party has an email address, so there is no digest to send"))
+        prepared, skipped = mail.plan(session, ctx, who, project.language)
+    for outcome in skipped:
+        if report is not None:
+            report(outcome)
+    return skipped + mail.deliver(project.engine, project.settings, prepared, project.now,
+                                  resend_stale=resend_stale, report=report)
+
+
+def digest_status(project: Project, party: str | None, as_of: str | None) -> list[LogLine]:
+    """`workplan digest --status`: the send log of the period, one line per recipient."""
+    from . import mail, reports
+
+    with project.session() as session:
+        ctx = project.read_context(session, as_of)
+        return mail.status(session, mail.period_of(ctx), reports.recipients(session, party), project.now())
+
+
+def mark_digests_sent(project: Project, party: str | None, as_of: str | None) -> tuple[str, list[str]]:
+    """`workplan digest --mark-sent`: a person confirmed that unconfirmed digests arrived.
+    The period, and the parties marked."""
+    from . import mail, reports
+
+    with project.session(write=True) as session:
+        ctx = project.read_context(session, as_of)
+        period = mail.period_of(ctx)
+        who = [p.id for p in reports.recipients(session, party)]
+        return period, mail.mark_sent(session, period, who, project.now())

@@ -86,18 +86,12 @@ def _open(where: dict[str, str | None]) -> Project:
 
 def send_weekly_digests(project: dict[str, str | None]) -> None:
     """Every party's digest for the current week, each at most once (the send log decides)."""
-    from . import mail, reports
+    from . import jobs
 
     app = _open(project)
     try:
-        with app.session() as session:
-            ctx = app.read_context(session, None)
-            prepared, skipped = mail.plan(session, ctx, reports.recipients(session, None))
-        if skipped:
-            log.info("weekly digest: %d already sent this week", len(skipped))
-        outcomes = mail.deliver(app.engine, app.settings, prepared, app.now,
-                                report=lambda o: log.info("digest %s %s: %s: %s", o.period, o.party, o.status,
-                                                          o.detail))
+        outcomes = jobs.send_digests(app, report=lambda o: log.info("digest %s %s: %s: %s", o.period, o.party,
+                                                                    o.status, o.detail))
         trouble = [o.party for o in outcomes if o.trouble]
         if trouble:
             log.error("weekly digest: %d of %d not sent (%s); see `workplan digest --status`",

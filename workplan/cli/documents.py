@@ -110,26 +110,9 @@ def digest(app: Project, party: str | None, everyone: bool, as_of: str | None, o
 
 
 def _write_digests(app: Project, party: str | None, as_of: str | None, out: Path) -> None:
-    from .. import reports
-    from ..files import write_files
-    from ..i18n import language
-    from ..mail import prepare
-    from ..render.digest import build_message, sender_address
-    from ..templating import Templates
+    from .. import jobs
 
-    with app.session() as session:
-        ctx = app.read_context(session, as_of)
-        who = reports.recipients(session, party)
-        items = [(p.lang, p.digest) for p in prepare(session, ctx, who, app.language)]
-    templates = Templates(app.settings.templates_dir)
-    messages = {}
-    for lang, item in items:
-        with language(lang):
-            messages[f"{item.party.id}.eml"] = build_message(item, templates,
-                                                             sender_address(app.settings.get("smtp.from"), item))
-    # all of them or none: a full disk never leaves this week's digests beside last week's
-    write_files(out, {name: message.as_bytes() for name, message in messages.items()}, what="digests")
-    for name, message in messages.items():
+    for name, message in jobs.write_digests(app, party, as_of, out).items():
         click.echo(f"{out / name}: {message['Subject']}")
 
 
