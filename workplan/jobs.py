@@ -190,3 +190,75 @@ def mark_digests_sent(project: Project, party: str | None, as_of: str | None) ->
         period = mail.period_of(ctx)
         who = [p.id for p in reports.recipients(session, party)]
         return period, mail.mark_sent(session, period, who, project.now())
+
+
+# ---------------------------------------------------------------------------
+# private feeds and the server
+
+
+@dataclass(frozen=True)
+class PrivateFeed:
+    """A private feed token issued (its URLs, shown once) or revoked (how many were)."""
+
+    party: str
+    revoked: int  # tokens revoked, or replaced by the one issued
+    webcal: str = ""  # empty when revoking
+    web: str = ""
+
+
+def private_feed_token(project: Project, party: str, *, rotate: bool = False, revoke: bool = False) -> PrivateFeed:
+    """`workplan feeds token`: issue (or with *rotate* replace) *party*'s private feed token, or revoke it."""
+    from . import tokens
+
+    now = project.now()
+    with project.session(write=True) as session:
+        if revoke:
+            count: int = project.write(session, lambda: tokens.revoke(session, party, now))
+            return PrivateFeed(party, count)
+        issued: tokens.Issued = project.write(session, lambda: tokens.issue(session, party, now, rotate=rotate))
+    webcal, web = tokens.subscription_urls(project.settings.get("server.base_url"), issued.token)
+    return PrivateFeed(party, issued.revoked, webcal, web)
+
+
+def serve(project: Project, host: str, port: int, *, threads: int, as_of: str | None, scheduled: bool,
+          started: Callable[[str, str, bool], None]) -> None:
+    """`workplan serve`: the WSGI application on waitress, with the scheduler unless not
+    *scheduled*, until SIGTERM or Ctrl-C. *started* is told the group's name, the URL and
+    whether the scheduler runs, once the server listens."""
+    import signal
+    from types import FrameType
+
+    from waitress.server import create_server
+
+    from .queries import group_info
+    from .web import WorkplanApp
+
+    with project.session() as session:  # syncs a changed actions file first (embedded database)
+        group = group_info(session)
+    wsgi = WorkplanApp(project.settings, project.engine, as_of=as_of, debug=project.debug)
+    server: Any = create_server(
+        wsgi, host=host, port=port, threads=threads, ident="workplan",
+        # this application reads no request bodies and needs no long headers
+        max_request_header_size=32 * 1024, max_request_body_size=64 * 1024,
+        channel_timeout=60, connection_limit=200, clear_untrusted_proxy_headers=True,
+    )
+    scheduler = None
+    if scheduled:
+        from .scheduler import start_background
+
+        scheduler = start_background(project)
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    shown = f"[{server.effective_host}]" if ":" in str(server.effective_host) else server.effective_host
+    started(group.name, f"http://{shown}:{server.effective_port}/", scheduler is not None)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)

@@ -45,8 +45,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 
 from . import feeds, jobs, tokens
-from .config import Settings, load_settings
-from .db import database_error, describe, ensure_schema, make_engine, session_scope, set_meta
+from .config import Settings
+from .db import database_error, describe, session_scope, set_meta
 from .errors import DatabaseError, UsageError, WorkplanError
 from .i18n import LANGUAGES, _, language, normalize
 from .models import FeedToken, Meta
@@ -554,7 +554,7 @@ def make_app(project: str | None = None, as_of: str | None = None) -> WorkplanAp
         gunicorn 'workplan.web:make_app()'
 
     The database must hold the workplan already (``workplan sync``)."""
-    settings = load_settings(Path(project) if project else Path.cwd())
-    engine = make_engine(settings.database_url, busy_timeout=settings.int("database.busy_timeout"))
-    ensure_schema(engine, settings.database_url)
-    return WorkplanApp(settings, engine, as_of=as_of)
+    from .project import Project
+
+    context = Project(Path(project) if project else Path.cwd())
+    return WorkplanApp(context.settings, context.engine, as_of=as_of)
