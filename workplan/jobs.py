@@ -22,9 +22,11 @@ if TYPE_CHECKING:
     from .feeds import FeedSet
     from .files import WriteReport
     from .mail import LogLine, Outcome
+    from .planning import PeriodCompliance
     from .project import Project
-    from .queries import ReadContext
-    from .services import SyncReport
+    from .queries import ActionDetail, LogEntry, MeetingRow, ReadContext, Row
+    from .reports import Agenda, Graph
+    from .services import Change, SyncReport
     from .spec import Document
 
 
@@ -47,6 +49,117 @@ def sync(project: Project) -> SyncReport | None:
     doc = project.load_document()
     with session_scope(project.engine, project.settings.database_url, write=True) as session:
         return project.load_into(session, doc, digest)
+
+
+# ---------------------------------------------------------------------------
+# listings: list, show, overdue, upcoming, log, meetings (reads only, without the ORM)
+
+
+def list_assignments(project: Project, *, owner: str | None = None, status: str | None = None,
+                     tag: str | None = None, due_before: str | None = None, due_after: str | None = None,
+                     as_of: str | None = None) -> list[Row]:
+    """`workplan list`: assignments with their derived state, filtered."""
+    from . import queries
+    from .timeutil import parse_when
+
+    with project.reading() as db:
+        ctx = project.read_context(db, as_of)
+        if owner:
+            queries.require_party(db, owner)
+        filters = queries.Filters(
+            owner=owner, status=status, tag=tag,
+            due_before=parse_when(due_before, ctx.tz).day if due_before else None,
+            due_after=parse_when(due_after, ctx.tz).day if due_after else None,
+        )
+        return queries.assignment_rows(db, ctx, filters)
+
+
+def show(project: Project, action_id: str, as_of: str | None = None) -> ActionDetail:
+    """`workplan show`: one action, its source, deadline, owners, dependencies and assignments."""
+    from . import queries
+
+    with project.reading() as db:
+        return queries.action_detail(db, project.read_context(db, as_of), action_id)
+
+
+def overdue(project: Project, owner: str | None = None, as_of: str | None = None) -> list[Row]:
+    """`workplan overdue`: most overdue first."""
+    from . import queries
+
+    with project.reading() as db:
+        if owner:
+            queries.require_party(db, owner)
+        return queries.overdue(db, project.read_context(db, as_of), owner)
+
+
+def upcoming(project: Project, days: int, owner: str | None = None, as_of: str | None = None) -> list[Row]:
+    """`workplan upcoming`: open assignments due within *days* of the as-of day."""
+    from . import queries
+
+    with project.reading() as db:
+        if owner:
+            queries.require_party(db, owner)
+        return queries.upcoming(db, project.read_context(db, as_of, days_ahead=days), days, owner)
+
+
+def event_log(project: Project, action_id: str | None = None, party: str | None = None,
+              as_of: str | None = None) -> list[LogEntry]:
+    """`workplan log`: the status changes, oldest first."""
+    from . import queries
+
+    with project.reading() as db:
+        return queries.event_log(db, project.read_context(db, as_of), action_id, party)
+
+
+def meetings(project: Project, as_of: str | None = None) -> tuple[list[MeetingRow], list[PeriodCompliance]]:
+    """`workplan meetings`: the meetings, and the cadence's verdict per period."""
+    from . import queries
+
+    with project.reading() as db:
+        ctx = project.read_context(db, as_of)
+        return queries.meetings(db, ctx.as_of_day), queries.cadence_compliance(db, ctx)
+
+
+# ---------------------------------------------------------------------------
+# status changes, documents
+
+
+def record_status(project: Project, verb: str, action_id: str, *, party: str | None = None,
+                  occurrence: str | None = None, on: str | None = None, note: str = "",
+                  by: str = "") -> list[Change]:
+    """`workplan start|done|waive|cancel|reopen`: one event per assignment changed, in one
+    transaction. *on* and *occurrence* as given, read in the group's zone (a day *on* is that
+    day's start, and is kept as a day)."""
+    from . import services
+    from .timeutil import parse_event_moment, parse_when
+
+    with project.session(write=True) as session:
+        ctx = project.read_context(session, None)
+        now = project.now()
+        when = parse_event_moment(on, ctx.tz) if on else None
+        day_only = on is not None and parse_when(on, ctx.tz).at is None  # a date, not a moment
+        occ = parse_when(occurrence, ctx.tz).day.isoformat() if occurrence else None
+        changes: list[Change] = project.write(session, lambda: services.change_status(
+            session, verb, action_id, party, occ, when, now, note=note, by=by, day_only=day_only))
+        return changes
+
+
+def agenda(project: Project, which: str, meeting_id: str | None = None, as_of: str | None = None) -> Agenda:
+    """`workplan agenda`: the agenda of the meeting *meeting_id*, or of the next one of kind
+    *which* (``virtual``, ``face-to-face``, ``next``) or its expected slot."""
+    from . import reports
+
+    with project.session() as session:
+        return reports.agenda(session, project.read_context(session, as_of),
+                              "meeting" if meeting_id else which, meeting_id)
+
+
+def graph(project: Project, as_of: str | None = None, *, everything: bool = False) -> Graph:
+    """`workplan graph`: the actions linked by dependencies, each with its state."""
+    from . import reports
+
+    with project.session() as session:
+        return reports.graph(session, project.read_context(session, as_of), everything=everything)
 
 
 # ---------------------------------------------------------------------------
@@ -262,3 +375,34 @@ def serve(project: Project, host: str, port: int, *, threads: int, as_of: str | 
         server.close()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+
+
+# ---------------------------------------------------------------------------
+# the database schema
+
+
+def schema_revision(project: Project) -> tuple[str, str | None, str]:
+    """`workplan db current`: the database (as it is safe to show), its revision, and the head's."""
+    from .db import current_revision, describe, head_revision, make_engine
+
+    url = project.settings.database_url
+    engine = make_engine(url)
+    try:
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    return describe(url), revision, head_revision()
+
+
+def upgrade_database(project: Project) -> tuple[str, str | None, str]:
+    """`workplan db upgrade`: the database, the revision it was at, and the one it is at now."""
+    from .db import describe, make_engine
+    from .db import upgrade as run_upgrade
+
+    url = project.settings.database_url
+    engine = make_engine(url)
+    try:
+        before, after = run_upgrade(engine, url)
+    finally:
+        engine.dispose()
+    return describe(url), before, after

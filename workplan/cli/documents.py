@@ -45,7 +45,7 @@ def agenda(app: Project, which: str, meeting_id: str | None, as_of: str | None, 
     deadlines before the following meeting; blocked chains; the next meeting per the cadence;
     any other business. When no meeting is scheduled, the slot the cadence expects is proposed.
     """
-    from .. import reports
+    from .. import jobs
     from ..render.agenda import render_agenda
     from ..templating import Templates
 
@@ -53,9 +53,7 @@ def agenda(app: Project, which: str, meeting_id: str | None, as_of: str | None, 
     if meeting_id and chosen is not None and chosen.name != "DEFAULT":
         raise click.UsageError(_("say which meeting once: --meeting ID, or one of --next-virtual, "
                                  "--next-face-to-face, --next"))
-    with app.session() as session:
-        data = reports.agenda(session, app.read_context(session, as_of),
-                              "meeting" if meeting_id else which, meeting_id)
+    data = jobs.agenda(app, which, meeting_id, as_of)
     _write_or_print(app, render_agenda(data, fmt, Templates(app.settings.templates_dir)), out)
 
 
@@ -130,11 +128,10 @@ def graph(app: Project, fmt: str, all_actions: bool, as_of: str | None, out: Pat
 
     Green done, red overdue, orange blocked, yellow at risk, blue in progress, grey open.
     """
-    from .. import reports
+    from .. import jobs
     from ..render import graph as render
 
-    with app.session() as session:
-        data = reports.graph(session, app.read_context(session, as_of), everything=all_actions)
+    data = jobs.graph(app, as_of, everything=all_actions)
     text = render.mermaid(data) if fmt == "mermaid" else render.dot(data)
     _write_or_print(app, render.svg(text) if fmt == "svg" else text, out)
 
