@@ -133,3 +133,14 @@ def test_the_body_counter_counts() -> None:
         del x
 
     assert _body_lines(short) == 2
+
+
+def test_commands_go_through_the_jobs() -> None:
+    """The command line parses, calls a job (or the project context) and formats: it reads and
+    writes nothing through the layers below the jobs itself."""
+    modules = _modules()
+    below = {"workplan.queries", "workplan.services", "workplan.db", "workplan.reports", "workplan.board",
+             "workplan.scheduler", "workplan.tokens", "workplan.feeds", "workplan.scaffold", "workplan.web"}
+    reached = {name: sorted(_imports(name, path, modules, False) & below)
+               for name, path in modules.items() if name.startswith("workplan.cli")}
+    assert {name: found for name, found in reached.items() if found} == {}

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
+    from .board import Board
     from .feed_history import FeedHistory
     from .feeds import FeedSet
     from .files import WriteReport
@@ -28,6 +29,13 @@ if TYPE_CHECKING:
     from .reports import Agenda, Graph
     from .services import Change, SyncReport
     from .spec import Document
+
+
+def init(directory: Path) -> list[str]:
+    """`workplan init`: a new project in *directory*; a line per file written."""
+    from .scaffold import scaffold
+
+    return scaffold(directory)
 
 
 def check(project: Project) -> Document:
@@ -147,11 +155,22 @@ def record_status(project: Project, verb: str, action_id: str, *, party: str | N
 def agenda(project: Project, which: str, meeting_id: str | None = None, as_of: str | None = None) -> Agenda:
     """`workplan agenda`: the agenda of the meeting *meeting_id*, or of the next one of kind
     *which* (``virtual``, ``face-to-face``, ``next``) or its expected slot."""
+    with project.session() as session:
+        return agenda_in(session, project.read_context(session, as_of), which, meeting_id)
+
+
+def agenda_in(session: Session, ctx: ReadContext, which: str, meeting_id: str | None = None) -> Agenda:
+    """:func:`agenda` in a session the caller holds (the server's, at its snapshot's moment)."""
     from . import reports
 
-    with project.session() as session:
-        return reports.agenda(session, project.read_context(session, as_of),
-                              "meeting" if meeting_id else which, meeting_id)
+    return reports.agenda(session, ctx, "meeting" if meeting_id else which, meeting_id)
+
+
+def board(session: Session, ctx: ReadContext) -> Board:
+    """The server's status board (``GET /``) as of *ctx*, in the session the server holds."""
+    from .board import status_board
+
+    return status_board(session, ctx)
 
 
 def graph(project: Project, as_of: str | None = None, *, everything: bool = False) -> Graph:
@@ -406,3 +425,10 @@ def upgrade_database(project: Project) -> tuple[str, str | None, str]:
     finally:
         engine.dispose()
     return describe(url), before, after
+
+
+def run_scheduler(project: Project) -> None:
+    """`workplan scheduler`: the weekly digest and the calendars' rebuild, until SIGTERM or Ctrl-C."""
+    from .scheduler import run_foreground
+
+    run_foreground(project)

@@ -304,12 +304,11 @@ class WorkplanApp:
         lang = asked or snap.lang
         with self._lock, language(lang):
             if lang not in snap.agendas and lang not in snap.agenda_errors:
-                from . import reports
                 from .render.agenda import render_agenda
 
                 try:
                     with session_scope(self.engine, self.url) as session:
-                        data = reports.agenda(session, snap.ctx, "virtual")
+                        data = jobs.agenda_in(session, snap.ctx, "virtual")
                     html = render_agenda(data, "html", self.templates)
                     snap.agendas[lang] = self._remember(f"agenda:{lang}",
                                                         Resource.of(html.encode("utf-8"), HTML, snap.modified))
@@ -440,10 +439,8 @@ class WorkplanApp:
 
     def _render_board(self, ctx: ReadContext, modified: datetime, lang: str, default: str,
                       pinned: bool) -> Resource:
-        from .board import status_board
-
         with language(lang), session_scope(self.engine, self.url) as session:
-            data = status_board(session, ctx)
+            data = jobs.board(session, ctx)
             html = self.templates.render("board.html", board=data, as_of_pinned=pinned, link_lang=None if lang == default else lang)
         return Resource.of(html.encode("utf-8"), HTML, modified)
 

@@ -160,9 +160,9 @@ def scheduler(app: Project) -> None:
     (within 12 hours) when it comes back. Run it in one process only; the send log keeps each
     digest exactly once even if two run. Stops on SIGTERM or Ctrl-C.
     """
-    from ..scheduler import run_foreground
+    from .. import jobs
 
-    run_foreground(app)
+    jobs.run_scheduler(app)
 
 
 COMMANDS = (scheduler,)

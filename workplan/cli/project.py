@@ -15,9 +15,9 @@ from .app import pass_project
 @click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
 def init(directory: Path) -> None:
     """Start a new project in DIRECTORY: a commented actions.yaml, workplan.toml and templates/."""
-    from ..scaffold import scaffold
+    from .. import jobs
 
-    for line in scaffold(directory):
+    for line in jobs.init(directory):
         click.echo(line)
 
 
