@@ -362,11 +362,9 @@ def serve(project: Project, host: str, port: int, *, threads: int, as_of: str | 
 
     from waitress.server import create_server
 
-    from .queries import group_info
     from .web import WorkplanApp
 
-    with project.session() as session:  # syncs a changed actions file first (embedded database)
-        group = group_info(session)
+    group = project.group()  # syncs a changed actions file first (embedded database)
     wsgi = WorkplanApp(project.settings, project.engine, as_of=as_of, debug=project.debug)
     server: Any = create_server(
         wsgi, host=host, port=port, threads=threads, ident="workplan",

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
     from sqlalchemy.orm import Session
 
-    from .queries import ReadContext
+    from .queries import GroupInfo, ReadContext
     from .services import SyncReport
     from .spec import Document
 
@@ -126,6 +126,13 @@ class Project:
             self._autosync()
         with reading_scope(self.engine, self.settings.database_url) as conn:
             yield conn
+
+    def group(self) -> GroupInfo:
+        """The group the project tracks (name, time zone, languages), after the automatic sync."""
+        from .queries import group_info
+
+        with self.session() as session:
+            return group_info(session)
 
     def _autosync(self) -> None:
         from .db import reading_scope

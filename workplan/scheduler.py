@@ -151,10 +151,7 @@ def start_background(app: Project) -> BackgroundScheduler:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from .queries import group_info
-
-    with app.session() as session:
-        tz = group_info(session).tz
+    tz = app.group().tz
     parse_schedule(app.settings.get("digest.schedule"), tz)  # a bad setting stops us before anything starts
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=app.engine)},

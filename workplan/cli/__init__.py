@@ -1,4 +1,4 @@
-"""The command line: a thin shell over :mod:`workplan.services`.
+"""The command line: a thin shell over :mod:`workplan.jobs` (one job per command) and its formatters.
 
 Only this package imports click. Heavy libraries (SQLAlchemy, icalendar, Jinja2)
 are imported inside the commands that need them, so ``workplan --help`` stays fast.
