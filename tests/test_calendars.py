@@ -83,9 +83,9 @@ def _expected_counts(project: Path, as_of: str) -> dict[str, int]:
     from sqlalchemy import select
 
     from workplan import queries
-    from workplan.cli.app import App
     from workplan.feeds import horizon
     from workplan.models import Participant, Party
+    from workplan.project import Project as App
 
     app = App(project, None, None, None, False)
     previous = Path.cwd()
@@ -484,7 +484,7 @@ def _queries_for_feed_set(folder: Path) -> int:
     from sqlalchemy import event
 
     from workplan import feeds
-    from workplan.cli.app import App
+    from workplan.project import Project as App
 
     app = App(folder, None, None, None, False)
     previous = Path.cwd()

@@ -30,10 +30,10 @@ from workplans import CLOSED, HEAD, SLOW, _day, _json, _project
 
 from conftest import MINIMAL, REPO, run_cli, write_project
 from workplan import formatting, planning, queries, tables
-from workplan.cli.app import App
 from workplan.formatting import printable, table
 from workplan.i18n import language
 from workplan.models import Action, Assignment, Event
+from workplan.project import Project as App
 from workplan.statuses import STATUSES
 from workplan.timeutil import from_utc_naive
 

@@ -118,7 +118,7 @@ def test_bad_schedule_stops_the_command(project: Path, wp: Runner, monkeypatch: 
 
 def test_start_background_installs_the_two_jobs_once(project: Path, wp: Runner) -> None:
     """What `workplan serve` calls: fixed ids, so starting twice replaces rather than adds."""
-    from workplan.cli.app import App
+    from workplan.project import Project as App
     from workplan.scheduler import CALENDARS_JOB, DIGEST_JOB, MISFIRE_GRACE_SECONDS, start_background
 
     assert wp("sync").code == 0
@@ -221,7 +221,7 @@ def test_a_changed_schedule_still_makes_up_a_missed_fire_time(project: Path, wp:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-    from workplan.cli.app import App
+    from workplan.project import Project as App
     from workplan.scheduler import DIGEST_JOB, _install_jobs
 
     assert wp("sync").code == 0

@@ -24,7 +24,6 @@ import signal
 import sys
 import threading
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
 
-    from .cli.app import App
+    from .project import Project
 
 log = logging.getLogger("workplan.scheduler")
 
@@ -79,28 +78,20 @@ def parse_schedule(text: str, tz: ZoneInfo) -> CronTrigger:
 # the jobs: module-level functions with plain arguments, since APScheduler pickles them
 
 
-def _open(project: dict[str, str | None]) -> App:
-    from .cli.app import App
+def _open(where: dict[str, str | None]) -> Project:
+    from .project import Project
 
-    config, file = project.get("config"), project.get("file")
-    return App(Path(project.get("cwd") or "."), config=Path(config) if config else None, db=project.get("db"),
-               file=Path(file) if file else None, debug=False)
+    return Project.at(where, warn=log.warning)
 
 
 def send_weekly_digests(project: dict[str, str | None]) -> None:
     """Every party's digest for the current week, each at most once (the send log decides)."""
-    from . import mail, reports
+    from . import jobs
 
     app = _open(project)
     try:
-        with app.session() as session:
-            ctx = app.read_context(session, None)
-            prepared, skipped = mail.plan(session, ctx, reports.recipients(session, None))
-        if skipped:
-            log.info("weekly digest: %d already sent this week", len(skipped))
-        outcomes = mail.deliver(app.engine, app.settings, prepared, app.now,
-                                report=lambda o: log.info("digest %s %s: %s: %s", o.period, o.party, o.status,
-                                                          o.detail))
+        outcomes = jobs.send_digests(app, report=lambda o: log.info("digest %s %s: %s: %s", o.period, o.party,
+                                                                    o.status, o.detail))
         trouble = [o.party for o in outcomes if o.trouble]
         if trouble:
             log.error("weekly digest: %d of %d not sent (%s); see `workplan digest --status`",
@@ -116,33 +107,15 @@ _built_from: dict[str, tuple[Any, ...]] = {}
 
 def rebuild_calendars(project: dict[str, str | None]) -> None:
     """Rewrite calendars/ when the data changed since this process last built it."""
-    from sqlalchemy import func, select
-
-    from . import feeds, queries
-    from .feed_history import continued
-    from .files import write_files
-    from .i18n import current
-    from .models import Event
-    from .render.ical import render_in_languages
+    from . import jobs
 
     app = _open(project)
     try:
-        folder = app.settings.calendars_dir
-        with app.session() as session:
-            ctx = app.read_context(session, None)
-            count, last_id, last_recorded = session.execute(
-                select(func.count(Event.id), func.max(Event.id), func.max(Event.recorded_at))).one()
-            fingerprint = (queries.synced_digest(session), count, last_id, last_recorded, ctx.as_of_day.year)
-            if _built_from.get(str(folder)) == fingerprint and folder.is_dir():
-                return
-            party_langs = feeds.party_languages(session)
-            sets = feeds.feed_sets_by_language(session, ctx, current(), party_langs)
         # as `workplan calendars` writes them: each party's feed in its language
-        written = write_files(folder, continued(folder, ctx.as_of, lambda history: render_in_languages(
-            sets, current(), party_langs, todo=(folder / "todo").is_dir(), history=history),
-            feeds.restricted_actions(sets)))
-        _built_from[str(folder)] = fingerprint
-        log.info("calendars: %d of %d feeds written to %s", len(written.changed), written.total, folder)
+        written = jobs.rebuild_calendars(app, built=_built_from)
+        if written is not None:
+            log.info("calendars: %d of %d feeds written to %s", len(written.changed), written.total,
+                     app.settings.calendars_dir)
     except WorkplanError as exc:
         log.error("calendars: %s", exc)
     finally:
@@ -153,16 +126,9 @@ def rebuild_calendars(project: dict[str, str | None]) -> None:
 # wiring
 
 
-def _project_args(app: App) -> dict[str, str | None]:
-    def absolute(path: Path | None) -> str | None:
-        return str((app.cwd / path).resolve()) if path is not None else None
-
-    return {"cwd": str(app.cwd), "config": absolute(app._config), "db": app._db, "file": absolute(app._file)}
-
-
-def _install_jobs(scheduler: Any, app: App, tz: ZoneInfo) -> None:
+def _install_jobs(scheduler: Any, app: Project, tz: ZoneInfo) -> None:
     trigger = parse_schedule(app.settings.get("digest.schedule"), tz)
-    args = [_project_args(app)]
+    args = [app.where()]
     digest: dict[str, Any] = {}
     existing = scheduler.get_job(DIGEST_JOB)
     if existing is not None and existing.next_run_time is not None and (
@@ -180,15 +146,12 @@ def _install_jobs(scheduler: Any, app: App, tz: ZoneInfo) -> None:
                       next_run_time=datetime.now(tz))
 
 
-def start_background(app: App) -> BackgroundScheduler:
+def start_background(app: Project) -> BackgroundScheduler:
     """Start the scheduler in background threads of this process (used by `workplan serve`)."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from .queries import group_info
-
-    with app.session() as session:
-        tz = group_info(session).tz
+    tz = app.group().tz
     parse_schedule(app.settings.get("digest.schedule"), tz)  # a bad setting stops us before anything starts
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=app.engine)},
@@ -209,7 +172,7 @@ def start_background(app: App) -> BackgroundScheduler:
     return scheduler
 
 
-def run_foreground(app: App) -> None:
+def run_foreground(app: Project) -> None:
     """`workplan scheduler`: run until SIGTERM or SIGINT, then let a running job finish."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

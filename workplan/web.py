@@ -44,11 +44,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 
-from . import feeds, tokens
-from .config import Settings, load_settings
-from .db import database_error, describe, ensure_schema, make_engine, session_scope, set_meta
+from . import feeds, jobs, tokens
+from .config import Settings
+from .db import database_error, describe, session_scope, set_meta
 from .errors import DatabaseError, UsageError, WorkplanError
-from .i18n import LANGUAGES, _, current, language, normalize
+from .i18n import LANGUAGES, _, language, normalize
 from .models import FeedToken, Meta
 from .queries import ReadContext, group_info
 from .services import REVISION_KEY
@@ -304,12 +304,11 @@ class WorkplanApp:
         lang = asked or snap.lang
         with self._lock, language(lang):
             if lang not in snap.agendas and lang not in snap.agenda_errors:
-                from . import reports
                 from .render.agenda import render_agenda
 
                 try:
                     with session_scope(self.engine, self.url) as session:
-                        data = reports.agenda(session, snap.ctx, "virtual")
+                        data = jobs.agenda_in(session, snap.ctx, "virtual")
                     html = render_agenda(data, "html", self.templates)
                     snap.agendas[lang] = self._remember(f"agenda:{lang}",
                                                         Resource.of(html.encode("utf-8"), HTML, snap.modified))
@@ -408,15 +407,13 @@ class WorkplanApp:
                 ctx = ReadContext(tz, moment, self.settings.int("digest.lookahead_days"))
                 # as `workplan calendars` does: each party's feed in its language, the shared
                 # ones in the server's; the board in the group's first language
-                shared = current()
-                party_langs = feeds.party_languages(session)
-                feed_sets = feeds.feed_sets_by_language(session, ctx, shared, party_langs)
+                data = jobs.read_calendars(session, ctx, None)
         except SADatabaseError as exc:  # raised past session_scope by a lazy load
             raise database_error(exc, self.url) from None
-        board_lang = normalize(group.languages[0] if group.languages else None) or shared
-        modified = _data_modified(feed_sets[shared])
-        snap = _Snapshot(revision, day, tz, ctx, feed_sets, party_langs, board_lang, modified, {})
-        snap.public = self._render_public(feed_sets, shared, party_langs, modified)
+        board_lang = normalize(group.languages[0] if group.languages else None) or data.shared
+        modified = _data_modified(data.sets[data.shared])
+        snap = _Snapshot(revision, day, tz, ctx, data.sets, data.party_langs, board_lang, modified, {})
+        snap.public = self._render_public(data, modified)
         return snap
 
     def _today(self, tz: ZoneInfo) -> date:
@@ -424,11 +421,8 @@ class WorkplanApp:
             return parse_as_of(self.as_of, tz).astimezone(tz).date()
         return datetime.now(tz).date()
 
-    def _render_public(self, feed_sets: dict[str, feeds.FeedSet], shared: str, party_langs: dict[str, str],
-                       modified: datetime) -> dict[str, Resource]:
-        from .render.ical import render_in_languages
-
-        files = render_in_languages(feed_sets, shared, party_langs)  # no restricted action: public
+    def _render_public(self, data: jobs.Calendars, modified: datetime) -> dict[str, Resource]:
+        files = data.files()  # no restricted action: public
         rendered = {name: self._remember("public:" + name, Resource.of(body, CALENDAR, modified))
                     for name, body in files.items()}
         self._save_served()
@@ -445,10 +439,8 @@ class WorkplanApp:
 
     def _render_board(self, ctx: ReadContext, modified: datetime, lang: str, default: str,
                       pinned: bool) -> Resource:
-        from .board import status_board
-
         with language(lang), session_scope(self.engine, self.url) as session:
-            data = status_board(session, ctx)
+            data = jobs.board(session, ctx)
             html = self.templates.render("board.html", board=data, as_of_pinned=pinned, link_lang=None if lang == default else lang)
         return Resource.of(html.encode("utf-8"), HTML, modified)
 
@@ -559,7 +551,7 @@ def make_app(project: str | None = None, as_of: str | None = None) -> WorkplanAp
         gunicorn 'workplan.web:make_app()'
 
     The database must hold the workplan already (``workplan sync``)."""
-    settings = load_settings(Path(project) if project else Path.cwd())
-    engine = make_engine(settings.database_url, busy_timeout=settings.int("database.busy_timeout"))
-    ensure_schema(engine, settings.database_url)
-    return WorkplanApp(settings, engine, as_of=as_of)
+    from .project import Project
+
+    context = Project(Path(project) if project else Path.cwd())
+    return WorkplanApp(context.settings, context.engine, as_of=as_of)

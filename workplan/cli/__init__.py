@@ -1,4 +1,4 @@
-"""The command line: a thin shell over :mod:`workplan.services`.
+"""The command line: a thin shell over :mod:`workplan.jobs` (one job per command) and its formatters.
 
 Only this package imports click. Heavy libraries (SQLAlchemy, icalendar, Jinja2)
 are imported inside the commands that need them, so ``workplan --help`` stays fast.
@@ -13,8 +13,9 @@ from pathlib import Path
 import click
 
 from ..errors import ValidationFailed, WorkplanError
+from ..project import Project
 from . import calendars, database, delivery, documents, project, reading, server, status
-from .app import App
+from .app import warn
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -36,7 +37,7 @@ def cli(ctx: click.Context, config: Path | None, db: str | None, file: Path | No
     With no configured database, a SQLite file in .workplan/ is used and kept in step
     with the actions file automatically.
     """
-    ctx.obj = App(Path.cwd(), config=config, db=db, file=file, debug=debug)
+    ctx.obj = Project(Path.cwd(), config=config, db=db, file=file, debug=debug, warn=warn)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..i18n import ngettext
-from .app import App, pass_app
-from .params import as_of_option, chosen_language, lang_option
+from ..project import Project
+from .app import pass_project
+from .params import as_of_option, lang_option
+
+if TYPE_CHECKING:
+    from ..files import WriteReport
 
 
 @click.command()
@@ -21,8 +26,8 @@ from .params import as_of_option, chosen_language, lang_option
                    "that is not published to everyone).")
 @as_of_option
 @lang_option
-@pass_app
-def calendars(app: App, out: Path | None, todo: bool, private: bool, as_of: str | None) -> None:
+@pass_project
+def calendars(app: Project, out: Path | None, todo: bool, private: bool, as_of: str | None) -> None:
     """Write the iCalendar feeds: all.ics, meetings.ics and one PARTY.ics per party.
 
     Meetings are events; deadlines are all-day events (every calendar shows those), and with
@@ -34,25 +39,18 @@ def calendars(app: App, out: Path | None, todo: bool, private: bool, as_of: str 
     the data no longer does stays, cancelled. Files whose content did not change are left
     untouched; the others are replaced atomically, so a subscriber never reads half a feed.
     """
-    from .. import feeds
-    from ..feed_history import continued
-    from ..files import write_files
-    from ..i18n import current
-    from ..render.ical import render_in_languages
+    from .. import jobs
 
-    folder = out if out is not None else app.settings.calendars_dir
-    shared = chosen_language() or current()  # all.ics and meetings.ics
-    with app.session() as session:
-        ctx = app.read_context(session, as_of)
-        party_langs = feeds.party_languages(session, chosen_language())
-        sets = feeds.feed_sets_by_language(session, ctx, shared, party_langs)
-    files = continued(folder, ctx.as_of, lambda history: render_in_languages(
-        sets, shared, party_langs, todo=todo, private=private, history=history), feeds.restricted_actions(sets))
-    written = write_files(folder, files)
-    click.echo(ngettext("{changed} of {total} feed written to {folder}", "{changed} of {total} feeds written to {folder}",
-                        written.total).format(
-        changed=len(written.changed), total=written.total, folder=folder)
-               + (f" ({', '.join(written.changed)})" if written.changed and len(written.changed) <= 5 else ""))
+    written = jobs.rebuild_calendars(app, out, as_of, todo=todo, private=private)
+    assert written is not None  # asked without a memo of what was built: always built
+    click.echo(_written(written, out if out is not None else app.settings.calendars_dir))
+
+
+def _written(written: WriteReport, folder: Path) -> str:
+    """"3 of 40 feeds written to calendars (all.ics, CR.ics, meetings.ics)"."""
+    return (ngettext("{changed} of {total} feed written to {folder}", "{changed} of {total} feeds written to {folder}",
+                     written.total).format(changed=len(written.changed), total=written.total, folder=folder)
+            + (f" ({', '.join(written.changed)})" if written.changed and len(written.changed) <= 5 else ""))
 
 
 COMMANDS = (calendars,)

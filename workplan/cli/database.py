@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .app import App, pass_app
+from ..project import Project
+from .app import pass_project
 
 
 @click.group("db")
@@ -13,39 +14,27 @@ def db() -> None:
 
 
 @db.command()
-@pass_app
-def current(app: App) -> None:
+@pass_project
+def current(app: Project) -> None:
     """Print the database's schema revision and the one this workplan needs."""
-    from ..db import current_revision, describe, head_revision, make_engine
+    from .. import jobs
 
-    url = app.settings.database_url
-    engine = make_engine(url)
-    try:
-        revision = current_revision(engine)
-    finally:
-        engine.dispose()
-    head = head_revision()
+    where, revision, head = jobs.schema_revision(app)
     state = "up to date" if revision == head else "needs `workplan db upgrade`" if revision else "empty"
-    click.echo(f"{describe(url)}: revision {revision or 'none'} (head {head}, {state})")
+    click.echo(f"{where}: revision {revision or 'none'} (head {head}, {state})")
 
 
 @db.command()
-@pass_app
-def upgrade(app: App) -> None:
+@pass_project
+def upgrade(app: Project) -> None:
     """Migrate the database to the schema this workplan needs (a new one is created at it)."""
-    from ..db import describe, make_engine
-    from ..db import upgrade as run_upgrade
+    from .. import jobs
 
-    url = app.settings.database_url
-    engine = make_engine(url)
-    try:
-        before, after = run_upgrade(engine, url)
-    finally:
-        engine.dispose()
+    where, before, after = jobs.upgrade_database(app)
     if before == after:
-        click.echo(f"{describe(url)}: already at revision {after}")
+        click.echo(f"{where}: already at revision {after}")
     else:
-        click.echo(f"{describe(url)}: upgraded from {before or 'nothing'} to {after}")
+        click.echo(f"{where}: upgraded from {before or 'nothing'} to {after}")
 
 
 COMMANDS = (db,)

@@ -11,35 +11,33 @@ from typing import TYPE_CHECKING
 import click
 
 from ..i18n import _, ngettext
-from .app import App, pass_app
-from .params import chosen_language
+from ..project import Project
+from .app import pass_project
 
 if TYPE_CHECKING:
-    from ..mail import Outcome
+    from ..mail import LogLine, Outcome
 
 
-def send(app: App, party: str | None, as_of: str | None, resend_stale: bool) -> None:
+def send(app: Project, party: str | None, as_of: str | None, resend_stale: bool) -> None:
     """`workplan digest --send`: each recipient's digest at most once for the period."""
-    from .. import mail, reports
-    from ..errors import UsageError
+    from .. import jobs
 
-    with app.session() as session:
-        ctx = app.read_context(session, as_of)
-        who = reports.recipients(session, party)
-        if not who:
-            raise UsageError(_("no party has an email address, so there is no digest to send"))
-        prepared, skipped = mail.plan(session, ctx, who, chosen_language())
-
-    def report(outcome: Outcome) -> None:
-        word = _status_word(outcome.status)
-        word = word.upper() if outcome.trouble else word
-        click.echo(f"{outcome.party}: {word}: {outcome.detail}")
-
-    for outcome in skipped:
-        report(outcome)
-    outcomes = skipped + mail.deliver(app.engine, app.settings, prepared, app.now, resend_stale=resend_stale,
-                                      report=report)
+    outcomes = jobs.send_digests(app, party, as_of, resend_stale=resend_stale, report=_report)
     click.echo(_summary(outcomes))
+    _fail_on_trouble(outcomes)
+
+
+def _report(outcome: Outcome) -> None:
+    """One line per recipient, as its send ends."""
+    word = _status_word(outcome.status)
+    word = word.upper() if outcome.trouble else word
+    click.echo(f"{outcome.party}: {word}: {outcome.detail}")
+
+
+def _fail_on_trouble(outcomes: list[Outcome]) -> None:
+    """Exit 1 with one sentence when a digest was not sent."""
+    from .. import mail
+
     trouble = [o for o in outcomes if o.trouble]
     if trouble:
         period = outcomes[0].period
@@ -104,50 +102,47 @@ def _counted(status: str, count: int) -> str:
     return forms.get(status, f"{{count}} {status}").format(count=count)
 
 
-def status(app: App, party: str | None, as_of: str | None, fmt: str) -> None:
+def status(app: Project, party: str | None, as_of: str | None, fmt: str) -> None:
     """`workplan digest --status`: the send log of the period, one line per recipient."""
-    from .. import mail, reports
-    from ..formatting import dumps, table
+    from .. import jobs
 
-    with app.session() as session:
-        ctx = app.read_context(session, as_of)
-        period = mail.period_of(ctx)
-        lines = mail.status(session, period, reports.recipients(session, party), app.now())
+    click.echo(_send_log(jobs.digest_status(app, party, as_of), fmt), nl=False)
+
+
+def _send_log(lines: list[LogLine], fmt: str) -> str:
+    """The send log as JSON, or as a table followed by the recipients that need a decision."""
+    from ..formatting import dumps, table
 
     def stamp(moment: object) -> str:
         return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else ""  # type: ignore[attr-defined]
 
     if fmt == "json":
-        click.echo(dumps([{
+        return dumps([{
             "party": x.party, "period": x.period, "status": x.status, "to": x.to, "attempts": x.attempts,
             "started_at": x.started_at.isoformat() + "Z" if x.started_at else None,
             "sent_at": x.sent_at.isoformat() + "Z" if x.sent_at else None,
             "error": x.error, "decision_needed": x.decision_needed,
-        } for x in lines]), nl=False)
-        return
-    click.echo(table((_("PARTY"), _("PERIOD"), _("STATUS"), _("TRIES"), _("STARTED (UTC)"), _("SENT (UTC)"),
-                      _("NOTE")), [
+        } for x in lines])
+    text = table((_("PARTY"), _("PERIOD"), _("STATUS"), _("TRIES"), _("STARTED (UTC)"), _("SENT (UTC)"),
+                  _("NOTE")), [
         (x.party, x.period, _status_word(x.status).upper() if x.decision_needed else _status_word(x.status),
          str(x.attempts) if x.attempts else "",
          stamp(x.started_at), stamp(x.sent_at), x.error)
-        for x in lines]), nl=False)
+        for x in lines])
     undecided = [x.party for x in lines if x.decision_needed]
     if undecided:
-        click.echo(_("NEEDS A DECISION: {parties}: a send was begun and never confirmed, so it may or "
-                     "may not have arrived; check, then `workplan digest --party P --mark-sent` (it did) or "
-                     "`workplan digest --party P --send --resend-stale` (it did not)").format(
-            parties=", ".join(undecided)))
+        text += _("NEEDS A DECISION: {parties}: a send was begun and never confirmed, so it may or "
+                  "may not have arrived; check, then `workplan digest --party P --mark-sent` (it did) or "
+                  "`workplan digest --party P --send --resend-stale` (it did not)").format(
+            parties=", ".join(undecided)) + "\n"
+    return text
 
 
-def mark_sent(app: App, party: str | None, as_of: str | None) -> None:
+def mark_sent(app: Project, party: str | None, as_of: str | None) -> None:
     """`workplan digest --mark-sent`: a person confirmed that unconfirmed digests arrived."""
-    from .. import mail, reports
+    from .. import jobs
 
-    with app.session(write=True) as session:
-        ctx = app.read_context(session, as_of)
-        period = mail.period_of(ctx)
-        who = [p.id for p in reports.recipients(session, party)]
-        marked = mail.mark_sent(session, period, who, app.now())
+    period, marked = jobs.mark_digests_sent(app, party, as_of)
     if marked:
         click.echo(_("marked as sent for {period}: {parties}").format(period=period, parties=", ".join(marked)))
     else:
@@ -155,8 +150,8 @@ def mark_sent(app: App, party: str | None, as_of: str | None) -> None:
 
 
 @click.command()
-@pass_app
-def scheduler(app: App) -> None:
+@pass_project
+def scheduler(app: Project) -> None:
     """Run the scheduler in the foreground: the weekly digest and the calendars rebuild.
 
     The weekly digest goes out on digest.schedule (default "mon 08:00", in the group's time
@@ -165,9 +160,9 @@ def scheduler(app: App) -> None:
     (within 12 hours) when it comes back. Run it in one process only; the send log keeps each
     digest exactly once even if two run. Stops on SIGTERM or Ctrl-C.
     """
-    from ..scheduler import run_foreground
+    from .. import jobs
 
-    run_foreground(app)
+    jobs.run_scheduler(app)
 
 
 COMMANDS = (scheduler,)

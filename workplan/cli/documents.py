@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 
 from ..i18n import _
-from .app import App, pass_app
-from .params import as_of_option, chosen_language, lang_option
+from ..project import Project
+from .app import pass_project
+from .params import as_of_option, lang_option
 
 
-def _write_or_print(app: App, text: str | bytes, out: Path | None) -> None:
+def _write_or_print(app: Project, text: str | bytes, out: Path | None) -> None:
     data = text.encode("utf-8") if isinstance(text, str) else text
     if out is None:
         click.echo(data.decode("utf-8"), nl=False)  # every document here is UTF-8 text
@@ -35,8 +36,8 @@ def _write_or_print(app: App, text: str | bytes, out: Path | None) -> None:
               help="Markdown, HTML (for a browser or print) or plain text.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
-@pass_app
-def agenda(app: App, which: str, meeting_id: str | None, as_of: str | None, fmt: str, out: Path | None) -> None:
+@pass_project
+def agenda(app: Project, which: str, meeting_id: str | None, as_of: str | None, fmt: str, out: Path | None) -> None:
     """The agenda of a meeting, written from what is due, late or blocked.
 
     Sections: opening; adoption of the agenda; items due at this meeting; overdue actions by
@@ -44,7 +45,7 @@ def agenda(app: App, which: str, meeting_id: str | None, as_of: str | None, fmt:
     deadlines before the following meeting; blocked chains; the next meeting per the cadence;
     any other business. When no meeting is scheduled, the slot the cadence expects is proposed.
     """
-    from .. import reports
+    from .. import jobs
     from ..render.agenda import render_agenda
     from ..templating import Templates
 
@@ -52,9 +53,7 @@ def agenda(app: App, which: str, meeting_id: str | None, as_of: str | None, fmt:
     if meeting_id and chosen is not None and chosen.name != "DEFAULT":
         raise click.UsageError(_("say which meeting once: --meeting ID, or one of --next-virtual, "
                                  "--next-face-to-face, --next"))
-    with app.session() as session:
-        data = reports.agenda(session, app.read_context(session, as_of),
-                              "meeting" if meeting_id else which, meeting_id)
+    data = jobs.agenda(app, which, meeting_id, as_of)
     _write_or_print(app, render_agenda(data, fmt, Templates(app.settings.templates_dir)), out)
 
 
@@ -75,8 +74,8 @@ def agenda(app: App, which: str, meeting_id: str | None, as_of: str | None, fmt:
               help="Record the digests whose send was never confirmed as sent (someone checked they arrived).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Output of --status.")
-@pass_app
-def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: Path | None, send: bool,
+@pass_project
+def digest(app: Project, party: str | None, everyone: bool, as_of: str | None, out: Path | None, send: bool,
            resend_stale: bool, show_status: bool, mark_sent: bool, fmt: str) -> None:
     """Status digests by email: overdue, due soon, blocked and at risk, completed, upcoming meetings.
 
@@ -108,27 +107,10 @@ def digest(app: App, party: str | None, everyone: bool, as_of: str | None, out: 
         _write_digests(app, party, as_of, out)
 
 
-def _write_digests(app: App, party: str | None, as_of: str | None, out: Path) -> None:
-    from .. import reports
-    from ..files import write_files
-    from ..i18n import language
-    from ..mail import prepare
-    from ..render.digest import build_message, sender_address
-    from ..templating import Templates
+def _write_digests(app: Project, party: str | None, as_of: str | None, out: Path) -> None:
+    from .. import jobs
 
-    with app.session() as session:
-        ctx = app.read_context(session, as_of)
-        who = reports.recipients(session, party)
-        items = [(p.lang, p.digest) for p in prepare(session, ctx, who, chosen_language())]
-    templates = Templates(app.settings.templates_dir)
-    messages = {}
-    for lang, item in items:
-        with language(lang):
-            messages[f"{item.party.id}.eml"] = build_message(item, templates,
-                                                             sender_address(app.settings.get("smtp.from"), item))
-    # all of them or none: a full disk never leaves this week's digests beside last week's
-    write_files(out, {name: message.as_bytes() for name, message in messages.items()}, what="digests")
-    for name, message in messages.items():
+    for name, message in jobs.write_digests(app, party, as_of, out).items():
         click.echo(f"{out / name}: {message['Subject']}")
 
 
@@ -140,17 +122,16 @@ def _write_digests(app: App, party: str | None, as_of: str | None, out: Path) ->
 @lang_option
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
-@pass_app
-def graph(app: App, fmt: str, all_actions: bool, as_of: str | None, out: Path | None) -> None:
+@pass_project
+def graph(app: Project, fmt: str, all_actions: bool, as_of: str | None, out: Path | None) -> None:
     """The dependency graph, each action coloured by its state.
 
     Green done, red overdue, orange blocked, yellow at risk, blue in progress, grey open.
     """
-    from .. import reports
+    from .. import jobs
     from ..render import graph as render
 
-    with app.session() as session:
-        data = reports.graph(session, app.read_context(session, as_of), everything=all_actions)
+    data = jobs.graph(app, as_of, everything=all_actions)
     text = render.mermaid(data) if fmt == "mermaid" else render.dot(data)
     _write_or_print(app, render.svg(text) if fmt == "svg" else text, out)
 

@@ -43,23 +43,18 @@ def as_of_option(f: Any) -> Any:
                         help="Show the world as it was (or will be) at this date or moment.")(f)
 
 
-LANG_KEY = "workplan.lang"
-
-
 def _use_language(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """--lang: the language of this run's output, and the one the project's jobs are asked for."""
     if value:
         from ..i18n import use
+        from ..project import Project
 
         use(value)
-        ctx.meta[LANG_KEY] = value
+        project = ctx.find_object(Project)
+        if project is not None:
+            project.language = value
 
 
 def lang_option(f: Any) -> Any:
     return click.option("--lang", type=click.Choice(["es", "en"]), expose_value=False, callback=_use_language,
                         help="Language of the output (default: LC_ALL, LC_MESSAGES or LANG, else English).")(f)
-
-
-def chosen_language() -> str | None:
-    """The --lang given to the running command, if any."""
-    value = click.get_current_context().meta.get(LANG_KEY)
-    return str(value) if value else None

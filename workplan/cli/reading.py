@@ -10,7 +10,8 @@ import click
 
 from ..gcpause import paused_gc
 from ..i18n import _, ngettext
-from .app import App, pass_app
+from ..project import Project
+from .app import emit, pass_project
 from .params import DATE, as_of_option, format_option, lang_option
 
 STATUS_CHOICES = click.Choice(
@@ -31,24 +32,15 @@ def _owner_option(f: Callable[..., None]) -> Callable[..., None]:
 @as_of_option
 @format_option
 @lang_option
-@pass_app
-def list_(app: App, owner: str | None, status: str | None, tag: str | None, due_before: str | None,
+@pass_project
+def list_(app: Project, owner: str | None, status: str | None, tag: str | None, due_before: str | None,
           due_after: str | None, as_of: str | None, fmt: str) -> None:
     """Actions and their assignments, one line per assignment."""
-    from .. import formatting, queries
-    from ..timeutil import parse_when
+    from .. import formatting, jobs
 
-    with app.reading() as db:
-        ctx = app.read_context(db, as_of)
-        if owner:
-            queries.require_party(db, owner)
-        filters = queries.Filters(
-            owner=owner, status=status, tag=tag,
-            due_before=parse_when(due_before, ctx.tz).day if due_before else None,
-            due_after=parse_when(due_after, ctx.tz).day if due_after else None,
-        )
-        rows = queries.assignment_rows(db, ctx, filters)
-    app.emit(formatting.rows(rows, fmt))
+    rows = jobs.list_assignments(app, owner=owner, status=status, tag=tag, due_before=due_before,
+                                 due_after=due_after, as_of=as_of)
+    emit(formatting.rows(rows, fmt))
 
 
 @click.command()
@@ -56,14 +48,12 @@ def list_(app: App, owner: str | None, status: str | None, tag: str | None, due_
 @as_of_option
 @format_option
 @lang_option
-@pass_app
-def show(app: App, action_id: str, as_of: str | None, fmt: str) -> None:
+@pass_project
+def show(app: Project, action_id: str, as_of: str | None, fmt: str) -> None:
     """One action: its source, deadline, owners, dependencies and each assignment's state."""
-    from .. import formatting, queries
+    from .. import formatting, jobs
 
-    with app.reading() as db:
-        detail = queries.action_detail(db, app.read_context(db, as_of), action_id)
-    app.emit(formatting.detail(detail, fmt))
+    emit(formatting.detail(jobs.show(app, action_id, as_of), fmt))
 
 
 @click.command()
@@ -71,19 +61,16 @@ def show(app: App, action_id: str, as_of: str | None, fmt: str) -> None:
 @as_of_option
 @format_option
 @lang_option
-@pass_app
-def overdue(app: App, owner: str | None, as_of: str | None, fmt: str) -> None:
+@pass_project
+def overdue(app: Project, owner: str | None, as_of: str | None, fmt: str) -> None:
     """Overdue assignments, most overdue first, with days late and what blocks them."""
-    from .. import formatting, queries
+    from .. import formatting, jobs
 
-    with app.reading() as db:
-        if owner:
-            queries.require_party(db, owner)
-        rows = queries.overdue(db, app.read_context(db, as_of), owner)
+    rows = jobs.overdue(app, owner, as_of)
     if not rows and fmt == "table":
         click.echo(_("nothing is overdue"))
         return
-    app.emit(formatting.rows(rows, fmt, kind="overdue"))
+    emit(formatting.rows(rows, fmt, kind="overdue"))
 
 
 @click.command()
@@ -92,20 +79,17 @@ def overdue(app: App, owner: str | None, as_of: str | None, fmt: str) -> None:
 @as_of_option
 @format_option
 @lang_option
-@pass_app
-def upcoming(app: App, days: int, owner: str | None, as_of: str | None, fmt: str) -> None:
+@pass_project
+def upcoming(app: Project, days: int, owner: str | None, as_of: str | None, fmt: str) -> None:
     """Open assignments due within the next N days."""
-    from .. import formatting, queries
+    from .. import formatting, jobs
 
-    with app.reading() as db:
-        if owner:
-            queries.require_party(db, owner)
-        rows = queries.upcoming(db, app.read_context(db, as_of, days_ahead=days), days, owner)
+    rows = jobs.upcoming(app, days, owner, as_of)
     if not rows and fmt == "table":
         click.echo(ngettext("nothing is due in the next {days} day", "nothing is due in the next {days} days",
                             days).format(days=days))
         return
-    app.emit(formatting.rows(rows, fmt))
+    emit(formatting.rows(rows, fmt))
 
 
 @click.command()
@@ -114,33 +98,29 @@ def upcoming(app: App, days: int, owner: str | None, as_of: str | None, fmt: str
 @as_of_option
 @format_option
 @lang_option
-@pass_app
-def log(app: App, action_id: str | None, party: str | None, as_of: str | None, fmt: str) -> None:
+@pass_project
+def log(app: Project, action_id: str | None, party: str | None, as_of: str | None, fmt: str) -> None:
     """The event history (every status change), oldest first."""
-    from .. import formatting, queries
+    from .. import formatting, jobs
 
-    with app.reading() as db:
-        entries = queries.event_log(db, app.read_context(db, as_of), action_id, party)
+    entries = jobs.event_log(app, action_id, party, as_of)
     if not entries and fmt == "table":
         click.echo(_("no events"))
         return
-    app.emit(formatting.log(entries, fmt))
+    emit(formatting.log(entries, fmt))
 
 
 @click.command()
 @as_of_option
 @format_option
 @lang_option
-@pass_app
-def meetings(app: App, as_of: str | None, fmt: str) -> None:
+@pass_project
+def meetings(app: Project, as_of: str | None, fmt: str) -> None:
     """Meetings, and cadence compliance per period (which semester lacks its virtual meeting)."""
-    from .. import formatting, queries
+    from .. import formatting, jobs
 
-    with app.reading() as db:
-        ctx = app.read_context(db, as_of)
-        items = queries.meetings(db, ctx.as_of_day)
-        periods = queries.cadence_compliance(db, ctx)
-    app.emit(formatting.meetings(items, periods, fmt))
+    items, periods = jobs.meetings(app, as_of)
+    emit(formatting.meetings(items, periods, fmt))
 
 
 COMMANDS = (list_, show, overdue, upcoming, log, meetings)

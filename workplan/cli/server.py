@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import signal
-from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from ..i18n import _
-from .app import App, pass_app
+from ..project import Project
+from .app import pass_project
 from .params import as_of_option
+
+if TYPE_CHECKING:
+    from ..jobs import PrivateFeed
 
 
 @click.command()
@@ -23,8 +25,8 @@ from .params import as_of_option
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
               help="Requests answered at once.")
 @as_of_option
-@pass_app
-def serve(app: App, host: str, port: int, no_scheduler: bool, threads: int, as_of: str | None) -> None:
+@pass_project
+def serve(app: Project, host: str, port: int, no_scheduler: bool, threads: int, as_of: str | None) -> None:
     """Serve the status board, the calendar feeds and the next virtual meeting's agenda over HTTP.
 
     Routes: / (status board), /calendars/NAME.ics (all, meetings, PARTY), /feeds/TOKEN.ics (a
@@ -32,50 +34,17 @@ def serve(app: App, host: str, port: int, no_scheduler: bool, threads: int, as_o
     rendered once per change of the data and answer conditional requests with 304. The server
     speaks plain HTTP: put a TLS proxy in front of it for anything but loopback.
     """
-    from waitress.server import create_server
+    from .. import jobs
 
-    from ..queries import group_info
-    from ..web import WorkplanApp
+    def started(group: str, url: str, scheduled: bool) -> None:
+        how = _("with the scheduler") if scheduled else _("no scheduler")
+        if as_of:
+            how += _(", as of {day}").format(day=as_of)
+        click.echo(_("workplan: serving {group} on {url} ({how}); Ctrl-C stops").format(
+            group=group, url=url, how=how), err=True)
 
-    with app.session() as session:  # syncs a changed actions file first (embedded database)
-        group = group_info(session)
-    wsgi = WorkplanApp(app.settings, app.engine, as_of=as_of, debug=app.debug)
-    server: Any = create_server(
-        wsgi, host=host, port=port, threads=threads, ident="workplan",
-        # this application reads no request bodies and needs no long headers
-        max_request_header_size=32 * 1024, max_request_body_size=64 * 1024,
-        channel_timeout=60, connection_limit=200, clear_untrusted_proxy_headers=True,
-    )
-    scheduler = None
-    if not no_scheduler:
-        scheduler = _start_scheduler(app)
-
-    def _stop(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _stop)
-    shown = f"[{server.effective_host}]" if ":" in str(server.effective_host) else server.effective_host
-    how = _("no scheduler") if scheduler is None else _("with the scheduler")
-    if as_of:
-        how += _(", as of {day}").format(day=as_of)
-    click.echo(_("workplan: serving {group} on {url} ({how}); Ctrl-C stops").format(
-        group=group.name, url=f"http://{shown}:{server.effective_port}/", how=how), err=True)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+    jobs.serve(app, host, port, threads=threads, as_of=as_of, scheduled=not no_scheduler, started=started)
     click.echo(_("workplan: server stopped"), err=True)
-
-
-def _start_scheduler(app: App) -> Any:
-    """The weekly digest and the rebuild of calendars/, in this process (see workplan.scheduler)."""
-    from ..scheduler import start_background
-
-    return start_background(app)
 
 
 @click.group("feeds")
@@ -87,35 +56,31 @@ def feeds() -> None:
 @click.argument("party", metavar="PARTY")
 @click.option("--rotate", is_flag=True, help="Issue a new token; the party's old URL stops working at once.")
 @click.option("--revoke", is_flag=True, help="Revoke the party's token; its URL stops working at once.")
-@pass_app
-def token(app: App, party: str, rotate: bool, revoke: bool) -> None:
+@pass_project
+def token(app: Project, party: str, rotate: bool, revoke: bool) -> None:
     """Issue the private feed URL of PARTY and print it, once (only a hash of it is kept).
 
     The URL is built from the server.base_url setting, as webcal:// (calendar apps subscribe
     to it) and https://. Anyone holding it reads the party's feed: send it privately.
     """
-    from .. import tokens
+    from .. import jobs
 
     if rotate and revoke:
         raise click.UsageError(_("choose --rotate or --revoke, not both"))
-    now = app.now()
-    with app.session(write=True) as session:
-        if revoke:
-            count: int = app.write(session, lambda: tokens.revoke(session, party, now))
-        else:
-            issued: tokens.Issued = app.write(session, lambda: tokens.issue(session, party, now, rotate=rotate))
-    if revoke:
-        click.echo((_("{party}: private feed token revoked; its URL now answers 404") if count
-                    else _("{party}: no private feed token to revoke")).format(party=party))
+    _print_token(jobs.private_feed_token(app, party, rotate=rotate, revoke=revoke), revoke)
+
+
+def _print_token(result: PrivateFeed, revoked: bool) -> None:
+    if revoked:
+        click.echo((_("{party}: private feed token revoked; its URL now answers 404") if result.revoked
+                    else _("{party}: no private feed token to revoke")).format(party=result.party))
         return
-    base = app.settings.get("server.base_url")
-    webcal, web = tokens.subscription_urls(base, issued.token)
-    replaced = _(" (the previous URL no longer works)") if issued.revoked else ""
+    replaced = _(" (the previous URL no longer works)") if result.revoked else ""
     click.echo(_("Private feed of {party}{replaced}. It is shown only this once; send it privately:").format(
-        party=party, replaced=replaced))
-    click.echo(f"  {webcal}")
-    click.echo(f"  {web}")
-    if web.startswith("http://") and not _loopback(web):
+        party=result.party, replaced=replaced))
+    click.echo(f"  {result.webcal}")
+    click.echo(f"  {result.web}")
+    if result.web.startswith("http://") and not _loopback(result.web):
         click.echo(_("workplan: warning: server.base_url is http://; the token travels in the URL, so serve it "
                      "behind TLS and set server.base_url to https://…"), err=True)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from ..i18n import _, word
-from .app import App
+from ..project import Project
 from .params import DATE
 
 _HELP = {
@@ -29,21 +27,14 @@ def _status_command(verb: str) -> click.Command:
     @click.option("--note", default="", help="Why; required to waive.")
     @click.option("--by", default="", help="Who is recording the change.")
     @click.pass_obj
-    def command(app: App, action_id: str, party: str | None, occurrence: str | None, on: str | None,
+    def command(app: Project, action_id: str, party: str | None, occurrence: str | None, on: str | None,
                 note: str, by: str) -> None:
-        from .. import services
-        from ..timeutil import parse_event_moment, parse_when
+        from .. import jobs
 
         if verb == "waive" and not note.strip():
             raise click.UsageError(_("waive needs --note saying why the party cannot deliver"))
-        with app.session(write=True) as session:
-            ctx = app.read_context(session, None)
-            now = app.now()
-            when = parse_event_moment(on, ctx.tz) if on else None
-            day_only = on is not None and parse_when(on, ctx.tz).at is None  # a date, not a moment
-            occ = parse_when(occurrence, ctx.tz).day.isoformat() if occurrence else None
-            changes: list[Any] = app.write(session, lambda: services.change_status(
-                session, verb, action_id, party, occ, when, now, note=note, by=by or _whoami(), day_only=day_only))
+        changes = jobs.record_status(app, verb, action_id, party=party, occurrence=occurrence, on=on, note=note,
+                                     by=by or _whoami())
         for c in changes:
             occ_text = f" ({c.occurrence})" if c.occurrence else ""
             if c.skipped:

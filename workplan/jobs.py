@@ -1,0 +1,432 @@
+"""One function per thing a user does: what a command, a request or a scheduled job runs.
+
+Each takes the :class:`~workplan.project.Project` its front end built, opens the sessions it
+needs, and returns plain values for a formatter or a renderer: the command line, the WSGI
+application and the scheduler call these, never the layers below them. Heavy imports happen
+inside, so that importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from email.message import EmailMessage
+
+    from sqlalchemy.orm import Session
+
+    from .board import Board
+    from .feed_history import FeedHistory
+    from .feeds import FeedSet
+    from .files import WriteReport
+    from .mail import LogLine, Outcome
+    from .planning import PeriodCompliance
+    from .project import Project
+    from .queries import ActionDetail, LogEntry, MeetingRow, ReadContext, Row
+    from .reports import Agenda, Graph
+    from .services import Change, SyncReport
+    from .spec import Document
+
+
+def init(directory: Path) -> list[str]:
+    """`workplan init`: a new project in *directory*; a line per file written."""
+    from .scaffold import scaffold
+
+    return scaffold(directory)
+
+
+def check(project: Project) -> Document:
+    """`workplan check`: the actions file, validated (warnings go to the project's ``warn``)."""
+    return project.load_document()
+
+
+def sync(project: Project) -> SyncReport | None:
+    """`workplan sync`: validate, then load the file in one transaction. None when the file
+    is the one synced last and nothing would change (found without the ORM or the file reader)."""
+    from .db import reading_scope, session_scope
+    from .queries import file_digest, up_to_date
+
+    raw = Path(project.settings.actions_file).read_bytes()
+    digest = file_digest(raw)
+    with reading_scope(project.engine, project.settings.database_url) as conn:
+        if up_to_date(conn, digest, project.now()):
+            return None
+    doc = project.load_document()
+    with session_scope(project.engine, project.settings.database_url, write=True) as session:
+        return project.load_into(session, doc, digest)
+
+
+# ---------------------------------------------------------------------------
+# listings: list, show, overdue, upcoming, log, meetings (reads only, without the ORM)
+
+
+def list_assignments(project: Project, *, owner: str | None = None, status: str | None = None,
+                     tag: str | None = None, due_before: str | None = None, due_after: str | None = None,
+                     as_of: str | None = None) -> list[Row]:
+    """`workplan list`: assignments with their derived state, filtered."""
+    from . import queries
+    from .timeutil import parse_when
+
+    with project.reading() as db:
+        ctx = project.read_context(db, as_of)
+        if owner:
+            queries.require_party(db, owner)
+        filters = queries.Filters(
+            owner=owner, status=status, tag=tag,
+            due_before=parse_when(due_before, ctx.tz).day if due_before else None,
+            due_after=parse_when(due_after, ctx.tz).day if due_after else None,
+        )
+        return queries.assignment_rows(db, ctx, filters)
+
+
+def show(project: Project, action_id: str, as_of: str | None = None) -> ActionDetail:
+    """`workplan show`: one action, its source, deadline, owners, dependencies and assignments."""
+    from . import queries
+
+    with project.reading() as db:
+        return queries.action_detail(db, project.read_context(db, as_of), action_id)
+
+
+def overdue(project: Project, owner: str | None = None, as_of: str | None = None) -> list[Row]:
+    """`workplan overdue`: most overdue first."""
+    from . import queries
+
+    with project.reading() as db:
+        if owner:
+            queries.require_party(db, owner)
+        return queries.overdue(db, project.read_context(db, as_of), owner)
+
+
+def upcoming(project: Project, days: int, owner: str | None = None, as_of: str | None = None) -> list[Row]:
+    """`workplan upcoming`: open assignments due within *days* of the as-of day."""
+    from . import queries
+
+    with project.reading() as db:
+        if owner:
+            queries.require_party(db, owner)
+        return queries.upcoming(db, project.read_context(db, as_of, days_ahead=days), days, owner)
+
+
+def event_log(project: Project, action_id: str | None = None, party: str | None = None,
+              as_of: str | None = None) -> list[LogEntry]:
+    """`workplan log`: the status changes, oldest first."""
+    from . import queries
+
+    with project.reading() as db:
+        return queries.event_log(db, project.read_context(db, as_of), action_id, party)
+
+
+def meetings(project: Project, as_of: str | None = None) -> tuple[list[MeetingRow], list[PeriodCompliance]]:
+    """`workplan meetings`: the meetings, and the cadence's verdict per period."""
+    from . import queries
+
+    with project.reading() as db:
+        ctx = project.read_context(db, as_of)
+        return queries.meetings(db, ctx.as_of_day), queries.cadence_compliance(db, ctx)
+
+
+# ---------------------------------------------------------------------------
+# status changes, documents
+
+
+def record_status(project: Project, verb: str, action_id: str, *, party: str | None = None,
+                  occurrence: str | None = None, on: str | None = None, note: str = "",
+                  by: str = "") -> list[Change]:
+    """`workplan start|done|waive|cancel|reopen`: one event per assignment changed, in one
+    transaction. *on* and *occurrence* as given, read in the group's zone (a day *on* is that
+    day's start, and is kept as a day)."""
+    from . import services
+    from .timeutil import parse_event_moment, parse_when
+
+    with project.session(write=True) as session:
+        ctx = project.read_context(session, None)
+        now = project.now()
+        when = parse_event_moment(on, ctx.tz) if on else None
+        day_only = on is not None and parse_when(on, ctx.tz).at is None  # a date, not a moment
+        occ = parse_when(occurrence, ctx.tz).day.isoformat() if occurrence else None
+        changes: list[Change] = project.write(session, lambda: services.change_status(
+            session, verb, action_id, party, occ, when, now, note=note, by=by, day_only=day_only))
+        return changes
+
+
+def agenda(project: Project, which: str, meeting_id: str | None = None, as_of: str | None = None) -> Agenda:
+    """`workplan agenda`: the agenda of the meeting *meeting_id*, or of the next one of kind
+    *which* (``virtual``, ``face-to-face``, ``next``) or its expected slot."""
+    with project.session() as session:
+        return agenda_in(session, project.read_context(session, as_of), which, meeting_id)
+
+
+def agenda_in(session: Session, ctx: ReadContext, which: str, meeting_id: str | None = None) -> Agenda:
+    """:func:`agenda` in a session the caller holds (the server's, at its snapshot's moment)."""
+    from . import reports
+
+    return reports.agenda(session, ctx, "meeting" if meeting_id else which, meeting_id)
+
+
+def board(session: Session, ctx: ReadContext) -> Board:
+    """The server's status board (``GET /``) as of *ctx*, in the session the server holds."""
+    from .board import status_board
+
+    return status_board(session, ctx)
+
+
+def graph(project: Project, as_of: str | None = None, *, everything: bool = False) -> Graph:
+    """`workplan graph`: the actions linked by dependencies, each with its state."""
+    from . import reports
+
+    with project.session() as session:
+        return reports.graph(session, project.read_context(session, as_of), everything=everything)
+
+
+# ---------------------------------------------------------------------------
+# calendars: `workplan calendars`, the scheduler's rebuild of calendars/, the server's feeds
+
+
+@dataclass(frozen=True)
+class Calendars:
+    """What every calendar feed is rendered from: the feed set in each language a feed is written
+    in, the language of all.ics and meetings.ics (*shared*) and of each party's feed."""
+
+    ctx: ReadContext
+    shared: str
+    party_langs: dict[str, str]
+    sets: dict[str, FeedSet]  # by language, *shared* first
+
+    def files(self, *, todo: bool = False, private: bool = False,
+              history: FeedHistory | None = None) -> dict[str, bytes]:
+        """Every published feed (file name → bytes): each party's in its language."""
+        from .render.ical import render_in_languages
+
+        return render_in_languages(self.sets, self.shared, self.party_langs, todo=todo, private=private,
+                                   history=history)
+
+
+def read_calendars(session: Session, ctx: ReadContext, asked: str | None) -> Calendars:
+    """The feeds' data as of *ctx*: all.ics and meetings.ics in the language *asked* for (else the
+    reader's), each party's feed in *asked*, else its own (``lang:``), else the group's first."""
+    from . import feeds
+    from .i18n import current
+
+    shared = asked or current()
+    party_langs = feeds.party_languages(session, asked)
+    return Calendars(ctx, shared, party_langs, feeds.feed_sets_by_language(session, ctx, shared, party_langs))
+
+
+def rebuild_calendars(project: Project, out: Path | None = None, as_of: str | None = None, *,
+                      todo: bool | None = None, private: bool = False,
+                      built: dict[str, tuple[Any, ...]] | None = None) -> WriteReport | None:
+    """Write the feeds into *out* (default: the calendars.dir setting), continuing the feeds
+    already there; only the files whose bytes changed are replaced. *todo* None: the tasks too
+    when the folder has them already. With *built* (a folder → data fingerprint memo that the
+    caller keeps), nothing is done, and None returned, when the data did not change since."""
+    from . import feeds
+    from .feed_history import continued
+    from .files import write_files
+
+    folder = out if out is not None else project.settings.calendars_dir
+    with project.session() as session:
+        ctx = project.read_context(session, as_of)
+        if built is not None:
+            fingerprint = _data_fingerprint(session, ctx)
+            if built.get(str(folder)) == fingerprint and folder.is_dir():
+                return None
+        data = read_calendars(session, ctx, project.language)
+    with_tasks = (folder / "todo").is_dir() if todo is None else todo
+    written = write_files(folder, continued(folder, ctx.as_of, lambda history: data.files(
+        todo=with_tasks, private=private, history=history), feeds.restricted_actions(data.sets)))
+    if built is not None:
+        built[str(folder)] = fingerprint
+    return written
+
+
+def _data_fingerprint(session: Session, ctx: ReadContext) -> tuple[Any, ...]:
+    """What the feeds depend on: the file synced, the event log, and the year of the as-of day."""
+    from sqlalchemy import func, select
+
+    from .models import Event
+    from .queries import synced_digest
+
+    count, last_id, last_recorded = session.execute(
+        select(func.count(Event.id), func.max(Event.id), func.max(Event.recorded_at))).one()
+    return synced_digest(session), count, last_id, last_recorded, ctx.as_of_day.year
+
+
+# ---------------------------------------------------------------------------
+# digests: written as .eml files, sent once per recipient and week, the send log
+
+
+def write_digests(project: Project, party: str | None, as_of: str | None, out: Path) -> dict[str, EmailMessage]:
+    """`workplan digest --out DIR`: each recipient's digest as DIR/PARTY.eml (file name →
+    message), all of them or none: a full disk never leaves this week's beside last week's."""
+    from . import reports
+    from .files import write_files
+    from .i18n import language
+    from .mail import prepare
+    from .render.digest import build_message, sender_address
+    from .templating import Templates
+
+    with project.session() as session:
+        ctx = project.read_context(session, as_of)
+        who = reports.recipients(session, party)
+        items = [(p.lang, p.digest) for p in prepare(session, ctx, who, project.language)]
+    templates = Templates(project.settings.templates_dir)
+    messages = {}
+    for lang, item in items:
+        with language(lang):
+            messages[f"{item.party.id}.eml"] = build_message(item, templates,
+                                                             sender_address(project.settings.get("smtp.from"), item))
+    write_files(out, {name: message.as_bytes() for name, message in messages.items()}, what="digests")
+    return messages
+
+
+def send_digests(project: Project, party: str | None = None, as_of: str | None = None, *,
+                 resend_stale: bool = False, report: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """`workplan digest --send` and the scheduler's weekly run: each recipient's digest of the
+    period at most once (the send log decides), each outcome given to *report* as it happens."""
+    from . import mail, reports
+    from .errors import UsageError
+    from .i18n import _
+
+    with project.session() as session:
+        ctx = project.read_context(session, as_of)
+        who = reports.recipients(session, party)
+        if not who:
+            raise UsageError(_("no party has an email address, so there is no digest to send"))
+        prepared, skipped = mail.plan(session, ctx, who, project.language)
+    for outcome in skipped:
+        if report is not None:
+            report(outcome)
+    return skipped + mail.deliver(project.engine, project.settings, prepared, project.now,
+                                  resend_stale=resend_stale, report=report)
+
+
+def digest_status(project: Project, party: str | None, as_of: str | None) -> list[LogLine]:
+    """`workplan digest --status`: the send log of the period, one line per recipient."""
+    from . import mail, reports
+
+    with project.session() as session:
+        ctx = project.read_context(session, as_of)
+        return mail.status(session, mail.period_of(ctx), reports.recipients(session, party), project.now())
+
+
+def mark_digests_sent(project: Project, party: str | None, as_of: str | None) -> tuple[str, list[str]]:
+    """`workplan digest --mark-sent`: a person confirmed that unconfirmed digests arrived.
+    The period, and the parties marked."""
+    from . import mail, reports
+
+    with project.session(write=True) as session:
+        ctx = project.read_context(session, as_of)
+        period = mail.period_of(ctx)
+        who = [p.id for p in reports.recipients(session, party)]
+        return period, mail.mark_sent(session, period, who, project.now())
+
+
+# ---------------------------------------------------------------------------
+# private feeds and the server
+
+
+@dataclass(frozen=True)
+class PrivateFeed:
+    """A private feed token issued (its URLs, shown once) or revoked (how many were)."""
+
+    party: str
+    revoked: int  # tokens revoked, or replaced by the one issued
+    webcal: str = ""  # empty when revoking
+    web: str = ""
+
+
+def private_feed_token(project: Project, party: str, *, rotate: bool = False, revoke: bool = False) -> PrivateFeed:
+    """`workplan feeds token`: issue (or with *rotate* replace) *party*'s private feed token, or revoke it."""
+    from . import tokens
+
+    now = project.now()
+    with project.session(write=True) as session:
+        if revoke:
+            count: int = project.write(session, lambda: tokens.revoke(session, party, now))
+            return PrivateFeed(party, count)
+        issued: tokens.Issued = project.write(session, lambda: tokens.issue(session, party, now, rotate=rotate))
+    webcal, web = tokens.subscription_urls(project.settings.get("server.base_url"), issued.token)
+    return PrivateFeed(party, issued.revoked, webcal, web)
+
+
+def serve(project: Project, host: str, port: int, *, threads: int, as_of: str | None, scheduled: bool,
+          started: Callable[[str, str, bool], None]) -> None:
+    """`workplan serve`: the WSGI application on waitress, with the scheduler unless not
+    *scheduled*, until SIGTERM or Ctrl-C. *started* is told the group's name, the URL and
+    whether the scheduler runs, once the server listens."""
+    import signal
+    from types import FrameType
+
+    from waitress.server import create_server
+
+    from .web import WorkplanApp
+
+    group = project.group()  # syncs a changed actions file first (embedded database)
+    wsgi = WorkplanApp(project.settings, project.engine, as_of=as_of, debug=project.debug)
+    server: Any = create_server(
+        wsgi, host=host, port=port, threads=threads, ident="workplan",
+        # this application reads no request bodies and needs no long headers
+        max_request_header_size=32 * 1024, max_request_body_size=64 * 1024,
+        channel_timeout=60, connection_limit=200, clear_untrusted_proxy_headers=True,
+    )
+    scheduler = None
+    if scheduled:
+        from .scheduler import start_background
+
+        scheduler = start_background(project)
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    shown = f"[{server.effective_host}]" if ":" in str(server.effective_host) else server.effective_host
+    started(group.name, f"http://{shown}:{server.effective_port}/", scheduler is not None)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+
+
+# ---------------------------------------------------------------------------
+# the database schema
+
+
+def schema_revision(project: Project) -> tuple[str, str | None, str]:
+    """`workplan db current`: the database (as it is safe to show), its revision, and the head's."""
+    from .db import current_revision, describe, head_revision, make_engine
+
+    url = project.settings.database_url
+    engine = make_engine(url)
+    try:
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    return describe(url), revision, head_revision()
+
+
+def upgrade_database(project: Project) -> tuple[str, str | None, str]:
+    """`workplan db upgrade`: the database, the revision it was at, and the one it is at now."""
+    from .db import describe, make_engine
+    from .db import upgrade as run_upgrade
+
+    url = project.settings.database_url
+    engine = make_engine(url)
+    try:
+        before, after = run_upgrade(engine, url)
+    finally:
+        engine.dispose()
+    return describe(url), before, after
+
+
+def run_scheduler(project: Project) -> None:
+    """`workplan scheduler`: the weekly digest and the calendars' rebuild, until SIGTERM or Ctrl-C."""
+    from .scheduler import run_foreground
+
+    run_foreground(project)
