@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def _create(engine: sqlalchemy.Engine, schema: str) -> None:
 
 def test_schemas_of_a_dead_run_are_dropped_and_a_live_runs_kept(server: sqlalchemy.Engine) -> None:
     conftest._run_lock()  # this run holds its own lock from here on
-    dead, alive = 0x7ffffff0, 0x7ffffff1
+    dead, alive = secrets.randbits(31), secrets.randbits(31)  # random: runs at once must not share them
     dead_schema, alive_schema = f"wp_r{dead:08x}_0", f"wp_r{alive:08x}_0"
     _create(server, dead_schema)
     _create(server, alive_schema)
