@@ -17,6 +17,7 @@ from typing import Any
 
 from .i18n import _, days_late, kind_word, ngettext, word
 from .queries import ActionDetail, LogEntry, MeetingRow, Row
+from .statuses import CLOSED
 
 FORMATS = ("table", "json", "csv")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -24,7 +25,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def state_word(row: Row) -> str:
     """The one word a person needs: closed statuses win, then overdue, blocked, at risk."""
-    if row.status in ("done", "waived", "cancelled"):
+    if row.status in CLOSED:
         return row.status
     if row.overdue:
         return "overdue"

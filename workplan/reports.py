@@ -24,10 +24,9 @@ from .errors import UnknownItem, UsageError
 from .i18n import _, current, language, pick, word
 from .models import Action, Assignment, Event, Participant, Party
 from .queries import Filters, ReadContext, Row, live, status_expr
-from .statuses import CLOSED
+from .statuses import CLOSED, COMPLETED
 from .timeutil import next_period_start, period_end, period_start, start_of_day, to_utc_naive
 
-COMPLETED = ("done", "waived")
 # words used for a fanned-out deliverable's cell in the per-country table
 CELL_WORD = {"done": "received", "waived": "waived", "cancelled": "cancelled", "open": "missing",
              "in_progress": "in progress"}

@@ -551,7 +551,7 @@ TRANSITIONS: dict[str, tuple[str, frozenset[str]]] = {
     "done": ("done", frozenset({"open", "in_progress"})),
     "waive": ("waived", frozenset({"open", "in_progress"})),
     "cancel": ("cancelled", frozenset({"open", "in_progress"})),
-    "reopen": ("open", frozenset({"done", "waived", "cancelled", "in_progress"})),
+    "reopen": ("open", CLOSED | {"in_progress"}),
 }
 
 

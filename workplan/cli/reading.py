@@ -10,11 +10,12 @@ import click
 
 from ..gcpause import paused_gc
 from ..i18n import _, ngettext
+from ..statuses import STATUSES
 from .app import App, pass_app
 from .params import DATE, as_of_option, format_option, lang_option
 
 STATUS_CHOICES = click.Choice(
-    ["open", "in_progress", "done", "waived", "cancelled", "overdue", "blocked", "at_risk", "closed", "pending"]
+    [*STATUSES, "overdue", "blocked", "at_risk", "closed", "pending"]
 )
 
 

@@ -1,0 +1,42 @@
+"""One home for each rule (issue 19): the copies removed from the package do not come back.
+
+Each test greps the package's source for a copy of a rule that now lives in one place
+(``planning.py`` for the domain rules, ``statuses.py`` for the closed statuses, ``queries.py``
+for the size of an IN list) and names the file and line of any copy it finds.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import REPO
+
+PACKAGE = REPO / "workplan"
+
+
+def _copies(pattern: str, *, home: tuple[str, ...] = ()) -> list[str]:
+    """``file:line: text`` of every line of the package matching *pattern*, outside *home*."""
+    found = []
+    regex = re.compile(pattern)
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = path.relative_to(PACKAGE).as_posix()
+        if name in home:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if regex.search(line):
+                found.append(f"{name}:{number}: {line.strip()}")
+    return found
+
+
+def test_the_closed_statuses_are_named_once() -> None:
+    # a set or tuple of closed statuses written out, or a module's own CLOSED
+    written_out = r"""["']done["'],\s*["']waived["'],\s*["']cancelled["']|["']done["'],\s*["']waived["']\s*[)}]"""
+    assert _copies(written_out, home=("statuses.py",)) == []
+    assert _copies(r"^\s*(CLOSED|COMPLETED)\s*[:=]", home=("statuses.py",)) == []
+
+
+def test_the_grep_finds_a_copy() -> None:
+    """The helper itself can fail: it finds the one home it is told to skip."""
+    assert _copies(r"^CLOSED = ") == ["statuses.py:7: CLOSED = frozenset({\"done\", \"waived\", \"cancelled\"})"]
+    assert Path(PACKAGE / "statuses.py").is_file()
