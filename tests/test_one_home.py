@@ -40,3 +40,9 @@ def test_the_grep_finds_a_copy() -> None:
     """The helper itself can fail: it finds the one home it is told to skip."""
     assert _copies(r"^CLOSED = ") == ["statuses.py:7: CLOSED = frozenset({\"done\", \"waived\", \"cancelled\"})"]
     assert Path(PACKAGE / "statuses.py").is_file()
+
+
+def test_the_size_of_an_in_list_is_one_constant() -> None:
+    # queries._FEW is the size; services asks queries.few() rather than comparing with its own number
+    assert _copies(r"len\((?!chains\))[^)]*\)\s*[<>]=?\s*\d{3,}") == []
+    assert [line.split(":")[0] for line in _copies(r"^\s*_?[A-Z_]*(FEW|BATCH|IN_LIST)[A-Z_]*\s*=")] == ["queries.py"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -201,6 +201,12 @@ def _batches(ids: set[str]) -> list[list[str]]:
     queries a command runs does not depend on whether there was anything to look up."""
     ordered = sorted(ids)
     return [ordered[first:first + _FEW] for first in range(0, max(len(ordered), 1), _FEW)]
+
+
+def few(ids: Collection[str]) -> bool:
+    """Whether *ids* fit in one IN list of :data:`_FEW`: beyond, a reader that needs the rows of
+    most of them goes through :func:`rows_in`'s batches or, cheaper, one pass over the table."""
+    return len(ids) <= _FEW
 
 
 def rows_in(db: Reader, query: Select[*tuple[Any, ...]], column: Any, ids: Iterable[str]) -> list[Any]:

@@ -50,7 +50,7 @@ from .models import (
     Party,
     SetMember,
 )
-from .queries import group_info, parties_named, rows_in, synced_digest
+from .queries import few, group_info, parties_named, rows_in, synced_digest
 from .statuses import CLOSED
 from .timeutil import start_of_day, to_utc_naive
 
@@ -437,7 +437,7 @@ def _import_progress(session: Session, doc: spec.Document, now: datetime, report
         return
     action_ids = {a.id for a, _ in wanted}
     query = select(Assignment)
-    if len(action_ids) <= 1000:  # beyond, the IN list would run into the databases' limits on parameters
+    if few(action_ids):  # beyond, the IN list would run into the databases' limits on parameters
         query = query.where(Assignment.action_id.in_(action_ids))
     rows = {(a.action_id, a.party_id, a.occurrence): a for a in session.scalars(query)}
     events: list[dict[str, Any]] = []
@@ -676,7 +676,7 @@ def _latest_events(session: Session, action_ids: set[str]) -> dict[int, planning
         .order_by(Event.id)
     )
     # beyond a few IN lists (a first sync of a large file), one pass over the join costs less
-    rows = rows_in(session, query, Assignment.action_id, action_ids) if len(action_ids) <= 1000 \
+    rows = rows_in(session, query, Assignment.action_id, action_ids) if few(action_ids) \
         else session.execute(query).all()
     return {
         aid: planning.LatestEvent(at.replace(tzinfo=UTC), from_status, to_status, by, origin)
