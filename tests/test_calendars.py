@@ -77,8 +77,8 @@ def _expected_counts(project: Path, as_of: str) -> dict[str, int]:
 
     from workplan import queries
     from workplan.cli.app import App
-    from workplan.feeds import horizon
     from workplan.models import Participant, Party
+    from workplan.planning import horizon
 
     app = App(project, None, None, None, False)
     previous = Path.cwd()

@@ -46,3 +46,9 @@ def test_the_size_of_an_in_list_is_one_constant() -> None:
     # queries._FEW is the size; services asks queries.few() rather than comparing with its own number
     assert _copies(r"len\((?!chains\))[^)]*\)\s*[<>]=?\s*\d{3,}") == []
     assert [line.split(":")[0] for line in _copies(r"^\s*_?[A-Z_]*(FEW|BATCH|IN_LIST)[A-Z_]*\s*=")] == ["queries.py"]
+
+
+def test_the_horizon_is_planned_in_one_place() -> None:
+    # the end of the year after: planning.horizon, which sync, the up-to-date check and the feeds call
+    assert _copies(r"\+ 1, 12, 31\)", home=("planning.py",)) == []
+    assert [found.split(":")[0] for found in _copies(r"^def horizon\b")] == ["planning.py"]

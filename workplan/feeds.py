@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from .errors import UsageError
 from .i18n import pick
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
-from .planning import meeting_status, party_id_clashes
+from .planning import horizon, meeting_status, party_id_clashes
 from .queries import GroupInfo, ReadContext, group_info, status_expr
 from .statuses import CLOSED
 
@@ -114,14 +114,6 @@ def _check_file_names(parties: tuple[FeedParty, ...]) -> None:
     one (planning.party_id_clashes); a database synced before that rule may still hold one."""
     for _pid, message in party_id_clashes(p.id for p in parties):
         raise UsageError(message)
-
-
-def horizon(as_of: date) -> date:
-    """Occurrences of recurring actions shown: up to the end of the year after the read moment's.
-
-    The database materialises occurrences up to a horizon that depends on when it was synced;
-    cutting at a horizon derived from the read moment keeps the feeds reproducible."""
-    return date(as_of.year + 1, 12, 31)
 
 
 def feed_set(session: Session, ctx: ReadContext) -> FeedSet:

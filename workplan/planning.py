@@ -322,6 +322,16 @@ def party_id_clashes(ids: Iterable[str]) -> Iterator[tuple[str, str]]:
 # assignments to create
 
 
+def horizon(day: date, last_meeting: date | None = None) -> date:
+    """How far recurring actions are planned: to the end of the year after *day*'s, or after the
+    year of the *last_meeting* when that is later.
+
+    A sync plans (materialises) occurrences up to the horizon of its moment and the file's last
+    meeting; a feed shows those up to the horizon of its read moment alone, so that it does not
+    depend on when the database was synced."""
+    return date(max(day.year, last_meeting.year if last_meeting else day.year) + 1, 12, 31)
+
+
 @dataclass(frozen=True)
 class PlannedAssignment:
     action_id: str

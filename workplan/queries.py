@@ -79,7 +79,7 @@ def up_to_date(db: Reader, raw_digest: str, now: datetime) -> bool:
         return False
     stored = get_meta(db, "sync_horizon")
     last = db.scalar(select(func.max(t.meeting.c.start_day)).where(t.meeting.c.withdrawn_at.is_(None)))
-    return stored == date(max(now.year, last.year if last else now.year) + 1, 12, 31).isoformat()
+    return stored == planning.horizon(now.date(), last).isoformat()
 
 
 def beyond_planning(db: Reader, day: date) -> date | None:

@@ -116,10 +116,8 @@ def _unchanged(stored: str, digest: str, legacy: str) -> bool:
 
 
 def horizon_for(doc: spec.Document, now: datetime) -> date:
-    """How far recurring actions are materialised: the end of next year, or beyond the
-    last meeting when that is later."""
-    last = max((m.start.day for m in doc.meetings.values()), default=now.date())
-    return date(max(now.year, last.year) + 1, 12, 31)
+    """How far recurring actions are materialised (:func:`planning.horizon`)."""
+    return planning.horizon(now.date(), max((m.start.day for m in doc.meetings.values()), default=None))
 
 
 def sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) -> SyncReport:
