@@ -52,3 +52,9 @@ def test_the_horizon_is_planned_in_one_place() -> None:
     # the end of the year after: planning.horizon, which sync, the up-to-date check and the feeds call
     assert _copies(r"\+ 1, 12, 31\)", home=("planning.py",)) == []
     assert [found.split(":")[0] for found in _copies(r"^def horizon\b")] == ["planning.py"]
+
+
+def test_the_digest_period_is_one_rule() -> None:
+    # the week a digest looks back on, and the ISO week it is sent once in: planning's
+    assert _copies(r"timedelta\((days=7|weeks=1)\)", home=("planning.py",)) == []
+    assert _copies(r"W\{:02d\}|isocalendar\(\)", home=("planning.py",)) == []

@@ -489,6 +489,19 @@ def blocked_chains(depends_on: Mapping[str, Sequence[str]], open_actions: set[st
 
 
 # ---------------------------------------------------------------------------
+# the digest's period
+
+DIGEST_WINDOW = timedelta(days=7)
+"""What a digest looks back on (the closings it reports): the week before its as-of moment."""
+
+
+def digest_period(day: date) -> str:
+    """The period a digest counts in, at most once per recipient: the ISO week of the as-of day
+    in the group's zone (``2019-W03``), whatever day of the week it is sent on."""
+    return "{}-W{:02d}".format(*day.isocalendar()[:2])
+
+
+# ---------------------------------------------------------------------------
 # when a status change may be dated
 
 CLOCK_SKEW = timedelta(minutes=5)

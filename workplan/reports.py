@@ -733,7 +733,7 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
         others = queries.assignment_rows(session, ctx, Filters(actions=wanted, status="pending")) if wanted else []
         seen = {(r.action, r.party, r.occurrence) for r in own}
         rows = own + [r for r in others if (r.action, r.party, r.occurrence) not in seen]
-    since = ctx.as_of - timedelta(days=7)
+    since = ctx.as_of - planning.DIGEST_WINDOW
     closings = [x for x in _last_events(session, ctx, since, parties=None if group_wide else ids)
                 if x.status in COMPLETED]
     titles: dict[str, str] = {}
@@ -744,7 +744,7 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
                 Action.id, {x.action for x in closings}):
             titles[aid], sources[aid] = pick(title, translations, "title"), (m, ref)
     meetings = _upcoming_meetings(c)
-    period = "{}-W{:02d}".format(*today.isocalendar()[:2])
+    period = planning.digest_period(today)
     secretariat_email = next((p.emails[0] for p in c.parties.values() if p.kind == "secretariat" and p.emails), "")
 
     by_party: dict[str, list[Row]] = defaultdict(list)
