@@ -58,3 +58,9 @@ def test_the_digest_period_is_one_rule() -> None:
     # the week a digest looks back on, and the ISO week it is sent once in: planning's
     assert _copies(r"timedelta\((days=7|weeks=1)\)", home=("planning.py",)) == []
     assert _copies(r"W\{:02d\}|isocalendar\(\)", home=("planning.py",)) == []
+
+
+def test_a_party_language_is_decided_in_one_place() -> None:
+    # --lang, the party's lang, the group's first language, the reader's: planning.party_language
+    assert _copies(r"languages\[0\]", home=("planning.py", "spec.py")) == []
+    assert _copies(r"explicit or .*lang", home=("planning.py",)) == []

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from .errors import UsageError
 from .i18n import pick
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
-from .planning import horizon, meeting_status, party_id_clashes
+from .planning import horizon, meeting_status, party_id_clashes, party_language
 from .queries import GroupInfo, ReadContext, group_info, status_expr
 from .statuses import CLOSED
 
@@ -289,12 +289,9 @@ def feed_sets_by_language(session: Session, ctx: ReadContext, shared: str,
 
 def party_languages(session: Session, explicit: str | None = None) -> dict[str, str]:
     """The language of each party's feed: --lang, else its ``lang``, else the group's first
-    language, else the reader's."""
-    from .i18n import current
-
-    group = group_info(session)
-    default = explicit or (group.languages[0] if group.languages else "") or current()
-    return {pid: explicit or lang or default for pid, lang in session.execute(select(Party.id, Party.lang))}
+    language, else the reader's (:func:`planning.party_language`)."""
+    languages = group_info(session).languages
+    return {pid: party_language(explicit, lang, languages) for pid, lang in session.execute(select(Party.id, Party.lang))}
 
 
 def feed_party(filename: str) -> str:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from .errors import HistoryError
+from .i18n import current, word
 from .i18n import gettext as _
-from .i18n import word
 from .statuses import CLOSED
 from .timeutil import (
     LAST_YEAR,
@@ -299,6 +299,17 @@ def _as_yearly(parts: dict[str, str], start: date) -> dict[str, str]:
 
 
 SHARED_FEEDS = ("all", "meetings")  # the feeds that name no party; a party's is PARTY.ics beside them
+
+
+def party_language(explicit: str | None, party_lang: str | None, group_languages: Sequence[str]) -> str:
+    """The language of a party's digest and feed: *explicit* (--lang), else the party's ``lang``,
+    else the group's first language, else the reader's (LC_ALL, LC_MESSAGES, LANG; English)."""
+    return explicit or party_lang or group_language(group_languages)
+
+
+def group_language(group_languages: Sequence[str]) -> str:
+    """The language of what the group reads as one (the board): its first, else the reader's."""
+    return (group_languages[0] if group_languages else "") or current()
 
 
 def party_id_clashes(ids: Iterable[str]) -> Iterator[tuple[str, str]]:

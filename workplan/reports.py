@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from . import planning, queries
 from .changes import Changes
 from .errors import UnknownItem, UsageError
-from .i18n import _, current, language, pick, word
+from .i18n import _, language, pick, word
 from .models import Action, Assignment, Event, Participant, Party
 from .queries import Filters, ReadContext, Row, live, status_expr
 from .statuses import CLOSED, COMPLETED
@@ -692,8 +692,8 @@ def recipients(session: Session, party: str | None) -> list[PartyRef]:
 
 def digest_language(party: PartyRef, group: queries.GroupInfo, explicit: str | None = None) -> str:
     """The language of a party's digest: --lang, else the party's lang, else the group's first
-    language, else the reader's (LANG)."""
-    return explicit or party.lang or (group.languages[0] if group.languages else "") or current()
+    language, else the reader's (LANG): :func:`planning.party_language`."""
+    return planning.party_language(explicit, party.lang, group.languages)
 
 
 def digests_by_language(session: Session, ctx: ReadContext, who: Sequence[PartyRef],

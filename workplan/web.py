@@ -48,8 +48,9 @@ from . import feeds, tokens
 from .config import Settings, load_settings
 from .db import database_error, describe, ensure_schema, make_engine, session_scope, set_meta
 from .errors import DatabaseError, UsageError, WorkplanError
-from .i18n import LANGUAGES, _, current, language, normalize
+from .i18n import LANGUAGES, _, current, language
 from .models import FeedToken, Meta
+from .planning import group_language
 from .queries import ReadContext, group_info
 from .services import REVISION_KEY
 from .templating import Templates
@@ -413,7 +414,7 @@ class WorkplanApp:
                 feed_sets = feeds.feed_sets_by_language(session, ctx, shared, party_langs)
         except SADatabaseError as exc:  # raised past session_scope by a lazy load
             raise database_error(exc, self.url) from None
-        board_lang = normalize(group.languages[0] if group.languages else None) or shared
+        board_lang = group_language(group.languages)  # the server's (shared) when the group names none
         modified = _data_modified(feed_sets[shared])
         snap = _Snapshot(revision, day, tz, ctx, feed_sets, party_langs, board_lang, modified, {})
         snap.public = self._render_public(feed_sets, shared, party_langs, modified)
