@@ -64,3 +64,9 @@ def test_a_party_language_is_decided_in_one_place() -> None:
     # --lang, the party's lang, the group's first language, the reader's: planning.party_language
     assert _copies(r"languages\[0\]", home=("planning.py", "spec.py")) == []
     assert _copies(r"explicit or .*lang", home=("planning.py",)) == []
+
+
+def test_the_state_of_an_assignment_is_decided_in_planning() -> None:
+    # formatting.state_word, the agenda's summaries and chains, the graph and the feeds call planning
+    assert _copies(r"""(return|state =)\s+["'](overdue|blocked|at risk|in progress)["']\s*$""", home=("planning.py",)) == []
+    assert _copies(r"due_date\s*<\s*today|open_left\[\w+\]\s*==\s*0|\(open_count or 0\) == 0") == []

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from .errors import UsageError
 from .i18n import pick
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
-from .planning import horizon, meeting_status, party_id_clashes, party_language
+from .planning import action_closed, horizon, meeting_status, party_id_clashes, party_language
 from .queries import GroupInfo, ReadContext, group_info, status_expr
 from .statuses import CLOSED
 
@@ -218,10 +218,6 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
     withdrawn_actions = {r.id for r in rows if gone(r.withdrawn_at)}
     restricted = {r.id for r in rows if r.visibility != "public"}
 
-    def closed(aid: str) -> bool:
-        """As queries.action_states decides: every live assignment closed (none: never closed)."""
-        return aid in open_left and open_left[aid] == 0
-
     actions: list[FeedAction] = []
     for r in rows:
         assignments = by_action.get(r.id)
@@ -230,7 +226,7 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
         modified = r.updated_at
         if gone(r.withdrawn_at) and r.withdrawn_at > modified:
             modified = r.withdrawn_at
-        deps = tuple(FeedDependency(d, action_titles.get(d, d), closed(d), d in withdrawn_actions, d in restricted)
+        deps = tuple(FeedDependency(d, action_titles.get(d, d), action_closed(open_left.get(d)), d in withdrawn_actions, d in restricted)
                      for d in depends.get(r.id, ()))
         # a dependency closing changes what this action's description says
         for d in depends.get(r.id, ()):

@@ -16,24 +16,16 @@ from datetime import date, datetime
 from typing import Any
 
 from .i18n import _, days_late, kind_word, ngettext, word
+from .planning import assignment_state
 from .queries import ActionDetail, LogEntry, MeetingRow, Row
-from .statuses import CLOSED
 
 FORMATS = ("table", "json", "csv")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def state_word(row: Row) -> str:
-    """The one word a person needs: closed statuses win, then overdue, blocked, at risk."""
-    if row.status in CLOSED:
-        return row.status
-    if row.overdue:
-        return "overdue"
-    if row.blocked_by:
-        return "blocked"
-    if row.at_risk:
-        return "at risk"
-    return row.status.replace("_", " ")
+    """The one word a person needs (:func:`planning.assignment_state`)."""
+    return assignment_state(row)
 
 
 def due_text(row: Row) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from .errors import HistoryError
@@ -438,8 +438,7 @@ class Judge:
             # an ongoing commitment (no deadline): never late, never at risk; it may still wait on others.
             # Readers list these apart: open_without_deadline is this branch, said for them
             return Judgement(False, None, blocked_by, False)
-        # due before the as-of moment; a deadline without a time is met by anything done on that day
-        overdue = due_at < self.as_of if due_at is not None else due_day < self.today
+        overdue = is_overdue(due_day, due_at, self.as_of, self.today)
         at_risk = False
         if blocked_by:
             if due_day <= self.soon:
@@ -452,6 +451,66 @@ class Judge:
                         at_risk = True
                         break
         return Judgement(overdue, (self.today - due_day).days if overdue else None, blocked_by, at_risk)
+
+
+def is_overdue(due_day: date, due_at: datetime | None, as_of: datetime, today: date) -> bool:
+    """Due before the as-of moment (*today* is its day in the group's zone); a deadline without
+    a time is met by anything done on that day."""
+    return due_at < as_of if due_at is not None else due_day < today
+
+
+def action_closed(open_left: int | None) -> bool:
+    """Whether an action is closed, given how many of its live assignments are still open (None:
+    it has none): every one of them closed. An action nobody owns can never be closed."""
+    return open_left == 0
+
+
+class Judged(Protocol):
+    """An assignment as judged: its status and :class:`Judgement` (a listing's row, an item)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def overdue(self) -> bool: ...
+    @property
+    def blocked_by(self) -> Sequence[str]: ...
+    @property
+    def at_risk(self) -> bool: ...
+
+
+def state_word(status: str, overdue: bool, blocked: bool, at_risk: bool) -> str:
+    """The one word a person needs: closed statuses win, then overdue, blocked, at risk, else the
+    status (``in progress``, ``open``)."""
+    if status in CLOSED:
+        return status
+    if overdue:
+        return "overdue"
+    if blocked:
+        return "blocked"
+    if at_risk:
+        return "at risk"
+    return status.replace("_", " ")
+
+
+def assignment_state(a: Judged) -> str:
+    """:func:`state_word` of a judged assignment."""
+    return state_word(a.status, a.overdue, bool(a.blocked_by), a.at_risk)
+
+
+_PRESSING = ("overdue", "blocked", "at risk", "in progress", "open")  # an open action's states, the first wins
+
+
+def action_state(assignments: Iterable[Judged]) -> str:
+    """An action's one word from its assignments': while one is open, the most pressing of their
+    :func:`assignment_state` (overdue, blocked, at risk, in progress, open); once all are closed,
+    ``done`` when every one was done, else ``closed``. An action without assignments is open."""
+    items = list(assignments)
+    pending = {assignment_state(a) for a in items if a.status not in CLOSED}
+    if pending:
+        return next(state for state in _PRESSING if state in pending)
+    if not items:
+        return "open"
+    return "done" if all(a.status == "done" for a in items) else "closed"
 
 
 def open_without_deadline(status: str, due_day: date | None) -> bool:

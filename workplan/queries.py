@@ -255,10 +255,10 @@ def action_states(db: Reader, ctx: ReadContext, status: ColumnElement[str],
     states: dict[str, planning.ActionState] = {}
     for grouped, named in batches:
         for aid, open_count, latest in db.execute(grouped).all():  # all(): one fetch, not one per row
-            states[aid] = planning.ActionState(closed=(open_count or 0) == 0, latest_open_due=latest)
+            states[aid] = planning.ActionState(closed=planning.action_closed(open_count or 0), latest_open_due=latest)
         # an action nobody owns can never be closed
         for (aid,) in db.execute(named).all():
-            states.setdefault(aid, planning.ActionState(closed=False))
+            states.setdefault(aid, planning.ActionState(closed=planning.action_closed(None)))
     return states
 
 

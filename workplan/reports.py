@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -112,13 +112,7 @@ class ActionSummary:
 
     @property
     def state(self) -> str:
-        if not self.pending:
-            return "done" if all(i.status == "done" for i in self.items) else "closed"
-        if any(i.overdue for i in self.pending):
-            return "overdue"
-        if self.blocked_by:
-            return "blocked"
-        return "in progress" if any(i.status == "in_progress" for i in self.pending) else "open"
+        return planning.action_state(self.items)
 
 
 @dataclass
@@ -312,7 +306,7 @@ class _Context:
     def item(self, row: Row) -> Item:
         return Item(
             row.action, row.title, self.party(row.party), row.occurrence, row.due, row.due_kind, row.due_meeting,
-            row.status, _state_word(row), row.overdue, row.days_overdue, list(row.blocked_by), row.at_risk,
+            row.status, planning.assignment_state(row), row.overdue, row.days_overdue, list(row.blocked_by), row.at_risk,
             self.source(row.source_meeting, row.source_ref),
         )
 
@@ -325,12 +319,6 @@ class _Context:
     def party_order(self, pid: str) -> tuple[int, str]:
         """Parties in the order of the actions file (the secretariat first, then the countries…)."""
         return (self._order.get(pid, len(self._order)), pid)
-
-
-def _state_word(row: Row) -> str:
-    from .formatting import state_word
-
-    return state_word(row)
 
 
 def _meeting_info(m: queries.MeetingRow) -> MeetingInfo:
@@ -650,7 +638,7 @@ def _chains(c: _Context) -> list[list[ChainStep]]:
     ids = sorted({a for chain in chains for a in chain})
     actions = {
         a.id: a for a in queries.rows_in(
-            c.session, select(Action.id, Action.title, Action.owners, Action.due_date, Action.due_kind,
+            c.session, select(Action.id, Action.title, Action.owners, Action.due_date, Action.due_at, Action.due_kind,
                               Action.visibility, Action.translations), Action.id, ids)
     }
     today = c.ctx.as_of_day
@@ -661,12 +649,10 @@ def _chains(c: _Context) -> list[list[ChainStep]]:
         steps = []
         for position, aid in enumerate(chain):
             a = actions[aid]
-            if a.due_date is not None and a.due_date < today:
-                state = "overdue"
-            elif position > 0:
-                state = "blocked"
-            else:
-                state = "open"
+            # each waits on the one before it, still open; the first waits on none
+            overdue = a.due_date is not None and planning.is_overdue(
+                a.due_date, a.due_at.replace(tzinfo=UTC) if a.due_at else None, c.ctx.as_of, today)
+            state = planning.state_word("open", overdue, position > 0, False)
             steps.append(ChainStep(aid, pick(a.title, a.translations, "title"), list(a.owners), a.due_date, a.due_kind, state))
         out.append(steps)
     return out
@@ -825,20 +811,12 @@ def graph(session: Session, ctx: ReadContext, everything: bool = False) -> Graph
 
 
 def _action_state(rows: Sequence[Row]) -> str:
-    if not rows:
-        return "open"
-    pending = [r for r in rows if r.status not in CLOSED]
-    if not pending:
+    """:func:`planning.action_state`, but a closed action takes the colour of what closed it: done
+    when any assignment was done, else waived or cancelled."""
+    state = planning.action_state(rows)
+    if state == "closed":
         statuses = {r.status for r in rows}
-        return "done" if "done" in statuses else statuses.pop()
-    if any(r.overdue for r in pending):
-        return "overdue"
-    if any(r.blocked_by for r in pending):
-        return "blocked"
-    if any(r.at_risk for r in pending):
-        return "at risk"
-    if any(r.status == "in_progress" for r in pending):
-        return "in progress"
-    return "open"
+        return "done" if "done" in statuses else min(statuses)
+    return state
 
 
