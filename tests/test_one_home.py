@@ -70,3 +70,12 @@ def test_the_state_of_an_assignment_is_decided_in_planning() -> None:
     # formatting.state_word, the agenda's summaries and chains, the graph and the feeds call planning
     assert _copies(r"""(return|state =)\s+["'](overdue|blocked|at risk|in progress)["']\s*$""", home=("planning.py",)) == []
     assert _copies(r"due_date\s*<\s*today|open_left\[\w+\]\s*==\s*0|\(open_count or 0\) == 0") == []
+
+
+def test_the_next_and_the_expected_meeting_are_found_in_planning() -> None:
+    # reports.next_of_kind / expected_meeting and the agenda call planning.next_meeting / expected_slot
+    assert _copies(r"min\(.*key=lambda m: \(m\.start_day, m\.id\)", home=("planning.py",)) == []
+    assert _copies(r"count < rule\.at_least", home=("planning.py",)) == []
+    # what is left compares days for another question: every meeting to come, listed in the digest
+    assert all("out = [_meeting_info(m) for m in c.meetings" in found
+               for found in _copies(r"m\.start_day\s*>=?\s*\w+", home=("planning.py",)))

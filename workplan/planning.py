@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import islice
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from .errors import HistoryError
@@ -80,23 +80,46 @@ def meeting_last_day(meeting: spec.Meeting) -> date:
     return (meeting.end or meeting.start).last_day
 
 
-def next_meeting(
-    kind: str, after: date, meetings: Iterable[spec.Meeting]
-) -> spec.Meeting | None:
-    """The first meeting of *kind*, not cancelled, that starts after the day *after*."""
-    candidates = [
-        m for m in meetings if m.kind == kind and m.status != "cancelled" and m.start.day > after
-    ]
-    return min(candidates, key=lambda m: (m.start.day, m.id), default=None)
+class Scheduled(Protocol):
+    """A meeting as the rules below read it (the file's, or a listing's row)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def start_day(self) -> date: ...
 
 
-def expected_slot(kind: str, after: date, cadence: Mapping[str, CadenceRule]) -> tuple[date, date] | None:
-    """The first cadence slot for meetings of *kind* that begins after the day *after*."""
-    rule = cadence.get(kind)
-    if rule is None:
-        return None
-    start = first_period_after(after, rule.per)
+M = TypeVar("M", bound=Scheduled)
+
+
+def next_meeting(kind: str | None, after: date, meetings: Iterable[M], *, inclusive: bool = False) -> M | None:
+    """The first meeting of *kind* (of any kind: None), not cancelled, that starts after the day
+    *after* (or on it: *inclusive*); of two on one day, the first by id."""
+    candidates = [m for m in meetings if (kind is None or m.kind == kind) and m.status != "cancelled"
+                  and (m.start_day >= after if inclusive else m.start_day > after)]
+    return min(candidates, key=lambda m: (m.start_day, m.id), default=None)
+
+
+def expected_slot(rule: CadenceRule, first: date, meetings: Sequence[Scheduled]) -> tuple[date, date]:
+    """Where the next meeting of the rule's kind is expected: the first slot of *rule*, from the
+    one holding the day *first* (and none before the rule's start), that the rule requires and
+    that does not yet hold enough meetings of its kind (not cancelled).
+
+    A deadline "at the next meeting after X" looks from the first slot that begins after X
+    (SPEC §2); the agenda and the digest from the slot holding the as-of day."""
+    start = period_start(first, rule.per)
     while start < rule.start:
+        start = next_period_start(start, rule.per)
+    for _attempt in range(1000):
+        end = period_end(start, rule.per)
+        count = sum(1 for m in meetings
+                    if m.kind == rule.kind and m.status != "cancelled" and start <= m.start_day <= end)
+        if count < rule.at_least:
+            break
         start = next_period_start(start, rule.per)
     return start, period_end(start, rule.per)
 
@@ -119,9 +142,11 @@ def resolve_due(
         found = next_meeting(due.next_kind, after, meetings.values())
         if found is not None:
             return _at_meeting(found, shift)
-        slot = expected_slot(due.next_kind, after, cadence)
-        if slot is None:
+        rule = cadence.get(due.next_kind)
+        if rule is None:
             return NO_DEADLINE
+        # none of its kind is scheduled after *after*: the slots from then on hold none
+        slot = expected_slot(rule, first_period_after(after, rule.per), ())
         return Deadline("expected", slot[1] + shift, None, None, due.next_kind, slot)
     return NO_DEADLINE
 

@@ -25,7 +25,7 @@ from .i18n import _, language, pick, word
 from .models import Action, Assignment, Event, Participant, Party
 from .queries import Filters, ReadContext, Row, live, status_expr
 from .statuses import CLOSED, COMPLETED
-from .timeutil import next_period_start, period_end, period_start, start_of_day, to_utc_naive
+from .timeutil import start_of_day, to_utc_naive
 
 # words used for a fanned-out deliverable's cell in the per-country table
 CELL_WORD = {"done": "received", "waived": "waived", "cancelled": "cancelled", "open": "missing",
@@ -340,19 +340,8 @@ def slot_label(start: date, per: str) -> str:
 def expected_meeting(
     rule: planning.CadenceRule, from_day: date, meetings: Sequence[queries.MeetingRow], group_name: str
 ) -> MeetingInfo:
-    """The first slot of *rule*, from the one holding *from_day*, that the rule requires and that
-    does not yet hold enough meetings of its kind: where the next meeting is expected."""
-    start = period_start(from_day, rule.per)
-    while start < rule.start:
-        start = next_period_start(start, rule.per)
-    for _attempt in range(1000):
-        end = period_end(start, rule.per)
-        count = sum(1 for m in meetings
-                    if m.kind == rule.kind and m.status != "cancelled" and start <= m.start_day <= end)
-        if count < rule.at_least:
-            break
-        start = next_period_start(start, rule.per)
-    end = period_end(start, rule.per)
+    """The meeting of *rule*'s kind expected in its slot (:func:`planning.expected_slot` from *from_day*)."""
+    start, end = planning.expected_slot(rule, from_day, meetings)
     kind = word(rule.kind)
     title = _("{Kind} meeting of the {group}").format(kind=kind, Kind=kind.capitalize(), group=group_name)
     return MeetingInfo(rule.kind, title, slot_start=start,
@@ -365,10 +354,9 @@ def next_of_kind(
     group_name: str, inclusive: bool = True,
 ) -> MeetingInfo | None:
     """The next scheduled meeting of *kind* from *after* (not cancelled), else the expected slot."""
-    found = [m for m in meetings if m.kind == kind and m.status != "cancelled"
-             and (m.start_day >= after if inclusive else m.start_day > after)]
-    if found:
-        return _meeting_info(min(found, key=lambda m: (m.start_day, m.id)))
+    found = planning.next_meeting(kind, after, meetings, inclusive=inclusive)
+    if found is not None:
+        return _meeting_info(found)
     rule = next((r for r in rules if r.kind == kind), None)
     if rule is None:
         return None
@@ -396,9 +384,9 @@ def choose_meeting(
     # --next: the first scheduled meeting of any kind, unless a slot the group's cadence requires
     # ends before it
     candidates: list[MeetingInfo] = []
-    scheduled = [m for m in meetings if m.status != "cancelled" and m.start_day >= as_of_day]
-    if scheduled:
-        candidates.append(_meeting_info(min(scheduled, key=lambda m: (m.start_day, m.id))))
+    scheduled = planning.next_meeting(None, as_of_day, meetings, inclusive=True)
+    if scheduled is not None:
+        candidates.append(_meeting_info(scheduled))
     for rule in rules:
         if rule.report:
             nxt = next_of_kind(rule.kind, as_of_day, meetings, rules, group_name)
@@ -486,8 +474,8 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
     cadence = _cadence_notes(meeting, c)
     following = min((n.next for n in cadence), key=lambda m: m.day, default=None)
     if following is None:
-        later = [m for m in c.meetings if m.status != "cancelled" and m.start_day > meeting.last_day]
-        following = _meeting_info(min(later, key=lambda m: (m.start_day, m.id))) if later else None
+        later = planning.next_meeting(None, meeting.last_day, c.meetings)
+        following = _meeting_info(later) if later is not None else None
     window_end = following.day if following else meeting.last_day + timedelta(days=ctx.lookahead_days)
 
     # one pass over the public assignments (judging each needs every action's state, which is a

@@ -97,6 +97,11 @@ class Meeting:
     # field → language → text, for the fields written as a mapping by language ({en: …, es: …})
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    @property
+    def start_day(self) -> date:
+        """The day it starts on, as the rules of :mod:`workplan.planning` read it."""
+        return self.start.day
+
 
 @dataclass(frozen=True)
 class Source:
