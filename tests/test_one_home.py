@@ -79,3 +79,8 @@ def test_the_next_and_the_expected_meeting_are_found_in_planning() -> None:
     # what is left compares days for another question: every meeting to come, listed in the digest
     assert all("out = [_meeting_info(m) for m in c.meetings" in found
                for found in _copies(r"m\.start_day\s*>=?\s*\w+", home=("planning.py",)))
+
+
+def test_transitions_and_the_waive_rule_live_in_planning() -> None:
+    assert [found.split(":")[0] for found in _copies(r"^\s*TRANSITIONS\b.*=")] == ["planning.py"]
+    assert _copies(r"""(verb|status) == ["']waiv(e|ed)["'] and not note""", home=("planning.py",)) == []

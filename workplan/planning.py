@@ -584,6 +584,25 @@ def blocked_chains(depends_on: Mapping[str, Sequence[str]], open_actions: set[st
 
 
 # ---------------------------------------------------------------------------
+# status changes
+
+TRANSITIONS: dict[str, tuple[str, frozenset[str]]] = {
+    # verb: (target status, statuses it may come from)
+    "start": ("in_progress", frozenset({"open"})),
+    "done": ("done", frozenset({"open", "in_progress"})),
+    "waive": ("waived", frozenset({"open", "in_progress"})),
+    "cancel": ("cancelled", frozenset({"open", "in_progress"})),
+    "reopen": ("open", CLOSED | {"in_progress"}),
+}
+
+
+def unexplained_waiver(status: str, note: str) -> bool:
+    """A party that cannot deliver says why: a change to ``waived`` without a note is refused
+    (by the command, the status service and the actions file's progress alike)."""
+    return status == "waived" and not note.strip()
+
+
+# ---------------------------------------------------------------------------
 # the digest's period
 
 DIGEST_WINDOW = timedelta(days=7)

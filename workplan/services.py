@@ -543,16 +543,6 @@ def _append_event(
 # status changes
 
 
-TRANSITIONS: dict[str, tuple[str, frozenset[str]]] = {
-    # verb: (target status, statuses it may come from)
-    "start": ("in_progress", frozenset({"open"})),
-    "done": ("done", frozenset({"open", "in_progress"})),
-    "waive": ("waived", frozenset({"open", "in_progress"})),
-    "cancel": ("cancelled", frozenset({"open", "in_progress"})),
-    "reopen": ("open", CLOSED | {"in_progress"}),
-}
-
-
 @dataclass(frozen=True)
 class Change:
     action: str
@@ -582,8 +572,8 @@ def change_status(
     now, taken once the rows are locked. :func:`planning.status_moment` refuses a date in the
     future, before the source meeting or before an assignment's latest event.
     """
-    target, allowed = TRANSITIONS[verb]
-    if verb == "waive" and not note.strip():
+    target, allowed = planning.TRANSITIONS[verb]
+    if planning.unexplained_waiver(target, note):
         raise UsageError(_("waiving {action} needs --note saying why it cannot be delivered").format(action=action_id))
     action = session.get(Action, action_id)
     if action is None or action.withdrawn_at is not None:

@@ -32,9 +32,10 @@ def _status_command(verb: str) -> click.Command:
     def command(app: App, action_id: str, party: str | None, occurrence: str | None, on: str | None,
                 note: str, by: str) -> None:
         from .. import services
+        from ..planning import TRANSITIONS, unexplained_waiver
         from ..timeutil import parse_event_moment, parse_when
 
-        if verb == "waive" and not note.strip():
+        if unexplained_waiver(TRANSITIONS[verb][0], note):
             raise click.UsageError(_("waive needs --note saying why the party cannot deliver"))
         with app.session(write=True) as session:
             ctx = app.read_context(session, None)
