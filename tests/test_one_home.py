@@ -8,9 +8,14 @@ for the size of an IN list) and names the file and line of any copy it finds.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from conftest import REPO
+from workplan import planning, spec
+from workplan.i18n import language
+from workplan.timeutil import When
 
 PACKAGE = REPO / "workplan"
 
@@ -84,3 +89,72 @@ def test_the_next_and_the_expected_meeting_are_found_in_planning() -> None:
 def test_transitions_and_the_waive_rule_live_in_planning() -> None:
     assert [found.split(":")[0] for found in _copies(r"^\s*TRANSITIONS\b.*=")] == ["planning.py"]
     assert _copies(r"""(verb|status) == ["']waiv(e|ed)["'] and not note""", home=("planning.py",)) == []
+
+
+# the homes themselves, read without a database
+
+
+@dataclass(frozen=True)
+class _Judged:
+    status: str
+    overdue: bool = False
+    blocked_by: tuple[str, ...] = ()
+    at_risk: bool = False
+
+
+@dataclass(frozen=True)
+class _Met:
+    id: str
+    kind: str
+    status: str
+    start_day: date
+
+
+def test_an_action_takes_the_most_pressing_state_of_its_open_assignments() -> None:
+    assert planning.action_state([_Judged("in_progress"), _Judged("open", blocked_by=("a",)), _Judged("done")]) \
+        == "blocked"
+    assert planning.action_state([_Judged("open", overdue=True), _Judged("open", blocked_by=("a",))]) == "overdue"
+    assert planning.action_state([_Judged("in_progress"), _Judged("open")]) == "in progress"
+    assert planning.action_state([_Judged("done"), _Judged("done")]) == "done"
+    assert planning.action_state([_Judged("done"), _Judged("waived")]) == "closed"
+    assert planning.action_state([]) == "open"
+    assert planning.assignment_state(_Judged("waived", overdue=True)) == "waived"
+    assert planning.action_closed(0) and not planning.action_closed(None) and not planning.action_closed(2)
+
+
+def test_the_next_meeting_and_the_slot_it_is_expected_in() -> None:
+    rule = planning.CadenceRule("virtual", "semester", 1, date(2018, 1, 1))
+    held = [_Met("v1", "virtual", "held", date(2018, 3, 1)), _Met("x", "virtual", "cancelled", date(2018, 9, 1)),
+            _Met("f1", "face-to-face", "planned", date(2018, 3, 1))]
+    assert planning.next_meeting("virtual", date(2018, 3, 1), held) is None
+    assert planning.next_meeting("virtual", date(2018, 3, 1), held, inclusive=True) == held[0]
+    assert planning.next_meeting(None, date(2018, 2, 1), held) == held[2]  # any kind; of one day, the first by id
+    # the agenda, from its as-of day: the first semester holds its meeting, so the second
+    assert planning.expected_slot(rule, date(2018, 4, 1), held) == (date(2018, 7, 1), date(2018, 12, 31))
+    assert planning.expected_slot(rule, date(2018, 4, 1), []) == (date(2018, 1, 1), date(2018, 6, 30))
+    # a deadline "at the next virtual meeting after" one of 31 May 2018 (SPEC §2)
+    deadline = planning.resolve_due(_due_next("virtual", "m"), {"m": _meeting("m", date(2018, 5, 31))},
+                                    {"virtual": rule})
+    assert (deadline.kind, deadline.day, deadline.slot) == ("expected", date(2018, 12, 31),
+                                                          (date(2018, 7, 1), date(2018, 12, 31)))
+
+
+def test_the_horizon_the_digest_period_and_a_party_language() -> None:
+    assert planning.horizon(date(2019, 3, 1)) == date(2020, 12, 31)
+    assert planning.horizon(date(2019, 3, 1), date(2021, 5, 1)) == date(2022, 12, 31)
+    assert planning.digest_period(date(2019, 1, 17)) == "2019-W03"
+    assert planning.DIGEST_WINDOW.days == 7
+    assert planning.party_language("en", "es", ("es",)) == "en"
+    assert planning.party_language(None, "", ("es", "en")) == "es"
+    assert planning.party_language(None, "en", ("es",)) == "en"
+    with language("es"):
+        assert planning.party_language(None, None, ()) == "es"
+    assert planning.unexplained_waiver("waived", "  ") and not planning.unexplained_waiver("waived", "no data")
+
+
+def _due_next(kind: str, after: str) -> spec.DueSpec:
+    return spec.DueSpec("next", meeting=after, next_kind=kind)
+
+
+def _meeting(mid: str, day: date) -> spec.Meeting:
+    return spec.Meeting(mid, mid, "face-to-face", When(day), None, "UTC", "", "", "held", "", spec.Pos(1, 1))
