@@ -85,7 +85,7 @@ def up_to_date(db: Reader, raw_digest: str, now: datetime) -> bool:
 def beyond_planning(db: Reader, day: date) -> date | None:
     """The last day recurring actions are planned to, when *day* is past it and some action
     recurs: their occurrences after it are in no listing. A sync plans them to the end of next
-    year (see :func:`workplan.services.horizon_for`)."""
+    year (see :func:`workplan.planning.horizon`)."""
     stored = get_meta(db, "sync_horizon")
     if stored is None or day <= date.fromisoformat(stored):
         return None

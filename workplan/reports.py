@@ -664,20 +664,15 @@ def recipients(session: Session, party: str | None) -> list[PartyRef]:
     return [p for p in parties.values() if p.emails or p.kind == "secretariat"]
 
 
-def digest_language(party: PartyRef, group: queries.GroupInfo, explicit: str | None = None) -> str:
-    """The language of a party's digest: --lang, else the party's lang, else the group's first
-    language, else the reader's (LANG): :func:`planning.party_language`."""
-    return planning.party_language(explicit, party.lang, group.languages)
-
-
 def digests_by_language(session: Session, ctx: ReadContext, who: Sequence[PartyRef],
                         explicit: str | None = None) -> list[tuple[str, Digest]]:
-    """The digests of *who*, each built in its party's language (titles and dates are chosen while
-    building), in the order of *who*: one pass of :func:`digests` per language."""
+    """The digests of *who*, each built in its party's language (:func:`planning.party_language`;
+    titles and dates are chosen while building), in the order of *who*: one pass of :func:`digests`
+    per language."""
     group = queries.group_info(session)
     by_lang: dict[str, list[PartyRef]] = defaultdict(list)
     for party in who:
-        by_lang[digest_language(party, group, explicit)].append(party)
+        by_lang[planning.party_language(explicit, party.lang, group.languages)].append(party)
     built: dict[str, tuple[str, Digest]] = {}
     for lang, parties in by_lang.items():
         with language(lang):
