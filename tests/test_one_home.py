@@ -72,7 +72,7 @@ def test_a_party_language_is_decided_in_one_place() -> None:
 
 
 def test_the_state_of_an_assignment_is_decided_in_planning() -> None:
-    # formatting.state_word, the agenda's summaries and chains, the graph and the feeds call planning
+    # the listings, the agenda's summaries and chains, the graph and the feeds call planning
     assert _copies(r"""(return|state =)\s+["'](overdue|blocked|at risk|in progress)["']\s*$""", home=("planning.py",)) == []
     assert _copies(r"due_date\s*<\s*today|open_left\[\w+\]\s*==\s*0|\(open_count or 0\) == 0") == []
 

@@ -23,11 +23,6 @@ FORMATS = ("table", "json", "csv")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def state_word(row: Row) -> str:
-    """The one word a person needs (:func:`planning.assignment_state`)."""
-    return assignment_state(row)
-
-
 def due_text(row: Row) -> str:
     if row.due is None:
         return "-"
@@ -254,7 +249,7 @@ def rows(rows: Sequence[Row], fmt: str, kind: str = "list") -> str:
         return waits.format(actions=", ".join(r.blocked_by)) + r.title if r.blocked_by else r.title
 
     def state(r: Row) -> str:
-        name = state_word(r)
+        name = assignment_state(r)
         said = words.get(name)
         if said is None:
             said = words[name] = word(name)
@@ -333,7 +328,7 @@ def detail(d: ActionDetail, fmt: str) -> str:
         for r in d.assignments:
             extra = ", " + days_late_text(r.days_overdue or 0) if r.overdue else ""
             occ = f" {r.occurrence}" if r.occurrence else ""
-            lines.append(f"    {r.party}{occ}: {word(state_word(r))}{extra}")
+            lines.append(f"    {r.party}{occ}: {word(assignment_state(r))}{extra}")
     # the description and the quoted text keep their lines (split above); within a line, printable
     return "\n".join(map(printable, lines)) + "\n"
 
