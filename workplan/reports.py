@@ -24,7 +24,7 @@ from .errors import UnknownItem, UsageError
 from .i18n import _, language, pick, word
 from .models import Action, Assignment, Event, Participant, Party
 from .queries import Filters, ReadContext, Row, live, status_expr
-from .statuses import CLOSED, COMPLETED
+from .statuses import CLOSED, COMPLETED, STATUSES
 from .timeutil import start_of_day, to_utc_naive
 
 # words used for a fanned-out deliverable's cell in the per-country table
@@ -795,11 +795,12 @@ def graph(session: Session, ctx: ReadContext, everything: bool = False) -> Graph
 
 def _action_state(rows: Sequence[Row]) -> str:
     """:func:`planning.action_state`, but a closed action takes the colour of what closed it: done
-    when any assignment was done, else waived or cancelled."""
+    when any assignment was done, else waived when any was (a set's pop() chose between waived and
+    cancelled by the string hash before), else cancelled."""
     state = planning.action_state(rows)
     if state == "closed":
         statuses = {r.status for r in rows}
-        return "done" if "done" in statuses else min(statuses)
+        return next(s for s in STATUSES if s in statuses)  # done, waived, cancelled
     return state
 
 
