@@ -83,8 +83,8 @@ def _expected_counts(project: Path, as_of: str) -> dict[str, int]:
     from sqlalchemy import select
 
     from workplan import queries
-    from workplan.feeds import horizon
     from workplan.models import Participant, Party
+    from workplan.planning import horizon
     from workplan.project import Project as App
 
     app = App(project, None, None, None, False)

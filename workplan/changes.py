@@ -15,8 +15,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from .i18n import _
-
-CLOSED = ("done", "waived", "cancelled")
+from .statuses import CLOSED
 
 Snapshot = dict[str, dict[str, Any]]
 

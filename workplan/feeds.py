@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from .errors import UsageError
 from .i18n import pick
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
-from .planning import meeting_status, party_id_clashes
+from .planning import action_closed, horizon, meeting_status, party_id_clashes, party_language
 from .queries import GroupInfo, ReadContext, group_info, status_expr
 from .statuses import CLOSED
 
@@ -114,14 +114,6 @@ def _check_file_names(parties: tuple[FeedParty, ...]) -> None:
     one (planning.party_id_clashes); a database synced before that rule may still hold one."""
     for _pid, message in party_id_clashes(p.id for p in parties):
         raise UsageError(message)
-
-
-def horizon(as_of: date) -> date:
-    """Occurrences of recurring actions shown: up to the end of the year after the read moment's.
-
-    The database materialises occurrences up to a horizon that depends on when it was synced;
-    cutting at a horizon derived from the read moment keeps the feeds reproducible."""
-    return date(as_of.year + 1, 12, 31)
 
 
 def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
@@ -226,10 +218,6 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
     withdrawn_actions = {r.id for r in rows if gone(r.withdrawn_at)}
     restricted = {r.id for r in rows if r.visibility != "public"}
 
-    def closed(aid: str) -> bool:
-        """As queries.action_states decides: every live assignment closed (none: never closed)."""
-        return aid in open_left and open_left[aid] == 0
-
     actions: list[FeedAction] = []
     for r in rows:
         assignments = by_action.get(r.id)
@@ -238,7 +226,7 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
         modified = r.updated_at
         if gone(r.withdrawn_at) and r.withdrawn_at > modified:
             modified = r.withdrawn_at
-        deps = tuple(FeedDependency(d, action_titles.get(d, d), closed(d), d in withdrawn_actions, d in restricted)
+        deps = tuple(FeedDependency(d, action_titles.get(d, d), action_closed(open_left.get(d)), d in withdrawn_actions, d in restricted)
                      for d in depends.get(r.id, ()))
         # a dependency closing changes what this action's description says
         for d in depends.get(r.id, ()):
@@ -297,12 +285,9 @@ def feed_sets_by_language(session: Session, ctx: ReadContext, shared: str,
 
 def party_languages(session: Session, explicit: str | None = None) -> dict[str, str]:
     """The language of each party's feed: --lang, else its ``lang``, else the group's first
-    language, else the reader's."""
-    from .i18n import current
-
-    group = group_info(session)
-    default = explicit or (group.languages[0] if group.languages else "") or current()
-    return {pid: explicit or lang or default for pid, lang in session.execute(select(Party.id, Party.lang))}
+    language, else the reader's (:func:`planning.party_language`)."""
+    languages = group_info(session).languages
+    return {pid: party_language(explicit, lang, languages) for pid, lang in session.execute(select(Party.id, Party.lang))}
 
 
 def feed_party(filename: str) -> str:

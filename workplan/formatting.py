@@ -16,23 +16,11 @@ from datetime import date, datetime
 from typing import Any
 
 from .i18n import _, days_late, kind_word, ngettext, word
+from .planning import assignment_state
 from .queries import ActionDetail, LogEntry, MeetingRow, Row
 
 FORMATS = ("table", "json", "csv")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def state_word(row: Row) -> str:
-    """The one word a person needs: closed statuses win, then overdue, blocked, at risk."""
-    if row.status in ("done", "waived", "cancelled"):
-        return row.status
-    if row.overdue:
-        return "overdue"
-    if row.blocked_by:
-        return "blocked"
-    if row.at_risk:
-        return "at risk"
-    return row.status.replace("_", " ")
 
 
 def due_text(row: Row) -> str:
@@ -261,7 +249,7 @@ def rows(rows: Sequence[Row], fmt: str, kind: str = "list") -> str:
         return waits.format(actions=", ".join(r.blocked_by)) + r.title if r.blocked_by else r.title
 
     def state(r: Row) -> str:
-        name = state_word(r)
+        name = assignment_state(r)
         said = words.get(name)
         if said is None:
             said = words[name] = word(name)
@@ -340,7 +328,7 @@ def detail(d: ActionDetail, fmt: str) -> str:
         for r in d.assignments:
             extra = ", " + days_late_text(r.days_overdue or 0) if r.overdue else ""
             occ = f" {r.occurrence}" if r.occurrence else ""
-            lines.append(f"    {r.party}{occ}: {word(state_word(r))}{extra}")
+            lines.append(f"    {r.party}{occ}: {word(assignment_state(r))}{extra}")
     # the description and the quoted text keep their lines (split above); within a line, printable
     return "\n".join(map(printable, lines)) + "\n"
 

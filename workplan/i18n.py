@@ -4,7 +4,9 @@ Messages are gettext catalogs shipped in ``workplan/locale/{es,en}/LC_MESSAGES/w
 (the English one is empty: the messages are written in English). The language of the
 moment lives in a context variable, so that one run can render a digest in Spanish for one
 party and in English for the next (:func:`language`). Which language, first match wins:
-``--lang``; the party's ``lang`` (digests); ``LC_ALL``, ``LC_MESSAGES``, ``LANG``; English.
+``--lang``; the party's ``lang`` (digests); ``LC_ALL``, ``LC_MESSAGES``, ``LANG``; English. A party's
+digest and feed: ``--lang``, its ``lang``, the group's first language, then the same
+(:func:`workplan.planning.party_language`, the one home of that rule).
 
 Babel is imported only to format a date, so ``workplan --help`` does not pay for it.
 """

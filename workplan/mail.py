@@ -44,6 +44,7 @@ from .db import session_scope
 from .errors import ConfigError, UsageError, WorkplanError
 from .i18n import _, language, ngettext
 from .models import DigestSend
+from .planning import digest_period
 from .timeutil import from_utc_naive, to_utc_naive
 
 if TYPE_CHECKING:
@@ -345,8 +346,8 @@ def prepare(session: Session, ctx: ReadContext, who: Sequence[PartyRef],
 
 
 def period_of(ctx: ReadContext) -> str:
-    """The period a digest counts in: the ISO week of the as-of day in the group's zone."""
-    return "{}-W{:02d}".format(*ctx.as_of_day.isocalendar()[:2])
+    """The period a digest counts in (:func:`planning.digest_period`) as of ``ctx``."""
+    return digest_period(ctx.as_of_day)
 
 
 def plan(session: Session, ctx: ReadContext, who: Sequence[PartyRef],

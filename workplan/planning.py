@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from .errors import HistoryError
+from .i18n import current, word
 from .i18n import gettext as _
-from .i18n import word
 from .statuses import CLOSED
 from .timeutil import (
     LAST_YEAR,
@@ -80,23 +80,46 @@ def meeting_last_day(meeting: spec.Meeting) -> date:
     return (meeting.end or meeting.start).last_day
 
 
-def next_meeting(
-    kind: str, after: date, meetings: Iterable[spec.Meeting]
-) -> spec.Meeting | None:
-    """The first meeting of *kind*, not cancelled, that starts after the day *after*."""
-    candidates = [
-        m for m in meetings if m.kind == kind and m.status != "cancelled" and m.start.day > after
-    ]
-    return min(candidates, key=lambda m: (m.start.day, m.id), default=None)
+class Scheduled(Protocol):
+    """A meeting as the rules below read it (the file's, or a listing's row)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def start_day(self) -> date: ...
 
 
-def expected_slot(kind: str, after: date, cadence: Mapping[str, CadenceRule]) -> tuple[date, date] | None:
-    """The first cadence slot for meetings of *kind* that begins after the day *after*."""
-    rule = cadence.get(kind)
-    if rule is None:
-        return None
-    start = first_period_after(after, rule.per)
+M = TypeVar("M", bound=Scheduled)
+
+
+def next_meeting(kind: str | None, after: date, meetings: Iterable[M], *, inclusive: bool = False) -> M | None:
+    """The first meeting of *kind* (of any kind: None), not cancelled, that starts after the day
+    *after* (or on it: *inclusive*); of two on one day, the first by id."""
+    candidates = [m for m in meetings if (kind is None or m.kind == kind) and m.status != "cancelled"
+                  and (m.start_day >= after if inclusive else m.start_day > after)]
+    return min(candidates, key=lambda m: (m.start_day, m.id), default=None)
+
+
+def expected_slot(rule: CadenceRule, first: date, meetings: Sequence[Scheduled]) -> tuple[date, date]:
+    """Where the next meeting of the rule's kind is expected: the first slot of *rule*, from the
+    one holding the day *first* (and none before the rule's start), that the rule requires and
+    that does not yet hold enough meetings of its kind (not cancelled).
+
+    A deadline "at the next meeting after X" looks from the first slot that begins after X
+    (SPEC §2); the agenda and the digest from the slot holding the as-of day."""
+    start = period_start(first, rule.per)
     while start < rule.start:
+        start = next_period_start(start, rule.per)
+    for _attempt in range(1000):
+        end = period_end(start, rule.per)
+        count = sum(1 for m in meetings
+                    if m.kind == rule.kind and m.status != "cancelled" and start <= m.start_day <= end)
+        if count < rule.at_least:
+            break
         start = next_period_start(start, rule.per)
     return start, period_end(start, rule.per)
 
@@ -119,9 +142,11 @@ def resolve_due(
         found = next_meeting(due.next_kind, after, meetings.values())
         if found is not None:
             return _at_meeting(found, shift)
-        slot = expected_slot(due.next_kind, after, cadence)
-        if slot is None:
+        rule = cadence.get(due.next_kind)
+        if rule is None:
             return NO_DEADLINE
+        # none of its kind is scheduled after *after*: the slots from then on hold none
+        slot = expected_slot(rule, first_period_after(after, rule.per), ())
         return Deadline("expected", slot[1] + shift, None, None, due.next_kind, slot)
     return NO_DEADLINE
 
@@ -301,6 +326,17 @@ def _as_yearly(parts: dict[str, str], start: date) -> dict[str, str]:
 SHARED_FEEDS = ("all", "meetings")  # the feeds that name no party; a party's is PARTY.ics beside them
 
 
+def party_language(explicit: str | None, party_lang: str | None, group_languages: Sequence[str]) -> str:
+    """The language of a party's digest and feed: *explicit* (--lang), else the party's ``lang``,
+    else the group's first language, else the reader's (LC_ALL, LC_MESSAGES, LANG; English)."""
+    return explicit or party_lang or group_language(group_languages)
+
+
+def group_language(group_languages: Sequence[str]) -> str:
+    """The language of what the group reads as one (the board): its first, else the reader's."""
+    return (group_languages[0] if group_languages else "") or current()
+
+
 def party_id_clashes(ids: Iterable[str]) -> Iterator[tuple[str, str]]:
     """(party id, sentence) for each id that cannot name a feed file: the name of a shared
     feed, or another party's id in other case (one file on the case-insensitive disks of
@@ -320,6 +356,16 @@ def party_id_clashes(ids: Iterable[str]) -> Iterator[tuple[str, str]]:
 
 # ---------------------------------------------------------------------------
 # assignments to create
+
+
+def horizon(day: date, last_meeting: date | None = None) -> date:
+    """How far recurring actions are planned: to the end of the year after *day*'s, or after the
+    year of the *last_meeting* when that is later.
+
+    A sync plans (materialises) occurrences up to the horizon of its moment and the file's last
+    meeting; a feed shows those up to the horizon of its read moment alone, so that it does not
+    depend on when the database was synced."""
+    return date(max(day.year, last_meeting.year if last_meeting else day.year) + 1, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -417,8 +463,7 @@ class Judge:
             # an ongoing commitment (no deadline): never late, never at risk; it may still wait on others.
             # Readers list these apart: open_without_deadline is this branch, said for them
             return Judgement(False, None, blocked_by, False)
-        # due before the as-of moment; a deadline without a time is met by anything done on that day
-        overdue = due_at < self.as_of if due_at is not None else due_day < self.today
+        overdue = is_overdue(due_day, due_at, self.as_of, self.today)
         at_risk = False
         if blocked_by:
             if due_day <= self.soon:
@@ -431,6 +476,66 @@ class Judge:
                         at_risk = True
                         break
         return Judgement(overdue, (self.today - due_day).days if overdue else None, blocked_by, at_risk)
+
+
+def is_overdue(due_day: date, due_at: datetime | None, as_of: datetime, today: date) -> bool:
+    """Due before the as-of moment (*today* is its day in the group's zone); a deadline without
+    a time is met by anything done on that day."""
+    return due_at < as_of if due_at is not None else due_day < today
+
+
+def action_closed(open_left: int | None) -> bool:
+    """Whether an action is closed, given how many of its live assignments are still open (None:
+    it has none): every one of them closed. An action nobody owns can never be closed."""
+    return open_left == 0
+
+
+class Judged(Protocol):
+    """An assignment as judged: its status and :class:`Judgement` (a listing's row, an item)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def overdue(self) -> bool: ...
+    @property
+    def blocked_by(self) -> Sequence[str]: ...
+    @property
+    def at_risk(self) -> bool: ...
+
+
+def state_word(status: str, overdue: bool, blocked: bool, at_risk: bool) -> str:
+    """The one word a person needs: closed statuses win, then overdue, blocked, at risk, else the
+    status (``in progress``, ``open``)."""
+    if status in CLOSED:
+        return status
+    if overdue:
+        return "overdue"
+    if blocked:
+        return "blocked"
+    if at_risk:
+        return "at risk"
+    return status.replace("_", " ")
+
+
+def assignment_state(a: Judged) -> str:
+    """:func:`state_word` of a judged assignment."""
+    return state_word(a.status, a.overdue, bool(a.blocked_by), a.at_risk)
+
+
+_PRESSING = ("overdue", "blocked", "at risk", "in progress", "open")  # an open action's states, the first wins
+
+
+def action_state(assignments: Iterable[Judged]) -> str:
+    """An action's one word from its assignments': while one is open, the most pressing of their
+    :func:`assignment_state` (overdue, blocked, at risk, in progress, open); once all are closed,
+    ``done`` when every one was done, else ``closed``. An action without assignments is open."""
+    items = list(assignments)
+    pending = {assignment_state(a) for a in items if a.status not in CLOSED}
+    if pending:
+        return next(state for state in _PRESSING if state in pending)
+    if not items:
+        return "open"
+    return "done" if all(a.status == "done" for a in items) else "closed"
 
 
 def open_without_deadline(status: str, due_day: date | None) -> bool:
@@ -476,6 +581,38 @@ def blocked_chains(depends_on: Mapping[str, Sequence[str]], open_actions: set[st
     for root in roots:
         walk([root])
     return [c for c in chains if len(c) > 1]
+
+
+# ---------------------------------------------------------------------------
+# status changes
+
+TRANSITIONS: dict[str, tuple[str, frozenset[str]]] = {
+    # verb: (target status, statuses it may come from)
+    "start": ("in_progress", frozenset({"open"})),
+    "done": ("done", frozenset({"open", "in_progress"})),
+    "waive": ("waived", frozenset({"open", "in_progress"})),
+    "cancel": ("cancelled", frozenset({"open", "in_progress"})),
+    "reopen": ("open", CLOSED | {"in_progress"}),
+}
+
+
+def unexplained_waiver(status: str, note: str) -> bool:
+    """A party that cannot deliver says why: a change to ``waived`` without a note is refused
+    (by the command, the status service and the actions file's progress alike)."""
+    return status == "waived" and not note.strip()
+
+
+# ---------------------------------------------------------------------------
+# the digest's period
+
+DIGEST_WINDOW = timedelta(days=7)
+"""What a digest looks back on (the closings it reports): the week before its as-of moment."""
+
+
+def digest_period(day: date) -> str:
+    """The period a digest counts in, at most once per recipient: the ISO week of the as-of day
+    in the group's zone (``2019-W03``), whatever day of the week it is sent on."""
+    return "{}-W{:02d}".format(*day.isocalendar()[:2])
 
 
 # ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -79,13 +79,13 @@ def up_to_date(db: Reader, raw_digest: str, now: datetime) -> bool:
         return False
     stored = get_meta(db, "sync_horizon")
     last = db.scalar(select(func.max(t.meeting.c.start_day)).where(t.meeting.c.withdrawn_at.is_(None)))
-    return stored == date(max(now.year, last.year if last else now.year) + 1, 12, 31).isoformat()
+    return stored == planning.horizon(now.date(), last).isoformat()
 
 
 def beyond_planning(db: Reader, day: date) -> date | None:
     """The last day recurring actions are planned to, when *day* is past it and some action
     recurs: their occurrences after it are in no listing. A sync plans them to the end of next
-    year (see :func:`workplan.services.horizon_for`)."""
+    year (see :func:`workplan.planning.horizon`)."""
     stored = get_meta(db, "sync_horizon")
     if stored is None or day <= date.fromisoformat(stored):
         return None
@@ -203,6 +203,12 @@ def _batches(ids: set[str]) -> list[list[str]]:
     return [ordered[first:first + _FEW] for first in range(0, max(len(ordered), 1), _FEW)]
 
 
+def few(ids: Collection[str]) -> bool:
+    """Whether *ids* fit in one IN list of :data:`_FEW`: beyond, a reader that needs the rows of
+    most of them goes through :func:`rows_in`'s batches or, cheaper, one pass over the table."""
+    return len(ids) <= _FEW
+
+
 def rows_in(db: Reader, query: Select[*tuple[Any, ...]], column: Any, ids: Iterable[str]) -> list[Any]:
     """The rows of *query* whose *column* is one of *ids*, one query per :data:`_FEW` ids: databases
     cap what one statement may carry (PostgreSQL's protocol at 65,535 parameters), and a list of
@@ -249,10 +255,10 @@ def action_states(db: Reader, ctx: ReadContext, status: ColumnElement[str],
     states: dict[str, planning.ActionState] = {}
     for grouped, named in batches:
         for aid, open_count, latest in db.execute(grouped).all():  # all(): one fetch, not one per row
-            states[aid] = planning.ActionState(closed=(open_count or 0) == 0, latest_open_due=latest)
+            states[aid] = planning.ActionState(closed=planning.action_closed(open_count or 0), latest_open_due=latest)
         # an action nobody owns can never be closed
         for (aid,) in db.execute(named).all():
-            states.setdefault(aid, planning.ActionState(closed=False))
+            states.setdefault(aid, planning.ActionState(closed=planning.action_closed(None)))
     return states
 
 

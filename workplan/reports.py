@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,13 +21,12 @@ from sqlalchemy.orm import Session
 from . import planning, queries
 from .changes import Changes
 from .errors import UnknownItem, UsageError
-from .i18n import _, current, language, pick, word
+from .i18n import _, language, pick, word
 from .models import Action, Assignment, Event, Participant, Party
 from .queries import Filters, ReadContext, Row, live, status_expr
-from .statuses import CLOSED
-from .timeutil import next_period_start, period_end, period_start, start_of_day, to_utc_naive
+from .statuses import CLOSED, COMPLETED, STATUSES
+from .timeutil import start_of_day, to_utc_naive
 
-COMPLETED = ("done", "waived")
 # words used for a fanned-out deliverable's cell in the per-country table
 CELL_WORD = {"done": "received", "waived": "waived", "cancelled": "cancelled", "open": "missing",
              "in_progress": "in progress"}
@@ -113,13 +112,7 @@ class ActionSummary:
 
     @property
     def state(self) -> str:
-        if not self.pending:
-            return "done" if all(i.status == "done" for i in self.items) else "closed"
-        if any(i.overdue for i in self.pending):
-            return "overdue"
-        if self.blocked_by:
-            return "blocked"
-        return "in progress" if any(i.status == "in_progress" for i in self.pending) else "open"
+        return planning.action_state(self.items)
 
 
 @dataclass
@@ -313,7 +306,7 @@ class _Context:
     def item(self, row: Row) -> Item:
         return Item(
             row.action, row.title, self.party(row.party), row.occurrence, row.due, row.due_kind, row.due_meeting,
-            row.status, _state_word(row), row.overdue, row.days_overdue, list(row.blocked_by), row.at_risk,
+            row.status, planning.assignment_state(row), row.overdue, row.days_overdue, list(row.blocked_by), row.at_risk,
             self.source(row.source_meeting, row.source_ref),
         )
 
@@ -326,12 +319,6 @@ class _Context:
     def party_order(self, pid: str) -> tuple[int, str]:
         """Parties in the order of the actions file (the secretariat first, then the countries…)."""
         return (self._order.get(pid, len(self._order)), pid)
-
-
-def _state_word(row: Row) -> str:
-    from .formatting import state_word
-
-    return state_word(row)
 
 
 def _meeting_info(m: queries.MeetingRow) -> MeetingInfo:
@@ -353,19 +340,8 @@ def slot_label(start: date, per: str) -> str:
 def expected_meeting(
     rule: planning.CadenceRule, from_day: date, meetings: Sequence[queries.MeetingRow], group_name: str
 ) -> MeetingInfo:
-    """The first slot of *rule*, from the one holding *from_day*, that the rule requires and that
-    does not yet hold enough meetings of its kind: where the next meeting is expected."""
-    start = period_start(from_day, rule.per)
-    while start < rule.start:
-        start = next_period_start(start, rule.per)
-    for _attempt in range(1000):
-        end = period_end(start, rule.per)
-        count = sum(1 for m in meetings
-                    if m.kind == rule.kind and m.status != "cancelled" and start <= m.start_day <= end)
-        if count < rule.at_least:
-            break
-        start = next_period_start(start, rule.per)
-    end = period_end(start, rule.per)
+    """The meeting of *rule*'s kind expected in its slot (:func:`planning.expected_slot` from *from_day*)."""
+    start, end = planning.expected_slot(rule, from_day, meetings)
     kind = word(rule.kind)
     title = _("{Kind} meeting of the {group}").format(kind=kind, Kind=kind.capitalize(), group=group_name)
     return MeetingInfo(rule.kind, title, slot_start=start,
@@ -378,10 +354,9 @@ def next_of_kind(
     group_name: str, inclusive: bool = True,
 ) -> MeetingInfo | None:
     """The next scheduled meeting of *kind* from *after* (not cancelled), else the expected slot."""
-    found = [m for m in meetings if m.kind == kind and m.status != "cancelled"
-             and (m.start_day >= after if inclusive else m.start_day > after)]
-    if found:
-        return _meeting_info(min(found, key=lambda m: (m.start_day, m.id)))
+    found = planning.next_meeting(kind, after, meetings, inclusive=inclusive)
+    if found is not None:
+        return _meeting_info(found)
     rule = next((r for r in rules if r.kind == kind), None)
     if rule is None:
         return None
@@ -409,9 +384,9 @@ def choose_meeting(
     # --next: the first scheduled meeting of any kind, unless a slot the group's cadence requires
     # ends before it
     candidates: list[MeetingInfo] = []
-    scheduled = [m for m in meetings if m.status != "cancelled" and m.start_day >= as_of_day]
-    if scheduled:
-        candidates.append(_meeting_info(min(scheduled, key=lambda m: (m.start_day, m.id))))
+    scheduled = planning.next_meeting(None, as_of_day, meetings, inclusive=True)
+    if scheduled is not None:
+        candidates.append(_meeting_info(scheduled))
     for rule in rules:
         if rule.report:
             nxt = next_of_kind(rule.kind, as_of_day, meetings, rules, group_name)
@@ -499,8 +474,8 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
     cadence = _cadence_notes(meeting, c)
     following = min((n.next for n in cadence), key=lambda m: m.day, default=None)
     if following is None:
-        later = [m for m in c.meetings if m.status != "cancelled" and m.start_day > meeting.last_day]
-        following = _meeting_info(min(later, key=lambda m: (m.start_day, m.id))) if later else None
+        later = planning.next_meeting(None, meeting.last_day, c.meetings)
+        following = _meeting_info(later) if later is not None else None
     window_end = following.day if following else meeting.last_day + timedelta(days=ctx.lookahead_days)
 
     # one pass over the public assignments (judging each needs every action's state, which is a
@@ -651,7 +626,7 @@ def _chains(c: _Context) -> list[list[ChainStep]]:
     ids = sorted({a for chain in chains for a in chain})
     actions = {
         a.id: a for a in queries.rows_in(
-            c.session, select(Action.id, Action.title, Action.owners, Action.due_date, Action.due_kind,
+            c.session, select(Action.id, Action.title, Action.owners, Action.due_date, Action.due_at, Action.due_kind,
                               Action.visibility, Action.translations), Action.id, ids)
     }
     today = c.ctx.as_of_day
@@ -662,12 +637,10 @@ def _chains(c: _Context) -> list[list[ChainStep]]:
         steps = []
         for position, aid in enumerate(chain):
             a = actions[aid]
-            if a.due_date is not None and a.due_date < today:
-                state = "overdue"
-            elif position > 0:
-                state = "blocked"
-            else:
-                state = "open"
+            # each waits on the one before it, still open; the first waits on none
+            overdue = a.due_date is not None and planning.is_overdue(
+                a.due_date, a.due_at.replace(tzinfo=UTC) if a.due_at else None, c.ctx.as_of, today)
+            state = planning.state_word("open", overdue, position > 0, False)
             steps.append(ChainStep(aid, pick(a.title, a.translations, "title"), list(a.owners), a.due_date, a.due_kind, state))
         out.append(steps)
     return out
@@ -691,20 +664,15 @@ def recipients(session: Session, party: str | None) -> list[PartyRef]:
     return [p for p in parties.values() if p.emails or p.kind == "secretariat"]
 
 
-def digest_language(party: PartyRef, group: queries.GroupInfo, explicit: str | None = None) -> str:
-    """The language of a party's digest: --lang, else the party's lang, else the group's first
-    language, else the reader's (LANG)."""
-    return explicit or party.lang or (group.languages[0] if group.languages else "") or current()
-
-
 def digests_by_language(session: Session, ctx: ReadContext, who: Sequence[PartyRef],
                         explicit: str | None = None) -> list[tuple[str, Digest]]:
-    """The digests of *who*, each built in its party's language (titles and dates are chosen while
-    building), in the order of *who*: one pass of :func:`digests` per language."""
+    """The digests of *who*, each built in its party's language (:func:`planning.party_language`;
+    titles and dates are chosen while building), in the order of *who*: one pass of :func:`digests`
+    per language."""
     group = queries.group_info(session)
     by_lang: dict[str, list[PartyRef]] = defaultdict(list)
     for party in who:
-        by_lang[digest_language(party, group, explicit)].append(party)
+        by_lang[planning.party_language(explicit, party.lang, group.languages)].append(party)
     built: dict[str, tuple[str, Digest]] = {}
     for lang, parties in by_lang.items():
         with language(lang):
@@ -734,7 +702,7 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
         others = queries.assignment_rows(session, ctx, Filters(actions=wanted, status="pending")) if wanted else []
         seen = {(r.action, r.party, r.occurrence) for r in own}
         rows = own + [r for r in others if (r.action, r.party, r.occurrence) not in seen]
-    since = ctx.as_of - timedelta(days=7)
+    since = ctx.as_of - planning.DIGEST_WINDOW
     closings = [x for x in _last_events(session, ctx, since, parties=None if group_wide else ids)
                 if x.status in COMPLETED]
     titles: dict[str, str] = {}
@@ -745,7 +713,7 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
                 Action.id, {x.action for x in closings}):
             titles[aid], sources[aid] = pick(title, translations, "title"), (m, ref)
     meetings = _upcoming_meetings(c)
-    period = "{}-W{:02d}".format(*today.isocalendar()[:2])
+    period = planning.digest_period(today)
     secretariat_email = next((p.emails[0] for p in c.parties.values() if p.kind == "secretariat" and p.emails), "")
 
     by_party: dict[str, list[Row]] = defaultdict(list)
@@ -826,20 +794,13 @@ def graph(session: Session, ctx: ReadContext, everything: bool = False) -> Graph
 
 
 def _action_state(rows: Sequence[Row]) -> str:
-    if not rows:
-        return "open"
-    pending = [r for r in rows if r.status not in CLOSED]
-    if not pending:
+    """:func:`planning.action_state`, but a closed action takes the colour of what closed it: done
+    when any assignment was done, else waived when any was (a set's pop() chose between waived and
+    cancelled by the string hash before), else cancelled."""
+    state = planning.action_state(rows)
+    if state == "closed":
         statuses = {r.status for r in rows}
-        return "done" if "done" in statuses else statuses.pop()
-    if any(r.overdue for r in pending):
-        return "overdue"
-    if any(r.blocked_by for r in pending):
-        return "blocked"
-    if any(r.at_risk for r in pending):
-        return "at risk"
-    if any(r.status == "in_progress" for r in pending):
-        return "in progress"
-    return "open"
+        return next(s for s in STATUSES if s in statuses)  # done, waived, cancelled
+    return state
 
 

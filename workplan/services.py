@@ -50,7 +50,7 @@ from .models import (
     Party,
     SetMember,
 )
-from .queries import group_info, parties_named, rows_in, synced_digest
+from .queries import few, group_info, parties_named, rows_in, synced_digest
 from .statuses import CLOSED
 from .timeutil import start_of_day, to_utc_naive
 
@@ -116,10 +116,8 @@ def _unchanged(stored: str, digest: str, legacy: str) -> bool:
 
 
 def horizon_for(doc: spec.Document, now: datetime) -> date:
-    """How far recurring actions are materialised: the end of next year, or beyond the
-    last meeting when that is later."""
-    last = max((m.start.day for m in doc.meetings.values()), default=now.date())
-    return date(max(now.year, last.year) + 1, 12, 31)
+    """How far recurring actions are materialised (:func:`planning.horizon`)."""
+    return planning.horizon(now.date(), max((m.start.day for m in doc.meetings.values()), default=None))
 
 
 def sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) -> SyncReport:
@@ -437,7 +435,7 @@ def _import_progress(session: Session, doc: spec.Document, now: datetime, report
         return
     action_ids = {a.id for a, _ in wanted}
     query = select(Assignment)
-    if len(action_ids) <= 1000:  # beyond, the IN list would run into the databases' limits on parameters
+    if few(action_ids):  # beyond, the IN list would run into the databases' limits on parameters
         query = query.where(Assignment.action_id.in_(action_ids))
     rows = {(a.action_id, a.party_id, a.occurrence): a for a in session.scalars(query)}
     events: list[dict[str, Any]] = []
@@ -545,16 +543,6 @@ def _append_event(
 # status changes
 
 
-TRANSITIONS: dict[str, tuple[str, frozenset[str]]] = {
-    # verb: (target status, statuses it may come from)
-    "start": ("in_progress", frozenset({"open"})),
-    "done": ("done", frozenset({"open", "in_progress"})),
-    "waive": ("waived", frozenset({"open", "in_progress"})),
-    "cancel": ("cancelled", frozenset({"open", "in_progress"})),
-    "reopen": ("open", frozenset({"done", "waived", "cancelled", "in_progress"})),
-}
-
-
 @dataclass(frozen=True)
 class Change:
     action: str
@@ -584,8 +572,8 @@ def change_status(
     now, taken once the rows are locked. :func:`planning.status_moment` refuses a date in the
     future, before the source meeting or before an assignment's latest event.
     """
-    target, allowed = TRANSITIONS[verb]
-    if verb == "waive" and not note.strip():
+    target, allowed = planning.TRANSITIONS[verb]
+    if planning.unexplained_waiver(target, note):
         raise UsageError(_("waiving {action} needs --note saying why it cannot be delivered").format(action=action_id))
     action = session.get(Action, action_id)
     if action is None or action.withdrawn_at is not None:
@@ -676,7 +664,7 @@ def _latest_events(session: Session, action_ids: set[str]) -> dict[int, planning
         .order_by(Event.id)
     )
     # beyond a few IN lists (a first sync of a large file), one pass over the join costs less
-    rows = rows_in(session, query, Assignment.action_id, action_ids) if len(action_ids) <= 1000 \
+    rows = rows_in(session, query, Assignment.action_id, action_ids) if few(action_ids) \
         else session.execute(query).all()
     return {
         aid: planning.LatestEvent(at.replace(tzinfo=UTC), from_status, to_status, by, origin)

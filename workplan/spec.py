@@ -35,6 +35,7 @@ from .planning import (
     progress_subject,
     source_day,
     status_moment,
+    unexplained_waiver,
 )
 from .statuses import STATUSES
 from .timeutil import PERIODS, When, now_utc, parse_offset, parse_when, start_of_day, zone
@@ -96,6 +97,11 @@ class Meeting:
     pos: Pos
     # field → language → text, for the fields written as a mapping by language ({en: …, es: …})
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def start_day(self) -> date:
+        """The day it starts on, as the rules of :mod:`workplan.planning` read it."""
+        return self.start.day
 
 
 @dataclass(frozen=True)
@@ -1030,7 +1036,7 @@ class _Builder:
             if party and party not in owners:
                 r.error(m["party"], _("action {aid}: progress names {party!r}, which is not one of its owners").format(aid=aid, party=party))
                 continue
-            if status == "waived" and not note:
+            if unexplained_waiver(status, note):
                 r.error(item, _("action {aid}: {party} waived without a note; say why it cannot deliver").format(aid=aid, party=party))
             occurrence = None
             if "occurrence" in m:

@@ -5,3 +5,4 @@ from __future__ import annotations
 
 STATUSES = ("open", "in_progress", "done", "waived", "cancelled")
 CLOSED = frozenset({"done", "waived", "cancelled"})
+COMPLETED = frozenset({"done", "waived"})  # closed by delivering (or being excused), not by cancelling

@@ -48,8 +48,9 @@ from . import feeds, jobs, tokens
 from .config import Settings
 from .db import database_error, describe, session_scope, set_meta
 from .errors import DatabaseError, UsageError, WorkplanError
-from .i18n import LANGUAGES, _, language, normalize
+from .i18n import LANGUAGES, _, language
 from .models import FeedToken, Meta
+from .planning import group_language
 from .queries import ReadContext, group_info
 from .services import REVISION_KEY
 from .templating import Templates
@@ -410,7 +411,7 @@ class WorkplanApp:
                 data = jobs.read_calendars(session, ctx, None)
         except SADatabaseError as exc:  # raised past session_scope by a lazy load
             raise database_error(exc, self.url) from None
-        board_lang = normalize(group.languages[0] if group.languages else None) or data.shared
+        board_lang = group_language(group.languages)  # the server's (shared) when the group names none
         modified = _data_modified(data.sets[data.shared])
         snap = _Snapshot(revision, day, tz, ctx, data.sets, data.party_langs, board_lang, modified, {})
         snap.public = self._render_public(data, modified)

@@ -11,11 +11,12 @@ import click
 from ..gcpause import paused_gc
 from ..i18n import _, ngettext
 from ..project import Project
+from ..statuses import STATUSES
 from .app import emit, pass_project
 from .params import DATE, as_of_option, format_option, lang_option
 
 STATUS_CHOICES = click.Choice(
-    ["open", "in_progress", "done", "waived", "cancelled", "overdue", "blocked", "at_risk", "closed", "pending"]
+    [*STATUSES, "overdue", "blocked", "at_risk", "closed", "pending"]
 )
 
 

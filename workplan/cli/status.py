@@ -30,8 +30,9 @@ def _status_command(verb: str) -> click.Command:
     def command(app: Project, action_id: str, party: str | None, occurrence: str | None, on: str | None,
                 note: str, by: str) -> None:
         from .. import jobs
+        from ..planning import TRANSITIONS, unexplained_waiver
 
-        if verb == "waive" and not note.strip():
+        if unexplained_waiver(TRANSITIONS[verb][0], note):
             raise click.UsageError(_("waive needs --note saying why the party cannot deliver"))
         changes = jobs.record_status(app, verb, action_id, party=party, occurrence=occurrence, on=on, note=note,
                                      by=by or _whoami())

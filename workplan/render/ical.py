@@ -36,12 +36,12 @@ from ..feeds import FeedAction, FeedAssignment, FeedMeeting, FeedSet
 if TYPE_CHECKING:
     from ..feed_history import FeedHistory
 from ..i18n import _, current, long_date, month_year, ngettext, word
+from ..statuses import CLOSED, COMPLETED
 
 PRODID = "-//workplan//calendar feeds//EN"
 REFRESH = timedelta(hours=12)
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
-CLOSED = ("done", "waived", "cancelled")
 MAX_NAMED = 6  # owners named in a summary before "+N more"
 
 
@@ -430,7 +430,7 @@ def assignment_deadline(action: FeedAction, a: FeedAssignment, meeting_titles: d
         f"{action.id}+{a.party}{occurrence}", "assignment", assignment_summary(action, a),
         _body(action, head, _due_line(action, a, meeting_titles)), a.due_date, status,
         a.due_kind == "expected", a.sequence, max(action.modified, a.modified),
-        a.status_since if a.status in ("done", "waived") else None,
+        a.status_since if a.status in COMPLETED else None,
     )
 
 
