@@ -93,6 +93,17 @@ def beyond_planning(db: Reader, day: date) -> date | None:
     return date.fromisoformat(stored) if recurs is not None else None
 
 
+REVISION_KEY = "data_revision"  # the meta row every write changes (services.mark_changed)
+# built once: the feed server runs it on every request, and building it cost more than running it
+_DATA_REVISION = select(t.meta.c.value).where(t.meta.c.key == REVISION_KEY)
+
+
+def data_revision(db: Reader) -> str | None:
+    """The revision of the data: what the feed server compares, once per request, with the one
+    it rendered."""
+    return db.scalar(_DATA_REVISION)
+
+
 def parties_named(db: Reader, name: str) -> list[str]:
     """A party id, or the members of a set."""
     members = db.scalars(
