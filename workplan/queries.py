@@ -29,6 +29,7 @@ from .errors import UnknownItem, UsageError
 from .i18n import _, pick
 from .statuses import CLOSED, STATUSES
 from .timeutil import from_utc_naive, to_utc_naive
+from .views import GroupInfo as GroupInfo
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -39,19 +40,6 @@ Reader: TypeAlias = "Connection | Session"
 
 # ---------------------------------------------------------------------------
 # the project
-
-
-@dataclass(frozen=True)
-class GroupInfo:
-    id: str
-    name: str
-    timezone: str
-    domain: str
-    languages: tuple[str, ...] = ()
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
 
 
 def group_info(db: Reader) -> GroupInfo:

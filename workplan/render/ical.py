@@ -1,4 +1,4 @@
-"""iCalendar feeds: a :class:`~workplan.feeds.FeedSet` in, one ``.ics`` file's bytes per feed out.
+"""iCalendar feeds: a :class:`~workplan.views.FeedSet` in, one ``.ics`` file's bytes per feed out.
 
 Pure: no session, no clock, no locale. Every VEVENT is serialised once and the same bytes are
 spliced into every feed that shows it (a meeting appears in every party's feed).
@@ -31,11 +31,10 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Timezone, vText
 
-from ..feeds import FeedAction, FeedAssignment, FeedMeeting, FeedSet
-
 if TYPE_CHECKING:
     from ..feed_history import FeedHistory
 from ..i18n import _, current, long_date, month_year, ngettext, word
+from ..views import FeedAction, FeedAssignment, FeedMeeting, FeedSet, feed_party, visible_to
 
 PRODID = "-//workplan//calendar feeds//EN"
 REFRESH = timedelta(hours=12)
@@ -503,7 +502,6 @@ def render_in_languages(feed_sets: dict[str, FeedSet], shared: str, party_langs:
     """Every published feed, each party's in its language and the shared ones in *shared*:
     what `workplan calendars`, the scheduler's rebuild and the server all publish. With
     *history* (a folder's feeds read back), each item continues what the folder showed."""
-    from ..feeds import feed_party
     from ..gcpause import paused_gc
     from ..i18n import language
 
@@ -526,8 +524,6 @@ def render_published(fs: FeedSet, todo: bool = False, private: bool = False,
 
     Rendered once when nothing is restricted; otherwise once for everyone, plus, when private,
     once for each party that has a part in a restricted action (its own feed only)."""
-    from ..feeds import visible_to
-
     restricted = [a for a in fs.actions if a.visibility != "public"]
     if not restricted:
         return render_feeds(fs, todo, history)
