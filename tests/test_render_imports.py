@@ -1,7 +1,9 @@
-"""The layering holds: renderers take plain objects and never load the ORM or open a database."""
+"""The layering holds: renderers take plain objects and never load the ORM or open a database,
+reads take one path (SQLAlchemy Core), and no module of workplan imports itself in a circle."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -45,3 +47,82 @@ def test_a_renderer_loads_neither_the_orm_nor_the_database(renderer: str) -> Non
 def test_the_renderers_are_all_probed() -> None:
     assert {"agenda", "digest", "graph", "ical"} <= set(RENDERERS)
 
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _runtime_imports(path: Path, modules: set[str]) -> set[str]:
+    """The workplan modules that importing *path* imports at once: its top-level imports, those
+    under ``if TYPE_CHECKING:`` left out (they are never run); imports inside functions are lazy."""
+    name = _module_name(path)
+    package = name if path.stem == "__init__" else name.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            if isinstance(node, ast.If):
+                test = node.test
+                if (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+                        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"):
+                    visit(node.orelse)
+                    continue
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+                for handler in node.handlers:
+                    visit(handler.body)
+                visit(node.orelse)
+                visit(node.finalbody)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                found.add(base)
+                found.update(f"{base}.{a.name}" for a in node.names)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")).body)
+    return {m for m in found if m in modules and m != name}
+
+
+def test_no_module_of_workplan_imports_itself_in_a_circle() -> None:
+    """Dependencies point one way: e.g. ``spec`` validates with ``planning``'s rules, and
+    ``planning`` names ``spec``'s types for the type checker only."""
+    paths = {_module_name(p): p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
+    graph = {name: _runtime_imports(path, set(paths)) for name, path in paths.items()}
+    assert "workplan.planning" in graph["workplan.spec"]  # the checker sees what it must see
+    assert "workplan.spec" not in graph["workplan.planning"]
+
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def connect(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                connect(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for name in sorted(graph):
+        if name not in index:
+            connect(name)
+    assert not cycles, cycles
