@@ -313,3 +313,31 @@ def test_a_listing_may_name_more_actions_than_a_statement_takes_parameters(proje
             assert sorted(aid for (aid,) in named) == sorted(wanted)
     finally:
         app.close()
+
+
+def test_the_collector_pause_gives_it_back_as_it_was() -> None:
+    import gc
+
+    from workplan.gcpause import paused_gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # a caller that had paused it keeps it paused
+    finally:
+        gc.enable()
+
+
+def test_a_file_read_with_the_collector_paused_is_the_file_read_with_it_running(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+
+    raw = SHIPPED_ACTIONS.read_text(encoding="utf-8")
+    paused = spec.loads(raw)
+    monkeypatch.setattr(spec, "paused_gc", contextlib.nullcontext)
+    assert spec.loads(raw) == paused
