@@ -126,3 +126,18 @@ def test_no_module_of_workplan_imports_itself_in_a_circle() -> None:
         if name not in index:
             connect(name)
     assert not cycles, cycles
+
+
+# the driver is reached only where db.py sets a fresh connection up (pragmas, BEGIN, lock timeout)
+_DRIVER_CALLS = {"raw_connection", "exec_driver_sql", "driver_connection", "dbapi_connection", "cursor"}
+
+
+def test_reads_go_through_sqlalchemy_not_the_driver() -> None:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "migrations" in path.parts or path == PACKAGE / "db.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in _DRIVER_CALLS:
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.attr}")
+    assert not found, found
