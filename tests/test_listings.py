@@ -28,8 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from workplans import CLOSED, HEAD, SLOW, _day, _json, _project
 
-from conftest import MINIMAL, REPO, run_cli, write_project
-from workplan import formatting, planning, queries, tables
+from conftest import MINIMAL, REPO, SHIPPED_ACTIONS, run_cli, write_project
+from workplan import formatting, planning, queries, spec, tables
 from workplan.formatting import printable, table
 from workplan.i18n import language
 from workplan.models import Action, Assignment, Event
@@ -198,9 +198,11 @@ def test_the_json_writer_is_json_dumps_byte_for_byte(data: object) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_rows, max_size=4))
-def test_listing_json_is_the_generic_writer_byte_for_byte(rows: list[queries.Row]) -> None:
-    assert formatting.rows(rows, "json") == formatting.dumps([formatting.row_json(r) for r in rows])
-    json.loads(formatting.rows(rows, "json"))
+def test_listing_json_is_json_dumps_byte_for_byte(rows: list[queries.Row]) -> None:
+    """The fast path of a listing's JSON (formatting.fast_rows_json) writes what json.dumps writes."""
+    expected = json.dumps([formatting.row_json(r) for r in rows], ensure_ascii=False, indent=2) + "\n"
+    assert formatting.rows(rows, "json") == expected
+    assert json.loads(formatting.rows(rows, "json")) == json.loads(expected)
 
 
 def _long_way(session: Session, ctx: queries.ReadContext, f: queries.Filters) -> list[tuple[object, ...]]:
@@ -369,3 +371,31 @@ def test_csv_never_starts_a_formula(tmp_path: Path) -> None:
         for cell in line.split(","):
             assert not cell.startswith(("=", "+", "-", "@")), line
     assert "'=HYPERLINK" in out
+
+
+def test_the_collector_pause_gives_it_back_as_it_was() -> None:
+    import gc
+
+    from workplan.gcpause import paused_gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # a caller that had paused it keeps it paused
+    finally:
+        gc.enable()
+
+
+def test_a_file_read_with_the_collector_paused_is_the_file_read_with_it_running(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+
+    raw = SHIPPED_ACTIONS.read_text(encoding="utf-8")
+    paused = spec.loads(raw)
+    monkeypatch.setattr(spec, "paused_gc", contextlib.nullcontext)
+    assert spec.loads(raw) == paused

@@ -11,9 +11,7 @@ the feeds carry no derived state that moves with time alone (overdue, at risk).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, datetime
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -22,91 +20,18 @@ from .errors import UsageError
 from .i18n import pick
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
 from .planning import action_closed, horizon, meeting_status, party_id_clashes, party_language
-from .queries import GroupInfo, ReadContext, group_info, status_expr
+from .queries import ReadContext, group_info, status_expr
 from .statuses import CLOSED
+from .views import FeedAction as FeedAction
+from .views import FeedAssignment as FeedAssignment
+from .views import FeedDependency as FeedDependency
+from .views import FeedMeeting as FeedMeeting
+from .views import FeedParty as FeedParty
+from .views import FeedSet as FeedSet
+from .views import feed_party as feed_party
+from .views import visible_to as visible_to
 
 IMPORTED = "actions.yaml"  # the origin of facts imported from the minutes
-
-
-@dataclass(frozen=True)
-class FeedParty:
-    id: str
-    name: str
-
-
-@dataclass(frozen=True)
-class FeedMeeting:
-    id: str
-    title: str
-    kind: str
-    start: str  # as written: 2016-09, 2016-07-13 or an ISO datetime
-    end: str | None
-    start_day: date
-    end_day: date
-    precision: str  # month | date | datetime
-    timezone: str
-    location: str
-    url: str
-    description: str
-    status: str  # planned | held | cancelled
-    withdrawn: bool
-    sequence: int
-    modified: datetime  # naive UTC
-
-
-@dataclass(frozen=True)
-class FeedDependency:
-    id: str
-    title: str
-    closed: bool
-    withdrawn: bool = False
-    restricted: bool = False
-
-
-@dataclass(frozen=True)
-class FeedAssignment:
-    """One deadline of one party (one occurrence of a recurring action)."""
-
-    action_id: str
-    party: str
-    occurrence: str  # '' or the occurrence's ISO date
-    due_date: date
-    due_at: datetime | None  # aware, in the group's zone
-    due_kind: str  # date | meeting | expected
-    due_meeting: str | None
-    status: str  # as of the read moment
-    status_since: datetime | None  # aware, in the group's zone; when the status was reached
-    withdrawn: bool
-    sequence: int  # stored SEQUENCE plus the status changes it has seen
-    modified: datetime  # naive UTC
-
-
-@dataclass(frozen=True)
-class FeedAction:
-    id: str
-    title: str
-    description: str
-    source_meeting: str
-    source_meeting_title: str
-    source_ref: str
-    source_text: str
-    due_spec: dict[str, Any]
-    visibility: str
-    withdrawn: bool
-    sequence: int
-    modified: datetime  # naive UTC, its own changes only
-    with_: tuple[str, ...]
-    depends_on: tuple[FeedDependency, ...]
-    assignments: tuple[FeedAssignment, ...]  # every owner and occurrence with a due date
-
-
-@dataclass(frozen=True)
-class FeedSet:
-    group: GroupInfo
-    parties: tuple[FeedParty, ...]
-    meetings: tuple[FeedMeeting, ...]
-    actions: tuple[FeedAction, ...]
-    meeting_titles: dict[str, str] = field(default_factory=dict)
 
 
 def _check_file_names(parties: tuple[FeedParty, ...]) -> None:
@@ -240,31 +165,6 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
     return FeedSet(group, parties, meetings, tuple(actions), titles)
 
 
-def visible_to(fs: FeedSet, party: str | None = None) -> FeedSet:
-    """The feed set as *party* may see it (None: anyone, the public feeds).
-
-    For anyone: no restricted action. For a party's private feed: the actions it owns or takes
-    part in, restricted ones included, and nothing else. Either way, where a shown action
-    depends on a restricted one that is not shown, the dependency is named only as restricted
-    (its id and title would say what it is)."""
-    if party is None:
-        actions = [a for a in fs.actions if a.visibility == "public"]
-    else:
-        actions = [a for a in fs.actions if party in a.with_ or any(x.party == party for x in a.assignments)]
-    shown = {a.id for a in actions}
-
-    def named(d: FeedDependency) -> FeedDependency:
-        if not d.restricted or d.id in shown:
-            return d
-        return FeedDependency("(restricted)", "an action that is not public", d.closed, d.withdrawn, True)
-
-    return replace(fs, actions=tuple(
-        replace(a, depends_on=tuple(named(d) for d in a.depends_on)) if any(d.restricted for d in a.depends_on)
-        else a
-        for a in actions
-    ))
-
-
 def restricted_actions(sets: dict[str, FeedSet]) -> set[str]:
     """The ids of the actions that are not public, in any of the feed sets."""
     return {a.id for fs in sets.values() for a in fs.actions if a.visibility != "public"}
@@ -289,8 +189,3 @@ def party_languages(session: Session, explicit: str | None = None) -> dict[str, 
     languages = group_info(session).languages
     return {pid: party_language(explicit, lang, languages) for pid, lang in session.execute(select(Party.id, Party.lang))}
 
-
-def feed_party(filename: str) -> str:
-    """``CR.ics`` and ``todo/CR.ics`` → ``CR``; the shared feeds name no party."""
-    name = filename.rsplit("/", 1)[-1].removesuffix(".ics")
-    return "" if name in ("all", "meetings") else name

@@ -29,6 +29,7 @@ from .errors import UnknownItem, UsageError
 from .i18n import _, pick
 from .statuses import CLOSED, STATUSES
 from .timeutil import from_utc_naive, to_utc_naive
+from .views import GroupInfo as GroupInfo
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -39,19 +40,6 @@ Reader: TypeAlias = "Connection | Session"
 
 # ---------------------------------------------------------------------------
 # the project
-
-
-@dataclass(frozen=True)
-class GroupInfo:
-    id: str
-    name: str
-    timezone: str
-    domain: str
-    languages: tuple[str, ...] = ()
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
 
 
 def group_info(db: Reader) -> GroupInfo:
@@ -91,6 +79,17 @@ def beyond_planning(db: Reader, day: date) -> date | None:
         return None
     recurs = db.scalar(select(t.assignment.c.id).where(t.assignment.c.occurrence != "").limit(1))
     return date.fromisoformat(stored) if recurs is not None else None
+
+
+REVISION_KEY = "data_revision"  # the meta row every write changes (services.mark_changed)
+# built once: the feed server runs it on every request, and building it cost more than running it
+_DATA_REVISION = select(t.meta.c.value).where(t.meta.c.key == REVISION_KEY)
+
+
+def data_revision(db: Reader) -> str | None:
+    """The revision of the data: what the feed server compares, once per request, with the one
+    it rendered."""
+    return db.scalar(_DATA_REVISION)
 
 
 def parties_named(db: Reader, name: str) -> list[str]:

@@ -50,7 +50,7 @@ from .models import (
     Party,
     SetMember,
 )
-from .queries import few, group_info, parties_named, rows_in, synced_digest
+from .queries import REVISION_KEY, few, group_info, parties_named, rows_in, synced_digest
 from .statuses import CLOSED
 from .timeutil import start_of_day, to_utc_naive
 
@@ -62,9 +62,6 @@ EPOCH = datetime(2000, 1, 1)
 
 # ---------------------------------------------------------------------------
 # the project
-
-
-REVISION_KEY = "data_revision"
 
 
 def mark_changed(session: Session) -> None:

@@ -46,13 +46,12 @@ from sqlalchemy.exc import DatabaseError as SADatabaseError
 
 from . import feeds, jobs, tokens
 from .config import Settings
-from .db import database_error, describe, session_scope, set_meta
+from .db import database_error, session_scope, set_meta
 from .errors import DatabaseError, UsageError, WorkplanError
 from .i18n import LANGUAGES, _, language
 from .models import FeedToken, Meta
 from .planning import group_language
-from .queries import ReadContext, group_info
-from .services import REVISION_KEY
+from .queries import REVISION_KEY, ReadContext, data_revision, group_info
 from .templating import Templates
 from .timeutil import parse_as_of
 
@@ -72,8 +71,7 @@ _CALENDAR_PATH = re.compile(r"^/calendars/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.ics
 # live token (too long, too short, no .ics, a slash): the answer says nothing about why
 _TOKEN_PATH = re.compile(r"^/feeds/(.*)$", re.DOTALL)
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-BOARD_DAYS_KEPT = 16
-_REVISION_SQL = f"SELECT value FROM meta WHERE key = '{REVISION_KEY}'"  # a constant: nothing from outside  # boards of other days (?as_of=) kept rendered
+BOARD_DAYS_KEPT = 16  # boards of other days (?as_of=) kept rendered
 
 
 @dataclass(frozen=True)
@@ -324,27 +322,12 @@ class WorkplanApp:
     # -- the data -----------------------------------------------------------------------------
 
     def _read_revision(self) -> str | None:
-        """The one query of a request that finds its answer already rendered.
-
-        Straight through the driver, on a pooled connection: one constant SELECT by primary
-        key, for which SQLAlchemy's statement and transaction machinery would cost ten times
-        what the database does (the server is meant to answer thousands of these a second)."""
+        """The one query of a request that finds its answer already rendered."""
         try:
-            conn = self.engine.raw_connection()
+            with self.engine.connect() as conn:
+                return data_revision(conn)
         except SADatabaseError as exc:
             raise database_error(exc, self.url) from None
-        try:
-            cursor = conn.cursor()
-            cursor.execute(_REVISION_SQL)
-            row = cursor.fetchone()
-            cursor.close()
-        except self.engine.dialect.loaded_dbapi.Error as exc:
-            conn.invalidate()  # whatever went wrong, this connection is not handed out again
-            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise DatabaseError(f"cannot read the database {describe(self.url)}: {detail}") from None
-        finally:
-            conn.close()  # back to the pool, rolled back
-        return None if row is None or row[0] is None else str(row[0])
 
     def _read_token(self, wanted: str) -> tuple[str | None, str | None]:
         """The party of a live token and the data revision, in one query."""

@@ -6,7 +6,6 @@ are imported inside the commands that need them, so ``workplan --help`` stays fa
 
 from __future__ import annotations
 
-import gc
 import sys
 from pathlib import Path
 
@@ -53,15 +52,17 @@ def run() -> None:
     When the interpreter exits it tears the modules down and runs the cyclic collector over
     everything still alive (SQLAlchemy's classes, the rows just printed): a tenth of a second
     after a listing of 10,000 actions, with the output already written. Freezing the survivors
-    (:func:`gc.freeze`) leaves them to the operating system instead; atexit handlers, stream
+    (:func:`workplan.gcpause.leave_survivors`) leaves them to the operating system instead; atexit handlers, stream
     flushing and the command's own closing (the engine is disposed when the command ends) run
     as before. Only for the process itself: in a longer-lived one (the tests call :func:`main`)
     frozen objects would never be collected.
     """
+    from ..gcpause import leave_survivors
+
     try:
         main()
     finally:
-        gc.freeze()
+        leave_survivors()
 
 
 def main(argv: list[str] | None = None) -> None:

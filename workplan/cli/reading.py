@@ -132,8 +132,9 @@ def _without_cycle_collection(command: click.Command) -> click.Command:
 
     A read command is short and bounded: it imports SQLAlchemy and reads rows into objects
     that all live until it prints. The collector would scan that growing heap again and
-    again for cycles it cannot free (a fifth of an overdue listing of 10,000 actions);
-    reference counting still frees everything else as usual.
+    again for cycles it cannot free (a tenth of an overdue listing of 10,000 actions: see
+    :mod:`workplan.gcpause` for the figure and the bench target it holds); reference counting
+    still frees everything else as usual.
     """
     callback = command.callback
     assert callback is not None
