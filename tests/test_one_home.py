@@ -164,3 +164,18 @@ def _due_next(kind: str, after: str) -> spec.DueSpec:
 
 def _meeting(mid: str, day: date) -> spec.Meeting:
     return spec.Meeting(mid, mid, "face-to-face", When(day), None, "UTC", "", "", "held", "", spec.Pos(1, 1))
+
+
+def test_the_look_ahead_window_is_one_rule() -> None:
+    # the digest, the board, the agenda and the judging of "at risk" each added the look-ahead
+    # days to their day themselves, and the digest tested "today <= due <= soon" twice
+    assert _copies(r"timedelta\(days=[\w.]*lookahead_days\)", home=("planning.py",)) == []
+    assert _copies(r"today <= \w+(\.due)? <= ", home=("planning.py",)) == []
+
+
+def test_due_soon_is_the_window_from_today_to_its_end_both_included() -> None:
+    today = date(2020, 1, 10)
+    end = planning.lookahead_end(today, 14)
+    assert end == date(2020, 1, 24)
+    assert [planning.due_soon(d, today, end) for d in (None, date(2020, 1, 9), today, end, date(2020, 1, 25))] == [
+        False, False, True, True, False]

@@ -151,7 +151,7 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
     )
 
     first = ctx.as_of_day
-    last = first + timedelta(days=ctx.lookahead_days)
+    last = planning.lookahead_end(first, ctx.lookahead_days)
     soon: dict[tuple[str, str], tuple[BoardItem, list[str]]] = {}
     rows = queries.assignment_rows(session, ctx, Filters(
         status="pending", due_after=first - timedelta(days=1), due_before=last + timedelta(days=1),

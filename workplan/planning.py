@@ -453,7 +453,7 @@ class Judge:
         self.states = states
         self.as_of = as_of
         self.today = as_of.astimezone(tz).date()
-        self.soon = self.today + timedelta(days=lookahead_days)
+        self.soon = lookahead_end(self.today, lookahead_days)
 
     def __call__(self, status: str, due_day: date | None, due_at: datetime | None,
                  blocked_by: Sequence[str]) -> Judgement:
@@ -604,6 +604,18 @@ def unexplained_waiver(status: str, note: str) -> bool:
 
 # ---------------------------------------------------------------------------
 # the digest's period
+
+def lookahead_end(today: date, lookahead_days: int) -> date:
+    """The last day of the look-ahead window that starts *today*: what falls due from today to
+    this day (both included) is "due soon" in digests and on the board, and a blocked
+    assignment due by then is at risk."""
+    return today + timedelta(days=lookahead_days)
+
+
+def due_soon(due: date | None, today: date, end: date) -> bool:
+    """A deadline inside the look-ahead window from *today* to *end* (:func:`lookahead_end`)."""
+    return due is not None and today <= due <= end
+
 
 DIGEST_WINDOW = timedelta(days=7)
 """What a digest looks back on (the closings it reports): the week before its as-of moment."""

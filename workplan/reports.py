@@ -476,7 +476,7 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
     if following is None:
         later = planning.next_meeting(None, meeting.last_day, c.meetings)
         following = _meeting_info(later) if later is not None else None
-    window_end = following.day if following else meeting.last_day + timedelta(days=ctx.lookahead_days)
+    window_end = following.day if following else planning.lookahead_end(meeting.last_day, ctx.lookahead_days)
 
     # one pass over the public assignments (judging each needs every action's state, which is a
     # scan of its own: once, not once per section)
@@ -504,7 +504,7 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
     # window; it is summed up over all of them, so that "7 of 11 closed" counts the closed ones too
     listed = {(r.action, r.occurrence) for r in rows
               if r.status not in CLOSED and not r.overdue and r.action not in here_ids
-              and r.due is not None and today <= r.due <= window_end}
+              and planning.due_soon(r.due, today, window_end)}
     deadlines = _summaries(c.item(r) for r in rows if (r.action, r.occurrence) in listed)
     deadlines.sort(key=lambda s: (s.due or date.max, s.action))
 
@@ -685,7 +685,7 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
     """One digest per party in *who*; a party of kind ``secretariat`` gets the group-wide one."""
     c = _Context(session, ctx)
     today = ctx.as_of_day
-    soon = today + timedelta(days=ctx.lookahead_days)
+    soon = planning.lookahead_end(today, ctx.lookahead_days)
     group_wide = any(p.kind == "secretariat" for p in who)
     ids = [p.id for p in who]
     participations: dict[str, set[str]] = defaultdict(set)
@@ -724,7 +724,7 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
         wide = party.kind == "secretariat"
         mine = rows if wide else by_party.get(party.id, [])
         overdue = sorted((r for r in mine if r.overdue), key=lambda r: (-(r.days_overdue or 0), r.action, r.party))
-        due_soon = sorted((r for r in mine if not r.overdue and r.due is not None and today <= r.due <= soon),
+        due_soon = sorted((r for r in mine if not r.overdue and planning.due_soon(r.due, today, soon)),
                           key=lambda r: (r.due or date.max, r.action, r.party))
         blocked = [r for r in mine if r.blocked_by or r.at_risk]
         ongoing = [c.aged(r) for r in mine if planning.open_without_deadline(r.status, r.due)]
@@ -732,7 +732,7 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
         part = set() if wide else participations.get(party.id, set())
         taking_part = sorted(
             (r for r in rows if r.action in part and r.party != party.id
-             and (r.overdue or r.blocked_by or r.at_risk or (r.due is not None and today <= r.due <= soon))),
+             and (r.overdue or r.blocked_by or r.at_risk or planning.due_soon(r.due, today, soon))),
             key=lambda r: (r.due or date.max, r.action, r.party))
         completed = []
         for x in sorted(closings, key=lambda x: (x.on, x.action, x.party)):
