@@ -179,3 +179,11 @@ def test_due_soon_is_the_window_from_today_to_its_end_both_included() -> None:
     assert end == date(2020, 1, 24)
     assert [planning.due_soon(d, today, end) for d in (None, date(2020, 1, 9), today, end, date(2020, 1, 25))] == [
         False, False, True, True, False]
+
+
+def test_what_a_closed_action_is_called_is_one_rule() -> None:
+    # the feeds decided "every live assignment cancelled / done" themselves, beside action_state
+    assert _copies(r"""all\(\w+\.status == ["'](cancelled|done)["']""", home=("planning.py",)) == []
+    word = planning.closed_action_word
+    assert [word(s) for s in (["done", "open"], ["cancelled", "cancelled"], ["done", "done"], ["done", "waived"],
+                              [])] == [None, "cancelled", "done", "closed", "done"]

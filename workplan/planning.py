@@ -535,7 +535,20 @@ def action_state(assignments: Iterable[Judged]) -> str:
         return next(state for state in _PRESSING if state in pending)
     if not items:
         return "open"
-    return "done" if all(a.status == "done" for a in items) else "closed"
+    word = closed_action_word([a.status for a in items])
+    return "closed" if word in (None, "cancelled") else word  # agendas and the graph call a cancelled action closed
+
+
+def closed_action_word(statuses: Sequence[str]) -> str | None:
+    """What an action is called once none of its (live) assignments, with *statuses*, is open:
+    ``cancelled`` when every one was cancelled, ``done`` when every one was done (also when it
+    has none left), else ``closed``; None while one is still open. The feeds say all three;
+    :func:`action_state` says ``closed`` of a cancelled one."""
+    if any(status not in CLOSED for status in statuses):
+        return None
+    if statuses and all(status == "cancelled" for status in statuses):
+        return "cancelled"
+    return "done" if all(status == "done" for status in statuses) else "closed"
 
 
 def open_without_deadline(status: str, due_day: date | None) -> bool:

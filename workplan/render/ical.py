@@ -34,6 +34,7 @@ from icalendar import Calendar, Timezone, vText
 if TYPE_CHECKING:
     from ..feed_history import FeedHistory
 from ..i18n import _, current, long_date, month_year, ngettext, word
+from ..planning import closed_action_word
 from ..statuses import CLOSED, COMPLETED
 from ..views import FeedAction, FeedAssignment, FeedMeeting, FeedSet, feed_party, visible_to
 
@@ -439,12 +440,13 @@ def action_summary(action: FeedAction, owners: Sequence[FeedAssignment]) -> str:
     if action.withdrawn:
         return _("Withdrawn: {title}").format(title=action.title)
     live = [a for a in owners if not a.withdrawn]
-    pending = [a.party for a in live if a.status not in CLOSED]
-    if not pending:
-        if live and all(a.status == "cancelled" for a in live):
-            return _("Cancelled: {title}").format(title=action.title)
-        closed = _("✓ Done") if all(a.status == "done" for a in live) else _("✓ Closed")
+    closed_as = closed_action_word([a.status for a in live])
+    if closed_as == "cancelled":
+        return _("Cancelled: {title}").format(title=action.title)
+    if closed_as is not None:
+        closed = _("✓ Done") if closed_as == "done" else _("✓ Closed")
         return f"{closed}: {action.title}"
+    pending = [a.party for a in live if a.status not in CLOSED]
     named = ", ".join(pending[:MAX_NAMED]) + (
         _(" +{count} more").format(count=len(pending) - MAX_NAMED) if len(pending) > MAX_NAMED else "")
     due = _("Due (expected)") if owners[0].due_kind == "expected" else _("Due")
@@ -458,12 +460,13 @@ def action_deadline(action: FeedAction, owners: Sequence[FeedAssignment], meetin
     occurrence = f"+{first.occurrence}" if first.occurrence else ""
     live = [a for a in owners if not a.withdrawn]
     head = [_("Owners:")] + [f"- {a.party} ({party_names.get(a.party, a.party)}): {_owner_state(a)}" for a in owners]
-    if action.withdrawn or not live or all(a.status == "cancelled" for a in live):
+    closed_as = closed_action_word([a.status for a in live])
+    if action.withdrawn or not live or closed_as == "cancelled":
         status = "cancelled"
-    elif any(a.status not in CLOSED for a in live):
+    elif closed_as is None:
         status = "in_progress" if any(a.status != "open" for a in live) else "open"
     else:
-        status = "done"
+        status = "done"  # done or closed: a calendar has no word between them
     since = [a.status_since for a in live if a.status_since is not None]
     return Deadline(
         f"{action.id}{occurrence}", "action", action_summary(action, owners),
