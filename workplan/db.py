@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 
 from . import tables
@@ -218,7 +218,7 @@ def migrate_to(engine: Engine, revision: str) -> None:
         command.upgrade(config, revision)
 
 
-def database_error(exc: SADatabaseError, url: str) -> DatabaseError:
+def database_error(exc: DBAPIError, url: str) -> DatabaseError:
     """One sentence for a database failure, naming the database."""
     where = describe(url)
     first = str(getattr(exc, "orig", exc)).strip().splitlines()

@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DatabaseError as SADatabaseError
+from sqlalchemy.exc import DBAPIError
 
 from . import feeds, jobs, tokens
 from .config import Settings
@@ -326,7 +327,7 @@ class WorkplanApp:
         try:
             with self.engine.connect() as conn:
                 return data_revision(conn)
-        except SADatabaseError as exc:
+        except DBAPIError as exc:  # any driver error (a dropped connection too) is a 503, never a 500
             raise database_error(exc, self.url) from None
 
     def _read_token(self, wanted: str) -> tuple[str | None, str | None]:
@@ -337,7 +338,7 @@ class WorkplanApp:
         try:
             with self.engine.connect() as conn:
                 row = conn.execute(query).first()
-        except SADatabaseError as exc:
+        except DBAPIError as exc:
             raise database_error(exc, self.url) from None
         if row is None:
             return None, None
