@@ -51,6 +51,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp.retry_delay", "5", "seconds before the second attempt; doubled before each further one"),
     Setting("digest.schedule", "mon 08:00", "when the weekly digest goes out, in the group's time zone"),
     Setting("digest.lookahead_days", "14", "how many days ahead digests and at-risk checks look"),
+    Setting("report.link_days", "30", "days a digest's report link and reply address stay valid; each digest brings a fresh one"),
+    Setting("reply.address", "", "the address replies to digests go to, tagged per party and digest as local+KEY@domain; empty: digests carry no Reply-To"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 

@@ -282,19 +282,27 @@ def log(entries: Sequence[LogEntry], fmt: str) -> str:
         return dumps([
             {"id": e.id, "action": e.action, "party": e.party, "occurrence": e.occurrence or None,
              "on": e.occurred_at.isoformat(), "recorded": e.recorded_at.isoformat(), "by": e.by,
-             "from": e.from_status, "to": e.to_status, "note": e.note, "origin": e.origin}
+             "from": e.from_status, "to": e.to_status, "note": e.note, "origin": e.origin, "evidence": e.evidence or None}
             for e in entries
         ])
-    header = ("on", "action", "party", "from", "to", "by", "origin", "note")
+    header = ("on", "action", "party", "from", "to", "by", "origin", "note", "evidence")
     records = [
         (e.occurred_at.date().isoformat(), e.action, e.party + (f" {e.occurrence}" if e.occurrence else ""),
-         e.from_status, e.to_status, e.by, e.origin, e.note)
+         e.from_status, e.to_status, e.by, e.origin, e.note, e.evidence)
         for e in entries
     ]
     if fmt == "csv":
         return to_csv(header, records)
     return table((_("ON"), _("ACTION"), _("PARTY"), _("CHANGE"), _("BY"), _("NOTE")),
-                 [(r[0], r[1], r[2], f"{word(r[3])} → {word(r[4])}", r[5] or r[6], r[7]) for r in records])
+                 [(r[0], r[1], r[2], f"{word(r[3])} → {word(r[4])}", _by(r[5], r[6]), " ".join(filter(None, r[7:9])))
+                  for r in records])
+
+
+def _by(by: str, origin: str) -> str:
+    """Who made a change, and how when it came from a focal point (the report page, a reply)."""
+    if origin in ("web", "email"):
+        return f"{by} ({origin})" if by else origin
+    return by or origin
 
 
 def meetings(items: Sequence[MeetingRow], periods: Sequence[Any], fmt: str) -> str:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .planning import PeriodCompliance
     from .project import Project
     from .queries import ActionDetail, LogEntry, MeetingRow, ReadContext, Row
+    from .reporting import Preference
     from .reports import Agenda, Graph
     from .services import Change, SyncReport
     from .spec import Document
@@ -286,7 +287,7 @@ def send_digests(project: Project, party: str | None = None, as_of: str | None =
                  resend_stale: bool = False, report: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """`workplan digest --send` and the scheduler's weekly run: each recipient's digest of the
     period at most once (the send log decides), each outcome given to *report* as it happens."""
-    from . import mail, reports
+    from . import mail, reporting, reports
     from .errors import UsageError
     from .i18n import _
 
@@ -296,6 +297,13 @@ def send_digests(project: Project, party: str | None = None, as_of: str | None =
         if not who:
             raise UsageError(_("no party has an email address, so there is no digest to send"))
         prepared, skipped = mail.plan(session, ctx, who, project.language)
+    if prepared:  # each digest brings a fresh report key (its numbered items, its page, its reply address)
+        now = project.now()
+        with project.session(write=True) as session:
+            project.write(session, lambda: reporting.attach(
+                session, [p.digest for p in prepared], base_url=project.settings.get("server.base_url"),
+                reply_to=project.settings.get("reply.address"), days=project.settings.int("report.link_days"),
+                now=now))
     for outcome in skipped:
         if report is not None:
             report(outcome)
@@ -322,6 +330,32 @@ def mark_digests_sent(project: Project, party: str | None, as_of: str | None) ->
         period = mail.period_of(ctx)
         who = [p.id for p in reports.recipients(session, party)]
         return period, mail.mark_sent(session, period, who, project.now())
+
+
+# ---------------------------------------------------------------------------
+# the loop back from the focal points
+
+
+def revoke_report_links(project: Project, party: str) -> int:
+    """`workplan report revoke PARTY`: end every live report key of *party*; how many."""
+    from . import reporting
+
+    now = project.now()
+    with project.session(write=True) as session:
+        count: int = project.write(session, lambda: reporting.revoke(session, party, now))
+        return count
+
+
+def set_digest_preference(project: Project, party: str, *, paused: bool | None = None, lang: str | None = None,
+                          by: str = "secretariat") -> Preference:
+    """`workplan report pause|resume|language`: the secretariat overrides a party's choice."""
+    from . import reporting
+
+    now = project.now()
+    with project.session(write=True) as session:
+        pref: Preference = project.write(session, lambda: reporting.set_preference(
+            session, party, now=now, by=by, paused=paused, lang=lang))
+        return pref
 
 
 # ---------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import changes as changes_mod
-from . import queries, reports
+from . import queries, reporting, reports
 from .db import session_scope
 from .errors import ConfigError, UsageError, WorkplanError
 from .i18n import _, language, ngettext
@@ -363,7 +363,14 @@ def plan(session: Session, ctx: ReadContext, who: Sequence[PartyRef],
                            period=period, moment=f"{sent[p.id].sent_at or sent[p.id].updated_at:%Y-%m-%d %H:%M} UTC"),
                        tuple(sent[p.id].recipients or ()))
                for p in who if p.id in sent]
-    todo = [p for p in who if p.id not in sent]
+    paused = {pid: pref for pid, pref in reporting.preferences(session, [p.id for p in who]).items()
+              if pref.digest_paused}
+    skipped += [Outcome(p.id, period, "paused",
+                        _("paused on {day} ({by}); `workplan report resume {party}` sends it again").format(
+                            day=f"{paused[p.id].updated_at:%Y-%m-%d}", by=paused[p.id].updated_by, party=p.id),
+                        p.emails)
+                for p in who if p.id in paused and p.id not in sent]
+    todo = [p for p in who if p.id not in sent and p.id not in paused]
     return (prepare(session, ctx, todo, explicit) if todo else []), skipped
 
 
@@ -533,23 +540,26 @@ class LogLine:
     sent_at: datetime | None
     error: str
     decision_needed: bool
+    preference: reporting.Preference | None = None  # what the party chose (report page, unsubscribe) or was set
 
 
 def status(session: Session, period: str, who: Sequence[PartyRef], now: datetime) -> list[LogLine]:
     """Every recipient's entry for *period* (a recipient without one: ``not sent``), and entries
     of parties that are no longer recipients."""
     rows = {r.party_id: r for r in session.scalars(select(DigestSend).where(DigestSend.period == period))}
+    prefs = reporting.preferences(session)
     out = []
     moment = to_utc_naive(now)
     for pid in [p.id for p in who] + sorted(set(rows) - {p.id for p in who}):
         row = rows.get(pid)
         if row is None:
-            out.append(LogLine(pid, period, "not sent", [], 0, None, None, "", False))
+            out.append(LogLine(pid, period, "paused" if pid in prefs and prefs[pid].digest_paused else "not sent",
+                               [], 0, None, None, "", False, prefs.get(pid)))
             continue
         stale = _stale(row, moment)
         word = "unconfirmed" if stale else row.status
         out.append(LogLine(pid, period, word, list(row.recipients or []), row.attempts, row.started_at,
-                           row.sent_at, row.error, stale))
+                           row.sent_at, row.error, stale, prefs.get(pid)))
     return out
 
 

@@ -158,6 +158,7 @@ class Event(Base):
     note: Mapped[str]
     origin: Mapped[str]
     fact_key: Mapped[str | None]
+    evidence: Mapped[str]
 
 
 class FeedToken(Base):
@@ -197,3 +198,55 @@ class DigestSend(Base):
     started_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+class ReportKey(Base):
+    """The key of a party's report page and reply address, issued with one digest, kept only as
+    its SHA-256 (like :class:`FeedToken`): it expires, and the secretariat can revoke it."""
+
+    __table__ = tables.report_key
+    key_hash: Mapped[str]
+    party_id: Mapped[str]
+    period: Mapped[str]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class ReportItem(Base):
+    """Item *number* of the digest that carried a key: one assignment of that key's party."""
+
+    __table__ = tables.report_item
+    key_hash: Mapped[str]
+    number: Mapped[int]
+    action_id: Mapped[str]
+    party_id: Mapped[str]
+    occurrence: Mapped[str]
+
+
+class PartyPreference(Base):
+    """A party's own choices: its digest paused or not, the language it reads."""
+
+    __table__ = tables.party_preference
+    party_id: Mapped[str]
+    digest_paused: Mapped[bool]
+    lang: Mapped[str]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str]
+
+
+class InboxMessage(Base):
+    """A reply to a digest, recorded once by its Message-ID, with what became of it."""
+
+    __table__ = tables.inbox_message
+    id: Mapped[int]
+    message_id: Mapped[str]
+    received_at: Mapped[datetime]
+    sender: Mapped[str]
+    subject: Mapped[str]
+    party_id: Mapped[str | None]
+    status: Mapped[str]
+    reason: Mapped[str]
+    applied: Mapped[list[str]]
+    not_understood: Mapped[list[str]]
+    raw: Mapped[str | None]

@@ -609,6 +609,31 @@ TRANSITIONS: dict[str, tuple[str, frozenset[str]]] = {
 }
 
 
+# what a focal point may report on its own assignment (the report page's ``status`` field and
+# the verbs of a reply): "cannot deliver" is ``waived``; cancelling is the secretariat's decision
+VERB_OF_STATUS = {TRANSITIONS[verb][0]: verb for verb in ("start", "done", "waive")}  # in_progress, done, waived
+REPORT_STATUSES: tuple[str, ...] = tuple(VERB_OF_STATUS)
+
+
+def report_verbs(current: str, target: str) -> tuple[str, ...] | None:
+    """The status changes (verbs of :data:`TRANSITIONS`, applied in order) that take a party's
+    own assignment from *current* to *target*; () when it is already there; None when a party
+    may not change it (a cancelled assignment, or a status a party does not report).
+
+    A party corrects its own report by the same events as anybody: one that said ``done`` and
+    now says ``in_progress`` is reopened, then started; the log keeps both, never rewritten."""
+    if target not in REPORT_STATUSES or current == "cancelled":
+        return None
+    if current == target:
+        return ()
+    verb = VERB_OF_STATUS[target]
+    if current in TRANSITIONS[verb][1]:
+        return (verb,)
+    if current in TRANSITIONS["reopen"][1] and "open" in TRANSITIONS[verb][1]:
+        return ("reopen", verb)
+    return None
+
+
 def unexplained_waiver(status: str, note: str) -> bool:
     """A party that cannot deliver says why: a change to ``waived`` without a note is refused
     (by the command, the status service and the actions file's progress alike)."""

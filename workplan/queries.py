@@ -477,13 +477,15 @@ class LogEntry:
     to_status: str
     note: str
     origin: str
+    evidence: str = ""  # a link given with the report (the report page)
 
 
 def event_log(db: Reader, ctx: ReadContext, action_id: str | None = None,
               party: str | None = None) -> list[LogEntry]:
     e = t.event
     query = select(e.c.id, e.c.action_id, e.c.party_id, e.c.occurrence, _raw(e.c.occurred_at), _raw(e.c.recorded_at),
-                   e.c.by, e.c.from_status, e.c.to_status, e.c.note, e.c.origin).where(e.c.occurred_at <= ctx.as_of_utc)
+                   e.c.by, e.c.from_status, e.c.to_status, e.c.note, e.c.origin, e.c.evidence).where(
+                       e.c.occurred_at <= ctx.as_of_utc)
     if action_id is not None:
         if db.scalar(select(t.action.c.id).where(t.action.c.id == action_id)) is None:
             raise UnknownItem(_("there is no action {action!r}").format(action=action_id))
@@ -495,8 +497,8 @@ def event_log(db: Reader, ctx: ReadContext, action_id: str | None = None,
     seen: dict[Any, datetime] = {}
     return [
         LogEntry(eid, aid, pid, occurrence, _local_moment(on, tz, seen), _local_moment(recorded, tz, seen), by,
-                 from_status, to_status, note, origin)
-        for eid, aid, pid, occurrence, on, recorded, by, from_status, to_status, note, origin
+                 from_status, to_status, note, origin, evidence)
+        for eid, aid, pid, occurrence, on, recorded, by, from_status, to_status, note, origin, evidence
         in _connection(db).execute(query).all()
     ]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -76,6 +76,7 @@ class Item:
     on: date | None = None  # for completed items: the day it was closed
     note: str = ""
     age_days: int | None = None  # for open items without a deadline: planning.commitment_age
+    number: int | None = None  # [1], [2]…: set when the digest carries a report key (number_items)
 
 
 @dataclass
@@ -248,10 +249,41 @@ class Digest:
     secretariat_email: str = ""  # the default sender
     changes: Changes | None = None  # since the last digest sent to this party (workplan.mail)
     no_deadline: list[Item] = field(default_factory=list)  # open, no deadline: the oldest first
+    report: ReportLinks | None = None  # the report page and reply address (workplan.reporting.attach)
 
     @property
     def counts(self) -> dict[str, int]:
         return {"overdue": len(self.overdue), "due_soon": len(self.due_soon), "blocked": len(self.blocked)}
+
+
+@dataclass(frozen=True)
+class ReportLinks:
+    """Where a party answers its digest: the report page, the tagged reply address (empty when
+    ``reply.address`` is not set) and the one-click pause (RFC 8058)."""
+
+    page: str
+    reply_to: str
+    unsubscribe: str
+    expires: date
+
+
+def number_items(digest: Digest) -> list[tuple[int, Item]]:
+    """Number the items *digest*'s party owns, [1], [2]…, in the order the digest shows them
+    (overdue, due soon, blocked, no deadline, completed); an item shown in two sections keeps
+    one number. Items of the actions it only takes part in get none: a reply cannot change them."""
+    numbers: dict[tuple[str, str, str], int] = {}
+    out: list[tuple[int, Item]] = []
+    if digest.group_wide:
+        return out
+    for item in (*digest.overdue, *digest.due_soon, *digest.blocked, *digest.no_deadline, *digest.completed):
+        if item.party.id != digest.party.id:
+            continue
+        key = (item.action, item.party.id, item.occurrence)
+        if key not in numbers:
+            numbers[key] = len(numbers) + 1
+            out.append((numbers[key], item))
+        item.number = numbers[key]
+    return out
 
 
 @dataclass
@@ -660,8 +692,17 @@ def recipients(session: Session, party: str | None) -> list[PartyRef]:
         if not found.emails and found.kind != "secretariat":
             raise UsageError(_("party {party} has no email address in the actions file, so it gets no digest").format(
                 party=party))
-        return [found]
-    return [p for p in parties.values() if p.emails or p.kind == "secretariat"]
+        return _chosen_language(session, [found])
+    return _chosen_language(session, [p for p in parties.values() if p.emails or p.kind == "secretariat"])
+
+
+def _chosen_language(session: Session, who: list[PartyRef]) -> list[PartyRef]:
+    """The language a party chose on its report page (or the secretariat set for it) wins over
+    the actions file's."""
+    from .reporting import preferences
+
+    chosen = {pid: p.lang for pid, p in preferences(session, [p.id for p in who]).items() if p.lang}
+    return [replace(p, lang=chosen[p.id]) if p.id in chosen else p for p in who]
 
 
 def digests_by_language(session: Session, ctx: ReadContext, who: Sequence[PartyRef],

@@ -511,13 +511,14 @@ def _append_event(
     by: str,
     origin: str,
     fact_key: str | None = None,
+    evidence: str = "",
 ) -> Event:
     """Write the event and move the cached status when the event is the latest."""
     occurred = to_utc_naive(occurred_at)
     ev = Event(
         assignment_id=row.id, action_id=row.action_id, party_id=row.party_id, occurrence=row.occurrence,
         occurred_at=occurred, recorded_at=to_utc_naive(now), by=by, from_status=row.status,
-        to_status=to_status, note=note, origin=origin, fact_key=fact_key,
+        to_status=to_status, note=note, origin=origin, fact_key=fact_key, evidence=evidence,
     )
     session.add(ev)
     if row.status_at is None or occurred >= row.status_at:
@@ -562,6 +563,7 @@ def change_status(
     by: str = "",
     origin: str = "cli",
     day_only: bool = False,
+    evidence: str = "",
 ) -> list[Change]:
     """Apply a status change to one assignment, or to every assignment of the named set.
 
@@ -639,7 +641,7 @@ def change_status(
             moments.append((row, planning.status_moment(
                 on, day_only=day_only, now=clock, tz=tz, subject=subject, meeting=meeting, latest=latest.get(row.id))))
     for row, when in moments:
-        _append_event(session, row, target, when, now, note, by, origin)
+        _append_event(session, row, target, when, now, note, by, origin, evidence=evidence)
     mark_changed(session)
     return changes
 

@@ -169,6 +169,7 @@ event = Table(
     Column("note", Text, nullable=False, default=""),
     Column("origin", String(32), nullable=False),
     Column("fact_key", String(200)),
+    Column("evidence", Text, nullable=False, default=""),  # a link a focal point gave with the report
     Index("ix_event_assignment_time", "assignment_id", "occurred_at", "id"),
     Index("ix_event_action", "action_id"),
     Index("ix_event_fact", "fact_key"),
@@ -200,4 +201,51 @@ digest_send = Table(
     Column("sent_at", DateTime),
     Column("updated_at", DateTime, nullable=False),
     UniqueConstraint("party_id", "period", name="uq_digest_send"),
+)
+
+# the loop back from the focal points (issue 20)
+
+report_key = Table(
+    "report_key", metadata,  # one per party and digest: the report page's link and the reply address's tag
+    Column("key_hash", String(64), primary_key=True),  # hex sha256 of the key; the key itself is only in the email
+    Column("party_id", String(64), nullable=False),
+    Column("period", String(16), nullable=False, default=""),  # the digest's period
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    Index("ix_report_key_party", "party_id"),
+)
+
+report_item = Table(
+    "report_item", metadata,  # the numbers [1], [2]… a digest gave the items its party owns
+    Column("key_hash", String(64), ForeignKey("report_key.key_hash"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("action_id", String(64), nullable=False),
+    Column("party_id", String(64), nullable=False),
+    Column("occurrence", String(10), nullable=False, default=""),
+)
+
+party_preference = Table(
+    "party_preference", metadata,  # what a party chose (report page, unsubscribe) or the secretariat set
+    Column("party_id", String(64), primary_key=True),
+    Column("digest_paused", Boolean, nullable=False, default=False),
+    Column("lang", String(8), nullable=False, default=""),  # '' = as the actions file says
+    Column("updated_at", DateTime, nullable=False),
+    Column("updated_by", String(32), nullable=False),  # web, unsubscribe, email, secretariat
+)
+
+inbox_message = Table(
+    "inbox_message", metadata,  # every reply received, once (its Message-ID)
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(998), nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("sender", Text, nullable=False, default=""),
+    Column("subject", Text, nullable=False, default=""),
+    Column("party_id", String(64)),  # the party its tag named, when it named one
+    Column("status", String(16), nullable=False),  # applied, partly, nothing, held
+    Column("reason", Text, nullable=False, default=""),  # why held, or what was not understood
+    Column("applied", JSON, nullable=False),  # the lines applied
+    Column("not_understood", JSON, nullable=False),
+    Column("raw", Text),  # kept for the secretariat when held
+    UniqueConstraint("message_id", name="uq_inbox_message_id"),
 )

@@ -52,7 +52,7 @@ def _status_word(status: str) -> str:
     """The status of a send, as the reader's language says it (the JSON keeps the code)."""
     return {"sent": _("sent"), "skipped": _("skipped"), "in progress": _("in progress"), "failed": _("failed"),
             "unconfirmed": _("unconfirmed"), "not attempted": _("not attempted"),
-            "not sent": _("not sent"), "sending": _("sending")}.get(status, status)
+            "not sent": _("not sent"), "sending": _("sending"), "paused": _("paused")}.get(status, status)
 
 
 def _why(trouble: list[Outcome]) -> str:
@@ -86,7 +86,7 @@ def _summary(outcomes: list[Outcome]) -> str:
     return f"{period}: " + ", ".join(_counted(status, counts[status]) for status in _ORDER if counts.get(status))
 
 
-_ORDER = ("sent", "skipped", "in progress", "failed", "unconfirmed", "not attempted")
+_ORDER = ("sent", "skipped", "paused", "in progress", "failed", "unconfirmed", "not attempted")
 
 
 def _counted(status: str, count: int) -> str:
@@ -98,6 +98,7 @@ def _counted(status: str, count: int) -> str:
         "failed": ngettext("{count} failed", "{count} failed", count),
         "unconfirmed": ngettext("{count} unconfirmed", "{count} unconfirmed", count),
         "not attempted": ngettext("{count} not attempted", "{count} not attempted", count),
+        "paused": ngettext("{count} paused by its recipient", "{count} paused by their recipients", count),
     }
     return forms.get(status, f"{{count}} {status}").format(count=count)
 
@@ -122,12 +123,15 @@ def _send_log(lines: list[LogLine], fmt: str) -> str:
             "started_at": x.started_at.isoformat() + "Z" if x.started_at else None,
             "sent_at": x.sent_at.isoformat() + "Z" if x.sent_at else None,
             "error": x.error, "decision_needed": x.decision_needed,
+            "digest_paused": bool(x.preference and x.preference.digest_paused),
+            "lang": x.preference.lang if x.preference and x.preference.lang else None,
+            "preference_set_by": x.preference.updated_by if x.preference else None,
         } for x in lines])
     text = table((_("PARTY"), _("PERIOD"), _("STATUS"), _("TRIES"), _("STARTED (UTC)"), _("SENT (UTC)"),
                   _("NOTE")), [
         (x.party, x.period, _status_word(x.status).upper() if x.decision_needed else _status_word(x.status),
          str(x.attempts) if x.attempts else "",
-         stamp(x.started_at), stamp(x.sent_at), x.error)
+         stamp(x.started_at), stamp(x.sent_at), "; ".join(filter(None, (x.error, _choice(x)))))
         for x in lines])
     undecided = [x.party for x in lines if x.decision_needed]
     if undecided:
@@ -136,6 +140,16 @@ def _send_log(lines: list[LogLine], fmt: str) -> str:
                   "`workplan digest --party P --send --resend-stale` (it did not)").format(
             parties=", ".join(undecided)) + "\n"
     return text
+
+
+def _choice(x: LogLine) -> str:
+    """What a party chose on its report page (or by unsubscribing), or the secretariat set for it."""
+    p = x.preference
+    if p is None or not (p.digest_paused or p.lang):
+        return ""
+    said = [_("paused") if p.digest_paused else "", _("reads {lang}").format(lang=p.lang) if p.lang else ""]
+    return _("{choices} (set by {by} on {day})").format(choices=", ".join(filter(None, said)), by=p.updated_by,
+                                                        day=f"{p.updated_at:%Y-%m-%d}")
 
 
 def mark_sent(app: Project, party: str | None, as_of: str | None) -> None:

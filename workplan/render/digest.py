@@ -71,6 +71,12 @@ def build_message(digest: Digest, templates: Templates, sender: str) -> EmailMes
     msg["Date"] = format_datetime(digest.as_of.replace(microsecond=0))
     msg["Message-ID"] = message_id(digest)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a digest
+    if digest.report is not None:
+        if digest.report.reply_to:  # the tagged address: a reply names its party and digest
+            msg["Reply-To"] = digest.report.reply_to
+        # RFC 8058: a mail client's "unsubscribe" button pauses this party's digest in one POST
+        msg["List-Unsubscribe"] = f"<{digest.report.unsubscribe}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # each part's headers from the email package, its body from binascii's C encoder: the
     # package's own quoted-printable is pure Python, a tenth of `digest --all` at 10,000 actions
     msg.set_content("", cte="quoted-printable")
