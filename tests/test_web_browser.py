@@ -27,7 +27,7 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from test_web import Server, serving
 
-from conftest import SHIPPED_ACTIONS
+from conftest import REPO, SHIPPED_ACTIONS
 
 AS_OF = "2019-01-15"  # the day README's description of the board is of
 PAGES = {"board": "/", "agenda": "/agenda/next-virtual"}
@@ -39,9 +39,11 @@ HEADINGS = {("board", "en"): "Status board", ("board", "es"): "Tablero de estado
 
 @contextlib.contextmanager
 def shipped_server(folder: Path) -> Iterator[Server]:
-    """The shipped actions.yaml, served on loopback as of AS_OF (on SQLite, in *folder*)."""
+    """The shipped project (actions.yaml, and its letterhead in templates/), served on loopback as
+    of AS_OF (on SQLite, in *folder*)."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(SHIPPED_ACTIONS, folder / "actions.yaml")
+    shutil.copytree(REPO / "templates", folder / "templates")
     with serving(folder, "--as-of", AS_OF) as server:
         yield server
 
