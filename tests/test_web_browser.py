@@ -77,7 +77,7 @@ def test_page_reads_in_a_browser(browser: WebDriver, server: Server, page: str, 
     assert foreign(urls, f"http://{server.host}:{server.port}") == []
 
 
-def test_a_page_that_breaks_the_rules_is_caught(browser: WebDriver, server: Server) -> None:
+def test_a_page_that_breaks_the_rules_is_caught(browser: WebDriver, server: Server) -> None:  # noqa: F811
     """The checks above can fail: a page too wide, a style from another host (refused by no CSP
     here, so asked for), and a script the served page's CSP refuses, all seen."""
     origin = f"http://{server.host}:{server.port}"
