@@ -49,6 +49,9 @@ def test_board_and_agenda_in_the_group_first_language_and_lang_asks_for_the_othe
         assert english.status == 200 and english.headers["etag"] != board.headers["etag"]
         assert '<html lang="en">' in english.text and "<h1>Status board</h1>" in english.text
         assert "Tablero de estado" not in english.text and 'href="agenda/next-virtual?lang=en"' in english.text
+        # the parties' names too, where actions.yaml gives them in both languages
+        assert "RCM Technical Secretariat" in english.text and "Secretaría Técnica de la CRM" not in english.text
+        assert "Secretaría Técnica de la CRM" in html and "RCM Technical Secretariat" not in html
         # the cache keeps each language apart: the default is Spanish still, and so is another day's
         assert server.request("/").headers["etag"] == board.headers["etag"]
         other_day = server.request("/?as_of=2019-02-01")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import planning, queries
-from .i18n import _
+from .i18n import _, pick
 from .models import Party
 from .queries import Filters, ReadContext, Row
 
@@ -129,7 +129,7 @@ class Board:
 
 def status_board(session: Session, ctx: ReadContext) -> Board:
     group = queries.group_info(session)
-    parties = [(p.id, p.name) for p in session.scalars(
+    parties = [(p.id, pick(p.name, {"name": p.names or {}}, "name")) for p in session.scalars(
         select(Party).where(Party.withdrawn_at.is_(None)).order_by(Party.position, Party.id))]
     names = dict(parties)
 
