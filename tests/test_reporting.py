@@ -177,3 +177,25 @@ def test_a_paused_digest_is_not_sent_and_the_secretariat_sees_and_overrides_it(
     assert "Status digest" in text_of(msg)  # CR reads Spanish by the actions file; English chosen
     bad = wp("report", "language", "CR", "fr")
     assert bad.code == 2
+
+
+def test_the_secretariats_next_digest_says_what_focal_points_reported(
+        project: Path, wp: Runner, mailbox: Recorder, session_of: Callable[[], Session]) -> None:
+    assert wp("digest", "--all", "--send", "--as-of", AS_OF).code == 0
+    key = KEY.search(text_of(sent_to(mailbox, "focal.cr@example.org")))
+    assert key is not None
+    with session_of() as session:
+        grant = reporting.resolve(session, key[1], datetime.now(UTC))
+        assert grant is not None
+        item = reporting.numbered_items(session, grant)[1]
+        reporting.report(session, grant, item, "done", note="sent by courier", evidence="", day_only=True,
+                         on=datetime(2019, 1, 16, tzinfo=UTC), now=datetime.now(UTC), origin="web",
+                         by="focal.cr@example.org")
+        session.commit()
+    mailbox.delivered.clear()
+    assert wp("digest", "--party", "TS", "--send", "--as-of", "2019-01-22").code == 0
+    ts = text_of(sent_to(mailbox, "ts@example.org"))
+    section = ts.split("Informado por los puntos focales:")
+    assert len(section) == 2, ts  # TS reads Spanish
+    assert item.action in section[1].split("\n\n")[0] and "focal.cr@example.org" in section[1]
+    assert "página de informe" in section[1] and "sent by courier" in section[1]

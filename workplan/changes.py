@@ -64,6 +64,21 @@ class Change:
         return ", ".join(self.parties)
 
 
+@dataclass(frozen=True)
+class Reported:
+    """A status a focal point reported itself, on its report page (origin ``web``) or by
+    replying to its digest (``email``)."""
+
+    action: str
+    title: str
+    party: str
+    occurrence: str
+    status: str
+    by: str
+    origin: str
+    note: str
+
+
 @dataclass
 class Changes:
     since: datetime  # the as-of moment of the previous digest
@@ -74,11 +89,13 @@ class Changes:
     reopened: list[Change] = field(default_factory=list)
     newly_overdue: list[Change] = field(default_factory=list)
     withdrawn: list[Change] = field(default_factory=list)
+    reported: list[Reported] = field(default_factory=list)  # by focal points, on their page or by reply
+    held_replies: int = 0  # replies that applied nothing and wait for the secretariat (its digest only)
 
     @property
     def count(self) -> int:
         return sum(len(x) for x in (self.new, self.moved, self.closed, self.reopened, self.newly_overdue,
-                                    self.withdrawn))
+                                    self.withdrawn, self.reported)) + self.held_replies
 
 
 def _due_words(entry: Mapping[str, Any]) -> str:

@@ -162,6 +162,8 @@ def _words(lang: str) -> dict[str, str]:
             "semester": _("semester"),
             "quarter": _("quarter"),
             "month": _("month"),
+            "web": _("report page"),  # the origin of an event a focal point made on its page
+            "email": _("email reply"),  # … or by replying to its digest
         }
 
 

@@ -341,8 +341,21 @@ def prepare(session: Session, ctx: ReadContext, who: Sequence[PartyRef],
             since = from_utc_naive(previous.as_of, ctx.tz)
             with language(langs[digest.party.id]):
                 digest.changes = changes_mod.compare(previous.snapshot or {}, snap, since, previous.period)
+            _reported(session, ctx, digest.changes, previous.as_of, snap,
+                      None if digest.group_wide else [digest.party.id])
         out.append(Prepared(digest, snap, langs[digest.party.id]))
     return out
+
+
+def _reported(session: Session, ctx: ReadContext, changes: changes_mod.Changes, since: datetime,
+              snap: changes_mod.Snapshot, parties: list[str] | None) -> None:
+    """What the focal points reported themselves since the last digest (all of them for the
+    secretariat, its own for a party), and for the secretariat the replies it has to look at."""
+    for action, party, occurrence, status, by, origin, note in queries.reported_since(session, ctx, since, parties):
+        title = str(snap.get(changes_mod.key(action, party, occurrence), {}).get("t", action))
+        changes.reported.append(changes_mod.Reported(action, title, party, occurrence, status, by, origin, note))
+    if parties is None:
+        changes.held_replies = queries.held_replies_since(session, since)
 
 
 def period_of(ctx: ReadContext) -> str:

@@ -565,3 +565,26 @@ def known_party(db: Reader, name: str) -> bool:
 def require_party(db: Reader, name: str) -> None:
     if not known_party(db, name):
         raise UnknownItem(_("there is no party or set {party!r}").format(party=name))
+
+
+def reported_since(db: Reader, ctx: ReadContext, since: datetime,
+                   parties: Sequence[str] | None) -> list[tuple[str, str, str, str, str, str, str]]:
+    """What focal points reported themselves (origin ``web`` or ``email``) since *since* (naive
+    UTC; recorded or dated after it, so a report dated back still shows) up to the as-of moment,
+    oldest first: (action, party, occurrence, status, by, origin, note); of *parties* only, or
+    of everyone."""
+    e = t.event
+    query = (select(e.c.action_id, e.c.party_id, e.c.occurrence, e.c.to_status, e.c.by, e.c.origin, e.c.note)
+             .where(e.c.origin.in_(("web", "email")), or_(e.c.recorded_at > since, e.c.occurred_at > since),
+                    e.c.occurred_at <= ctx.as_of_utc)
+             .order_by(e.c.occurred_at, e.c.id))
+    if parties is not None:
+        query = query.where(e.c.party_id.in_(list(parties)))
+    return [tuple(row) for row in _connection(db).execute(query).all()]
+
+
+def held_replies_since(db: Reader, since: datetime) -> int:
+    """Replies received after *since* (naive UTC) that applied nothing and wait for the secretariat."""
+    m = t.inbox_message
+    return int(_connection(db).execute(
+        select(func.count()).select_from(m).where(m.c.status == "held", m.c.received_at > since)).scalar_one())
