@@ -392,3 +392,31 @@ def test_refusals_in_spanish() -> None:
     with language("es"):
         text = refusal(message("done 1\n", headers={"Auto-Submitted": "auto-replied"}))
     assert "automatic" not in text
+
+
+# ---------------------------------------------------------------------------
+# answers below the quote or between its lines (Thunderbird, mailing-list habits)
+
+
+def test_an_answer_below_the_quote_is_read() -> None:
+    body = ("On 07/12/2026 08:00, Workplan wrote:\n" + "\n".join("> " + q for q in DIGEST_LINES)
+            + "\n\ndone 1: sent on Monday\n\n-- \nAna\n")
+    assert commands(message(body, flowed=True)) == [("done", 1, "sent on Monday")]
+
+
+def test_answers_between_the_quoted_items_are_read() -> None:
+    body = ("El lun, 7 dic 2026 a las 8:00, Workplan (<" + REPLY_TO + ">)\nescribió:\n"
+            "> [1] statistics-matrix-2018: Send the statistics matrix (due 2026-11-30)\n"
+            "hecho 1\n"
+            "> [2] focal-point-list: Confirm the focal point (due 2026-12-01)\n"
+            "\n"
+            "no puede 2: sin nombramiento\n"
+            "> [3] workshop-report: Report on the workshop\n"
+            ">   done 3\n")
+    assert commands(message(body)) == [("done", 1, ""), ("waive", 2, "sin nombramiento")]
+
+
+def test_an_attribution_followed_by_the_unquoted_original_ends_the_own_text() -> None:
+    body = ("started 2\n\nOn Monday, December 7, 2026, 08:00:00 AM GMT, Workplan <" + REPLY_TO + "> wrote:\n\n"
+            + "\n".join(DIGEST_LINES) + "\n")
+    assert commands(message(body)) == [("start", 2, "")]

@@ -170,37 +170,56 @@ def _command(line: str) -> Command | None:
 
 
 def own_lines(lines: Sequence[str], *, flowed: bool = False, delsp: bool = False) -> list[str]:
-    """The lines the sender wrote: before any reply header or signature, without quoted lines."""
+    """The lines the sender wrote, without quoted lines, up to the signature or the original
+    message. An ``On … wrote:`` followed by quoted lines is skipped with them, so an answer
+    written below the quote or between its lines is read; followed by unquoted text (the
+    original pasted as is), it ends the own text, as Outlook's header block does."""
     if flowed:
         lines = _unflow(lines, delsp=delsp)
     out: list[str] = []
-    for i, line in enumerate(lines):
-        if line.rstrip() == "--" or _starts_quoted_part(lines, i):
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.rstrip() == "--" or _starts_original(lines, i):
             break
-        if line.lstrip().startswith(">"):
+        span = _attribution(lines, i)
+        if span:
+            following = next((n for n in lines[i + span:] if n.strip()), "")
+            if not following.lstrip().startswith(">"):
+                break
+            i += span
             continue
-        out.append(line)
+        if not line.lstrip().startswith(">"):
+            out.append(line)
+        i += 1
     return out
 
 
-def _starts_quoted_part(lines: Sequence[str], i: int) -> bool:
+def _starts_original(lines: Sequence[str], i: int) -> bool:
+    """``-----Original Message-----``, a line of underscores, or Outlook's From/Sent block."""
     text = fold(lines[i])
     if _ORIGINAL.match(text) or _UNDERSCORES.match(lines[i].strip()):
         return True
-    if _HEADER_FROM.match(text):  # Outlook: From/De, then Sent/Enviado/To/Subject within a few lines
+    if _HEADER_FROM.match(text):  # From/De, then Sent/Enviado/To/Subject within a few lines
         return any(_HEADER_NEXT.match(fold(nxt)) for nxt in lines[i + 1:i + 4])
+    return False
+
+
+def _attribution(lines: Sequence[str], i: int) -> int:
+    """How many lines the ``On … wrote:`` starting at line *i* spans (Gmail wraps a long one), or 0."""
+    text = fold(lines[i])
     if _ATTRIBUTION_END.search(text):
         if _ATTRIBUTION_START.match(text):
-            return True
-        following = next((fold(n) for n in lines[i + 1:] if n.strip()), "")  # "Name wrote:" then quotes
-        return following.startswith(">")
-    if _ATTRIBUTION_START.match(text):  # Gmail wraps a long "On … <address> wrote:" over lines
-        for nxt in lines[i + 1:i + 3]:
+            return 1
+        following = next((n for n in lines[i + 1:] if n.strip()), "")  # "Name wrote:", then the quote
+        return 1 if following.lstrip().startswith(">") else 0
+    if _ATTRIBUTION_START.match(text):
+        for n, nxt in enumerate(lines[i + 1:i + 3], start=2):
             if not nxt.strip() or nxt.lstrip().startswith(">"):
-                return False
+                return 0
             if _ATTRIBUTION_END.search(fold(nxt)):
-                return True
-    return False
+                return n
+    return 0
 
 
 def _unflow(lines: Sequence[str], *, delsp: bool = False) -> list[str]:
