@@ -14,6 +14,7 @@ installs ``dovecot-imapd``).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import grp
 import imaplib
 import os
@@ -181,13 +182,21 @@ def dovecot_server(capabilities: str | None = None) -> Iterator[ImapServer]:
             for path in (folder, folder / "mail", folder / "passwd"):
                 os.chown(path, uid, gid)
         process = subprocess.Popen([str(DOVECOT), "-F", "-c", str(conf)], stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT)
+                                   stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         _wait_until_ready(process, port, folder)
         yield ImapServer("127.0.0.1", port, USER, PASSWORD, folder, process.pid)
     finally:
         if process is not None:
             _stop(process)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: Linux sends the master SIGTERM if the test run itself is killed
+    (SIGKILL skips every ``finally``), so no Dovecot outlives a run."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _wait_until_ready(process: subprocess.Popen[bytes], port: int, folder: Path) -> None:

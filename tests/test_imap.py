@@ -96,6 +96,28 @@ def test_a_handler_raising_oserror_is_not_mistaken_for_the_server(imap_server: I
     assert len(imap_server.messages("INBOX")) == 1
 
 
+def test_a_move_that_fails_after_the_handler_leaves_the_message_for_the_next_fetch(imap_server: ImapServer) -> None:
+    """The handler applied it, then the move failed: the next fetch hands it over again (the
+    handler recognises it by its Message-ID), which is what makes an interrupted fetch safe."""
+    for n in (1, 2):
+        imap_server.append(reply(n))
+    fetch(settings_for(imap_server), lambda raw: None)  # creates the processed folder
+    imap_server.append(reply(3))
+    imap_server.append(reply(4))
+
+    def handle_and_remove_the_folder(raw: bytes) -> None:
+        other = imap_server.connect()
+        other.delete('"workplan-processed"')
+        other.logout()
+
+    with pytest.raises(InboxError, match=r"refused to move message \d+ to 'workplan-processed'"):
+        fetch(settings_for(imap_server), handle_and_remove_the_folder)
+    assert subjects(imap_server.messages("INBOX")) == ["Re: digest 3", "Re: digest 4"]
+    result = fetch(settings_for(imap_server), lambda raw: subjects([raw])[0])
+    assert result.results == ("Re: digest 3", "Re: digest 4")
+    assert subjects(imap_server.messages("workplan-processed")) == ["Re: digest 3", "Re: digest 4"]
+
+
 def test_other_folders_and_an_existing_processed_folder(imap_server: ImapServer) -> None:
     imap_server.append(reply(1), "Replies")
     imap_server.append(reply(9), "Processed replies")

@@ -166,6 +166,8 @@ def test_no_message_id_gives_a_stable_hash() -> None:
     reply = parse(raw)
     assert reply.message_id == "sha256:" + hashlib.sha256(raw).hexdigest()
     assert parse(raw).message_id == reply.message_id
+    assert parse(raw.replace(b"\n", b"\r\n")).message_id == reply.message_id  # as IMAP hands it over
+    assert parse(raw.replace(b"done 1", b"done 2")).message_id != reply.message_id
 
 
 def test_garbage_does_not_raise() -> None:

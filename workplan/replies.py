@@ -103,7 +103,10 @@ def parse(raw: bytes) -> Reply:
     too_big = len(raw) > MAX_BYTES
     msg = BytesParser(policy=policy.default).parsebytes(raw, headersonly=too_big)
     assert isinstance(msg, EmailMessage)
-    message_id = _header(msg, "Message-ID").strip() or "sha256:" + hashlib.sha256(raw).hexdigest()
+    # without a Message-ID, the hash stands in for it: of the bytes with LF line ends, the same
+    # whether the message came through IMAP (CRLF) or a pipe from the mail server (LF)
+    message_id = (_header(msg, "Message-ID").strip()
+                  or "sha256:" + hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest())
     sender = parseaddr(_header(msg, "From"))[1].strip().lower()
     subject = " ".join(_header(msg, "Subject").split())
     token = _token(msg)
