@@ -79,6 +79,12 @@ class Command:
 
 @dataclass(frozen=True)
 class Reply:
+    """``message_id``: the Message-ID header, or ``sha256:…`` of the message when it has none (the
+    key of exactly-once). ``sender``: the From address, lower case. ``token``: the 32 base32
+    characters after ``+`` in the address it was sent to, lower case, or None. ``refusal``: None,
+    or the sentence saying why nothing in it can be applied (then there are no commands).
+    ``not_understood``: own lines that begin with a command word but do not parse."""
+
     message_id: str
     sender: str
     token: str | None
@@ -110,6 +116,7 @@ def parse(raw: bytes) -> Reply:
     sender = parseaddr(_header(msg, "From"))[1].strip().lower()
     subject = " ".join(_header(msg, "Subject").split())
     token = _token(msg)
+
     def refused(reason: str) -> Reply:
         return Reply(message_id, sender, token, subject, reason)
 
