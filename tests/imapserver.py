@@ -45,6 +45,7 @@ class ImapServer:
     password: str
     folder: Path
     master_pid: int
+    tls_port: int | None = None  # IMAPS (implicit TLS), when started with a certificate
 
     def process_ids(self) -> set[int]:
         """The master and the processes it started (log, auth, imap-login, imap, ...)."""
@@ -121,7 +122,8 @@ def _has_user(name: str) -> bool:
     return True
 
 
-def _config(folder: Path, port: int, capabilities: str | None) -> str:
+def _config(folder: Path, port: int, capabilities: str | None, tls: tuple[Path, Path] | None = None,
+            tls_port: int = 0) -> str:
     internal, login, group, uid, gid = _accounts()
     lines = [
         f"base_dir = {folder}/run",
@@ -129,7 +131,7 @@ def _config(folder: Path, port: int, capabilities: str | None) -> str:
         f"log_path = {folder}/dovecot.log",
         "protocols = imap",
         "listen = 127.0.0.1",
-        "ssl = no",
+        "ssl = no" if tls is None else f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}",
         "disable_plaintext_auth = no",
         "auth_mechanisms = plain login",
         f"mail_location = maildir:{folder}/mail/%u",
@@ -152,7 +154,8 @@ def _config(folder: Path, port: int, capabilities: str | None) -> str:
         f"    port = {port}",
         "  }",
         "  inet_listener imaps {",
-        "    port = 0",
+        "    address = 127.0.0.1",
+        f"    port = {tls_port if tls is not None else 0}",
         "  }",
         "}",
     ]
@@ -164,19 +167,21 @@ def _config(folder: Path, port: int, capabilities: str | None) -> str:
 
 
 @contextlib.contextmanager
-def dovecot_server(capabilities: str | None = None) -> Iterator[ImapServer]:
+def dovecot_server(capabilities: str | None = None, tls: tuple[Path, Path] | None = None) -> Iterator[ImapServer]:
     """Dovecot on 127.0.0.1 for the duration of the block; *capabilities* replaces the list the
-    server announces after login (for example ``"IMAP4rev1 UIDPLUS"``: no MOVE)."""
+    server announces after login (for example ``"IMAP4rev1 UIDPLUS"``: no MOVE); with *tls*
+    (certificate and key files) it offers STARTTLS, and IMAPS on ``tls_port``."""
     # not under pytest's tmp_path: its parent is private to the user running the tests, and
     # Dovecot's own processes run as the dovecot user when the tests run as root
     folder = Path(tempfile.mkdtemp(prefix="workplan-dovecot-"))
     process: subprocess.Popen[bytes] | None = None
     try:
         port = free_port()
+        tls_port = free_port() if tls is not None else None
         (folder / "mail").mkdir()
         (folder / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n", encoding="utf-8")
         conf = folder / "dovecot.conf"
-        conf.write_text(_config(folder, port, capabilities), encoding="utf-8")
+        conf.write_text(_config(folder, port, capabilities, tls, tls_port or 0), encoding="utf-8")
         if os.geteuid() == 0:
             _internal, _login, _group, uid, gid = _accounts()
             for path in (folder, folder / "mail", folder / "passwd"):
@@ -184,7 +189,7 @@ def dovecot_server(capabilities: str | None = None) -> Iterator[ImapServer]:
         process = subprocess.Popen([str(DOVECOT), "-F", "-c", str(conf)], stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         _wait_until_ready(process, port, folder)
-        yield ImapServer("127.0.0.1", port, USER, PASSWORD, folder, process.pid)
+        yield ImapServer("127.0.0.1", port, USER, PASSWORD, folder, process.pid, tls_port)
     finally:
         if process is not None:
             _stop(process)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -293,3 +295,45 @@ def test_runs_as_this_user_or_as_dovecot() -> None:
         server.append(reply(1))
         owner = next((server.folder / "mail").iterdir()).stat().st_uid
     assert owner != 0 or os.geteuid() != 0
+
+
+# ---------------------------------------------------------------------------
+# TLS: STARTTLS and IMAPS with a certificate made for the test
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl program is needed to make the test certificate")
+    folder = tmp_path_factory.mktemp("imap-tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_starttls_and_imaps_with_a_trusted_certificate(certificate: tuple[Path, Path],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    require_dovecot()
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))  # trust the test's own certificate
+    with dovecot_server(tls=certificate) as server:
+        assert server.tls_port is not None
+        server.append(reply(1))
+        server.append(reply(2))
+        first = fetch(settings_for(server, security="starttls"), lambda raw: subjects([raw])[0])
+        assert first.results == ("Re: digest 1", "Re: digest 2")
+        server.append(reply(3))
+        second = fetch(settings_for(server, security="ssl", port=str(server.tls_port)), lambda raw: subjects([raw])[0])
+        assert second.results == ("Re: digest 3",)
+
+
+def test_an_untrusted_certificate_is_one_sentence(certificate: tuple[Path, Path]) -> None:
+    require_dovecot()
+    with dovecot_server(tls=certificate) as server:
+        server.append(reply(1))
+        for security, port in (("starttls", server.port), ("ssl", server.tls_port)):
+            with pytest.raises(InboxError, match=rf"^the IMAP server at 127.0.0.1:{port} did not present a "
+                                                 "certificate this machine trusts"):
+                fetch(settings_for(server, security=security, port=str(port)), lambda raw: pytest.fail("handled"))
+        assert len(server.messages("INBOX")) == 1

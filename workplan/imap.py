@@ -129,7 +129,7 @@ def fetch(settings: ImapSettings, handle: Callable[[bytes], object]) -> FetchRes
                    _("the IMAP server at {server} refused to list the messages in {mailbox!r} ({answer})"),
                    mailbox=settings.mailbox)
         found = uids[0] if isinstance(uids[0], bytes) else b""
-        for uid in found.decode("ascii").split():
+        for uid in sorted(found.decode("ascii").split(), key=int):  # oldest first, whatever order SEARCH gave
             raw = _message(conn, settings, uid)
             if raw is None:  # expunged meanwhile by another client
                 continue
