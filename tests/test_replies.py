@@ -422,3 +422,27 @@ def test_an_attribution_followed_by_the_unquoted_original_ends_the_own_text() ->
     body = ("started 2\n\nOn Monday, December 7, 2026, 08:00:00 AM GMT, Workplan <" + REPLY_TO + "> wrote:\n\n"
             + "\n".join(DIGEST_LINES) + "\n")
     assert commands(message(body)) == [("start", 2, "")]
+
+
+def test_thunderbird_spanish() -> None:
+    body = ("Iniciado 3: el borrador está listo a medias \n"
+            "y se termina el viernes\n\n"
+            "El 7/12/26 a las 8:00, Workplan escribió:\n"
+            + "\n".join("> " + q for q in DIGEST_LINES) + "\n")
+    raw = message(body, flowed=True, charset="utf-8", cte="8bit")
+    assert commands(raw) == [("start", 3, "el borrador está listo a medias y se termina el viernes")]
+
+
+def test_apple_mail_english() -> None:
+    body = ("Cannot 2: our focal point retired\n\nSent from my iPad\n\n"
+            "> On 7 Dec 2026, at 08:00, Workplan <" + REPLY_TO + "> wrote:\n>\n"
+            + "\n".join("> " + q for q in DIGEST_LINES) + "\n")
+    raw = message(body, cte="quoted-printable", html="<div>Cannot 2: our focal point retired</div>",
+                  headers={"X-Mailer": "iPad Mail (21A329)"})
+    assert commands(raw) == [("waive", 2, "our focal point retired")]
+
+
+def test_outlook_bold_header_block_as_converted_to_plain_text() -> None:
+    raw = outlook("done 1", ["*From:* Workplan <" + REPLY_TO + ">", "*Sent:* Monday, December 7, 2026 8:00 AM",
+                             "*To:* Ana Pérez", "*Subject:* Workplan digest"], charset="utf-8")
+    assert commands(raw) == [("done", 1, "")]
