@@ -53,6 +53,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("digest.lookahead_days", "14", "how many days ahead digests and at-risk checks look"),
     Setting("report.link_days", "30", "days a digest's report link and reply address stay valid; each digest brings a fresh one"),
     Setting("reply.address", "", "the address replies to digests go to, tagged per party and digest as local+KEY@domain; empty: digests carry no Reply-To"),
+    # replies by email, polled by `workplan inbox fetch` (workplan/imap.py)
+    Setting("inbox.imap.host", "", "IMAP server holding the replies to digests; empty: no polling"),
+    Setting("inbox.imap.port", "", "IMAP port; empty: 993 with ssl, 143 with starttls or none"),
+    Setting("inbox.imap.security", "ssl", "ssl, starttls, or none (allowed only for a loopback host)"),
+    Setting("inbox.imap.user", "", "IMAP login"),
+    Setting("inbox.imap.password_env", "WORKPLAN_IMAP_PASSWORD", "the environment variable that holds the IMAP password (never the file)"),
+    Setting("inbox.imap.mailbox", "INBOX", "the folder read for replies"),
+    Setting("inbox.imap.processed", "workplan-processed", "the folder a processed message is moved to (created if missing)"),
+    Setting("inbox.imap.timeout", "30", "seconds to wait for the IMAP server to answer"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -134,14 +143,24 @@ def _read_toml(path: Path) -> dict[str, str]:
     for section, body in data.items():
         if not isinstance(body, dict):
             raise ConfigError(_("{path}: '{section}' must be a [section] table").format(path=path, section=section))
-        for key, value in body.items():
-            name = f"{section}.{key}"
-            if name == "smtp.password":  # checked first: it is not a setting, on purpose
-                raise ConfigError(_("{path}: the SMTP password is read only from WORKPLAN_SMTP_PASSWORD").format(path=path))
-            if name not in _BY_KEY:
-                raise ConfigError(_("{path}: unknown setting {name!r} (known: {known})").format(path=path, name=name, known=', '.join(_BY_KEY)))
-            out[name] = str(value)
+        _read_section(path, section, body, out)
     return out
+
+
+def _read_section(path: Path, section: str, body: dict[str, object], out: dict[str, str]) -> None:
+    for key, value in body.items():
+        name = f"{section}.{key}"
+        if name == "smtp.password":  # checked first: it is not a setting, on purpose
+            raise ConfigError(_("{path}: the SMTP password is read only from WORKPLAN_SMTP_PASSWORD").format(path=path))
+        if name == "inbox.imap.password":
+            raise ConfigError(_("{path}: the IMAP password is read only from the environment variable named by "
+                                "inbox.imap.password_env").format(path=path))
+        if isinstance(value, dict) and any(k.startswith(name + ".") for k in _BY_KEY):  # [inbox.imap]
+            _read_section(path, name, value, out)
+            continue
+        if name not in _BY_KEY:
+            raise ConfigError(_("{path}: unknown setting {name!r} (known: {known})").format(path=path, name=name, known=', '.join(_BY_KEY)))
+        out[name] = str(value)
 
 
 def load_settings(

@@ -74,6 +74,12 @@ class DatabaseError(WorkplanError):
     exit_code = 1
 
 
+class InboxError(WorkplanError):
+    """The IMAP mailbox of replies could not be reached, refused the login, or refused a command."""
+
+    exit_code = 1
+
+
 @dataclass(frozen=True)
 class Problem:
     """One finding of the validator, positioned in the actions file."""
