@@ -101,10 +101,13 @@ def test_every_response_carries_the_security_headers_and_errors_are_one_sentence
         status, headers, _body = ask(where, "/calendars/all.ics")
         assert status == 200
         etag = headers["etag"]
+        board_etag = ask(where, "/")[1]["etag"]
         answers = {
             "feed": (ask(where, "/calendars/all.ics"), 200),
             "304": (ask(where, "/calendars/all.ics", headers={"If-None-Match": etag}), 304),
             "board": (ask(where, "/"), 200),
+            "board 304": (ask(where, "/", headers={"If-None-Match": board_etag}), 304),  # through the routes
+            "HEAD 304": (ask(where, "/calendars/all.ics", "HEAD", headers={"If-None-Match": etag}), 304),
             "healthz": (ask(where, "/healthz"), 200),
             "404": (ask(where, "/nothing"), 404),
             "feeds 404": (ask(where, "/feeds/x"), 404),
@@ -123,8 +126,10 @@ def test_every_response_carries_the_security_headers_and_errors_are_one_sentence
             if status >= 400:
                 assert headers["content-type"] == "text/plain; charset=utf-8", name
                 assert body.endswith(b"\n") and body.count(b"\n") == 1 and b"<" not in body, (name, body)
-        (_s, not_modified, empty), _e = answers["304"]
-        assert empty == b"" and "content-type" not in not_modified and not_modified["etag"] == etag
+        for name, tag in (("304", etag), ("HEAD 304", etag), ("board 304", board_etag)):
+            (_s, not_modified, empty), _e = answers[name]
+            assert empty == b"" and "content-type" not in not_modified and not_modified["etag"] == tag, name
+            assert not_modified["cache-control"] == "no-cache" and "last-modified" in not_modified, name
         assert answers["409 of a view"][0][2] == b"Somebody changed it first.\n"
         assert answers["500"][0][2] == b"The server met an unexpected error; it has been logged.\n"
         assert answers["blueprint"][0][2] == b"sqlite"  # the view reached the server's state
