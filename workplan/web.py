@@ -114,13 +114,13 @@ def content_security_policy(form_action: str = "'none'") -> str:
 
 HTML_POLICY = content_security_policy()
 # what every response carries (after_request); a Content-Security-Policy a view set is kept
-SECURITY_HEADERS: Headers = [
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("Content-Security-Policy", HTML_POLICY),
     ("Referrer-Policy", "no-referrer"),
     ("X-Robots-Tag", "noindex"),
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
-]
+)
 
 
 def form_action(sources: str) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, Response]]:
@@ -379,7 +379,8 @@ def _send(r: Resource, extra: Headers) -> Response:
     headers = _validators(r, extra)
     if _not_modified(request.environ, r):
         return _Bare(status="304 Not Modified", headers=headers)
-    return Response(r.body, "200 OK", headers, content_type=r.content_type)
+    # the bytes handed to the server as they are (a list of one), not through werkzeug's encoding iterator
+    return Response([r.body], "200 OK", headers, content_type=r.content_type, direct_passthrough=True)
 
 
 def _validators(r: Resource, extra: Headers) -> Headers:
