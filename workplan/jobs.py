@@ -388,7 +388,7 @@ def private_feed_token(project: Project, party: str, *, rotate: bool = False, re
 
 def serve(project: Project, host: str, port: int, *, threads: int, as_of: str | None, scheduled: bool,
           started: Callable[[str, str, bool], None]) -> None:
-    """`workplan serve`: the WSGI application on waitress, with the scheduler unless not
+    """`workplan serve`: the Flask application (:func:`workplan.web.create_app`) on waitress, with the scheduler unless not
     *scheduled*, until SIGTERM or Ctrl-C. *started* is told the group's name, the URL and
     whether the scheduler runs, once the server listens."""
     import signal
@@ -396,10 +396,10 @@ def serve(project: Project, host: str, port: int, *, threads: int, as_of: str | 
 
     from waitress.server import create_server
 
-    from .web import WorkplanApp
+    from .web import create_app
 
     group = project.group()  # syncs a changed actions file first (embedded database)
-    wsgi = WorkplanApp(project.settings, project.engine, as_of=as_of, debug=project.debug)
+    wsgi = create_app(project.settings, project.engine, as_of=as_of, debug=project.debug)
     server: Any = create_server(
         wsgi, host=host, port=port, threads=threads, ident="workplan",
         # this application reads no request bodies and needs no long headers
