@@ -304,3 +304,33 @@ def _imap_settings(monkeypatch: pytest.MonkeyPatch, server: ImapServer) -> None:
                        ("USER", server.user), ("TIMEOUT", "10")):
         monkeypatch.setenv(f"WORKPLAN_INBOX_IMAP_{key}", value)
     monkeypatch.setenv("WORKPLAN_IMAP_PASSWORD", server.password)
+
+
+def test_two_runs_recording_one_message_at_once_apply_it_once(
+        project: Path, wp: Runner, mailbox: Recorder, digest_key: str) -> None:
+    """The second run's insert waits for the first's transaction and then finds the Message-ID
+    taken (PostgreSQL: the unique constraint; SQLite: the write lock, then the row)."""
+    import threading
+
+    from workplan import inbox
+    from workplan.db import session_scope
+
+    raw = reply(digest_key, "done 1\n", message_id="<race@mail.example.cr>")
+    first, second = Project(project), Project(project)
+    results: list[inbox.Handled] = []
+    try:
+        with session_scope(first.engine, first.settings.database_url, write=True) as session:
+            mine = inbox.record(session, raw, datetime.now(UTC))  # inserted, not committed yet
+            other = threading.Thread(target=lambda: results.append(jobs.record_reply(second, raw)))
+            other.start()
+            other.join(1.0)
+            assert other.is_alive()  # waiting on the first transaction
+            session.commit()
+        other.join(30)
+    finally:
+        first.close()
+        second.close()
+    assert mine.status == "applied" and not mine.duplicate
+    assert [r.duplicate for r in results] == [True]
+    assert len(email_events(wp)) == 1
+    assert scalar(database_url(project), "select count(*) from inbox_message") == 1
