@@ -275,11 +275,29 @@ def test_an_smtp_server_that_is_down_delays_the_confirmation_and_the_next_run_se
     assert wp("inbox", "list", "--all").err == ""
 
 
+def test_a_confirmation_the_server_may_have_taken_is_never_sent_again(
+        project: Path, wp: Runner, mailbox: Recorder, digest_key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = Recorder(accept=0, after_accept="drop-after-data")  # keeps it, then hangs up without a word
+    with smtp_server(recorder) as port:
+        monkeypatch.setenv("WORKPLAN_SMTP_PORT", str(port))
+        first = receive(project, reply(digest_key, "done 1\n"))
+        assert first.code == 0 and "may have been delivered" in first.out, first.out
+        assert "may not have arrived" in wp("inbox", "list").err
+        assert receive(project, reply(digest_key, "Gracias\n", message_id="<r2@mail.example.cr>")).code == 0
+    answered = [str(d.message["In-Reply-To"]) for d in recorder.delivered]
+    assert answered.count("<r1@mail.example.cr>") == 1, answered
+    [row] = [m for m in wp("inbox", "list", "--all", "--format", "json").json() if m["message_id"].startswith("<r1")]
+    assert row["confirmation"] == "sending" and row["confirmation_error"]
+
+
 def test_bad_standard_input_and_an_unreachable_database(project: Path, wp: Runner, mailbox: Recorder,
                                                         digest_key: str) -> None:
     before = dump_database(database_url(project))
     empty = receive(project, b"  \n")
     assert empty.code == 2 and "empty" in empty.err and empty.err.count("\n") == 1
+    assert dump_database(database_url(project)) == before
+    big = receive(project, b"From: a@b\n\n" + b"x" * (32 * 1024 * 1024))
+    assert big.code == 2 and "larger than 32 MB" in big.err
     assert dump_database(database_url(project)) == before
     port = free_port()
     (project / "workplan.toml").write_text(

@@ -180,11 +180,15 @@ def _apply(session: Session, row: InboxMessage, reply: replies.Reply, grant: rep
 
 def party_language(session: Session, party: str) -> str:
     """The language *party* reads its digest in (its choice, else the actions file's, else the group's)."""
+    from .errors import UsageError
     from .queries import group_info
     from .reports import recipients
 
-    ref = recipients(session, party)[0]
-    return planning.party_language(None, ref.lang, group_info(session).languages)
+    try:
+        lang = recipients(session, party)[0].lang
+    except UsageError:  # withdrawn, or without an address since: the group's language
+        lang = ""
+    return planning.party_language(None, lang, group_info(session).languages)
 
 
 # ---------------------------------------------------------------------------
