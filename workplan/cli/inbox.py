@@ -57,7 +57,7 @@ def fetch(app: Project) -> None:
 
     parts = [f"{n} {status_word(s)}" for s, n in counts.items() if n]
     if again:
-        parts.append(_("{count} already processed").format(count=again))
+        parts.append(ngettext("{count} already processed", "{count} already processed", again).format(count=again))
     sent = sum(1 for c in fetched.confirmations if c.status == "sent")
     click.echo(ngettext("{count} message fetched", "{count} messages fetched", len(fetched.handled)).format(
         count=len(fetched.handled)) + (f" ({', '.join(parts)})" if parts else "") + "; " + ngettext(
