@@ -352,3 +352,27 @@ def test_two_runs_recording_one_message_at_once_apply_it_once(
     assert [r.duplicate for r in results] == [True]
     assert len(email_events(wp)) == 1
     assert scalar(database_url(project), "select count(*) from inbox_message") == 1
+
+
+def test_the_scheduler_fetches_the_replies_when_a_mailbox_is_set(
+        project: Path, wp: Runner, mailbox: Recorder, digest_key: str, imap_server: ImapServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from workplan import scheduler
+
+    def installed() -> set[str]:
+        app = Project(project)
+        background = scheduler.start_background(app)
+        try:
+            return {job.id for job in background.get_jobs()}
+        finally:
+            background.shutdown(wait=True)
+            app.close()
+
+    assert scheduler.INBOX_JOB not in installed()
+    _imap_settings(monkeypatch, imap_server)
+    assert scheduler.INBOX_JOB in installed()
+    imap_server.append(reply(digest_key, "done 1\n", message_id="<scheduled@mail.example.cr>"))
+    scheduler.fetch_replies({"cwd": str(project), "config": None, "db": None, "file": None})
+    assert imap_server.messages("INBOX") == [] and len(email_events(wp)) == 1 and len(confirmations(mailbox)) == 1
+    monkeypatch.setenv("WORKPLAN_INBOX_FETCH_EVERY", "0")
+    assert scheduler.INBOX_JOB not in installed()  # switched off: the stored job is removed
