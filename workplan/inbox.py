@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ STATUSES = ("applied", "partly", "nothing", "held", "ignored")
 ANSWERED = ("applied", "partly", "nothing")  # the statuses whose sender gets a confirmation
 STDIN_MAX = 32 * 1024 * 1024  # what `inbox receive` reads at most; mail servers refuse larger ones anyway
 RAW_MAX = replies.MAX_BYTES  # characters of a held message kept for the secretariat
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _ID_MAX = 250  # a longer Message-ID is stored as its hash (an index entry has a size limit)
 
 
@@ -215,7 +217,7 @@ def confirmation_of(session: Session, row: InboxMessage, domain: str) -> Confirm
     digest = hashlib.sha256(row.message_id.encode("utf-8")).hexdigest()[:32]
     return Confirmation(
         to=row.sender, subject=row.subject,
-        in_reply_to="" if row.message_id.startswith("sha256:") else row.message_id,
+        in_reply_to=row.message_id if _MESSAGE_ID.fullmatch(row.message_id) else "",  # not a hash, nor garbage
         message_id=f"<confirm.{digest}@{domain or 'workplan.invalid'}>", group_name="", party_id=row.party_id or "",
         party_name=name or (row.party_id or ""), status=row.status, reason=row.reason,
         applied=tuple(ConfirmedItem(int(a["number"]), str(a["action"]), str(a.get("occurrence", "")),
@@ -269,8 +271,8 @@ def send_confirmations(engine: Engine, url: str, settings: Settings, now: Callab
                         to = mail.check_address(row.sender, _("the sender of the reply"))
                         msg = build_confirmation(confirmation, templates, sender, group_name, now())
                         mail.check_message(msg)
-                    except WorkplanError as exc:
-                        row.confirmation, row.confirm_error = "failed", str(exc)
+                    except Exception as exc:  # noqa: BLE001  # what the reply's headers held cannot be written back
+                        row.confirmation, row.confirm_error = "failed", str(exc) or type(exc).__name__
                         session.commit()
                         out.append(Sent(row_id, row.sender, "failed", str(exc)))
                         continue
@@ -297,6 +299,8 @@ def _send(mailer: Any, msg: bytes, sender: str, to: str) -> tuple[str, str, bool
 
     try:
         _attempts, refused = mailer.send(msg, sender, [to])
+    except (UnicodeError, ValueError) as exc:  # an address the server cannot take (no SMTPUTF8): never will
+        return "failed", str(exc), False
     except SendFailure as failure:
         if failure.uncertain:
             return "unconfirmed", failure.reason, True
