@@ -8,6 +8,8 @@ import contextlib
 import io
 import os
 import re
+import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 from test_reporting import KEY, mailbox, sent_to, session_of, text_of
 
 from conftest import Result, Runner, database_url, dump_database, scalar
-from workplan import imap, jobs, reporting
+from workplan import jobs, reporting
 from workplan.cli import main
 from workplan.project import Project
 
@@ -148,21 +150,20 @@ def test_a_fetch_killed_between_the_commit_and_the_move_applies_nothing_the_next
         monkeypatch: pytest.MonkeyPatch) -> None:
     _imap_settings(monkeypatch, imap_server)
     imap_server.append(reply(digest_key, "done 1\n", message_id="<killed@mail.example.cr>"))
-    app = Project(project)
-
-    class Killed(BaseException):
-        """What the process sees of a SIGKILL: nothing after this point runs."""
-
-    def commit_then_die(raw: bytes) -> None:
-        handled = jobs.record_reply(app, raw)  # committed
-        assert handled.status == "applied"
-        raise Killed
-
-    try:
-        with pytest.raises(Killed):
-            imap.fetch(imap.ImapSettings.from_settings(app.settings, os.environ), commit_then_die)
-    finally:
-        app.close()
+    # a fetch in a process of its own, killed (SIGKILL: no cleanup at all) right after the commit
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from workplan import imap, jobs\n"
+        "from workplan.project import Project\n"
+        "app = Project(Path.cwd())\n"
+        "def handle(raw):\n"
+        "    assert jobs.record_reply(app, raw).status == 'applied'\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "imap.fetch(imap.ImapSettings.from_settings(app.settings, os.environ), handle)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert len(imap_server.messages("INBOX")) == 1  # not moved
     assert len(email_events(wp)) == 1
     fetched = wp("inbox", "fetch")
