@@ -377,3 +377,16 @@ def test_the_scheduler_fetches_the_replies_when_a_mailbox_is_set(
     assert imap_server.messages("INBOX") == [] and len(email_events(wp)) == 1 and len(confirmations(mailbox)) == 1
     monkeypatch.setenv("WORKPLAN_INBOX_FETCH_EVERY", "0")
     assert scheduler.INBOX_JOB not in installed()  # switched off: the stored job is removed
+
+
+def test_a_mail_server_pipes_a_reply_into_the_program(project: Path, wp: Runner, mailbox: Recorder,
+                                                      digest_key: str) -> None:
+    """As Postfix runs an alias `|workplan … inbox receive`: a process of its own, the message on stdin."""
+    command = [sys.executable, "-m", "workplan", "inbox", "receive"]
+    piped = subprocess.run(command, input=reply(digest_key, "iniciado 2\n").replace(b"\r\n", b"\n"), cwd=project,
+                           capture_output=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.decode().count("\n") == 1 and b"applied" in piped.stdout
+    assert [e["to"] for e in email_events(wp)] == ["in_progress"] and len(confirmations(mailbox)) == 1
+    empty = subprocess.run(command, input=b"", cwd=project, capture_output=True, timeout=120)
+    assert empty.returncode == 2 and empty.stderr.decode().count("\n") == 1
