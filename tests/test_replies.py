@@ -340,6 +340,7 @@ def refusal(raw: bytes) -> str:
 ])
 def test_automatic_replies(headers: dict[str, str]) -> None:
     assert "automatic reply" in refusal(message("done 1\n", headers=headers))
+    assert parse(message("done 1\n", headers=headers)).automatic  # never answered: mail loops
 
 
 def test_auto_submitted_no_is_a_person() -> None:
@@ -358,6 +359,7 @@ def test_bounces() -> None:
            "--B1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.bz\r\n\r\n"
            "Final-Recipient: rfc822; x@example.bz\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--B1--\r\n")
     assert "bounce" in refusal(raw.encode("ascii"))
+    assert parse(raw.encode("ascii")).automatic
 
 
 def test_html_only() -> None:
@@ -365,6 +367,7 @@ def test_html_only() -> None:
     msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = "ana@example.bz", REPLY_TO, "Re: x", "<h@x>"
     msg.set_content("<p>done 1</p>", subtype="html")
     assert "HTML" in refusal(msg.as_bytes())
+    assert not parse(msg.as_bytes()).automatic  # a person wrote it: they are told why
 
 
 def test_only_quoted_text() -> None:

@@ -62,6 +62,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("inbox.imap.mailbox", "INBOX", "the folder read for replies"),
     Setting("inbox.imap.processed", "workplan-processed", "the folder a processed message is moved to (created if missing)"),
     Setting("inbox.imap.timeout", "30", "seconds to wait for the IMAP server to answer"),
+    Setting("inbox.fetch_every", "300", "seconds between two fetches of the IMAP mailbox by the scheduler (when inbox.imap.host is set); 0: never"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 

@@ -80,6 +80,13 @@ class InboxError(WorkplanError):
     exit_code = 1
 
 
+class TemporaryFailure(WorkplanError):
+    """A message could not be recorded now (the database is unreachable, busy or needs an
+    upgrade): EX_TEMPFAIL of sysexits, so the mail server that piped it keeps it and tries again."""
+
+    exit_code = 75
+
+
 @dataclass(frozen=True)
 class Problem:
     """One finding of the validator, positioned in the actions file."""

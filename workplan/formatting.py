@@ -13,11 +13,14 @@ import re
 import shutil
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .i18n import _, days_late, kind_word, ngettext, word
 from .planning import assignment_state
 from .queries import ActionDetail, LogEntry, MeetingRow, Row
+
+if TYPE_CHECKING:
+    from .inbox import InboxLine
 
 FORMATS = ("table", "json", "csv")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -303,6 +306,40 @@ def _by(by: str, origin: str) -> str:
     if origin in ("web", "email"):
         return f"{by} ({origin})" if by else origin
     return by or origin
+
+
+def inbox_status(status: str) -> str:
+    """What became of a reply (``inbox_message.status``) as the reader's language says it."""
+    return {"applied": _("applied"), "partly": _("partly applied"), "nothing": _("nothing applied"),
+            "held": _("held"), "ignored": _("ignored")}.get(status, status)
+
+
+def inbox_lines(lines: Sequence[InboxLine], fmt: str) -> str:
+    """`workplan inbox list`: the replies, newest first."""
+    if fmt == "json":
+        return dumps([
+            {"received": f"{m.received_at.isoformat()}Z", "sender": m.sender, "party": m.party, "status": m.status,
+             "reason": m.reason, "subject": m.subject, "message_id": m.message_id, "applied": list(m.applied),
+             "not_applied": list(m.not_understood), "confirmation": m.confirmation or None,
+             "confirmation_error": m.confirm_error or None, "text": m.raw}
+            for m in lines
+        ])
+    if not lines:
+        return _("No reply is held for the secretariat.") + "\n"
+
+    def detail(m: InboxLine) -> str:
+        done = "; ".join(f"[{a['number']}] {a['action']} → {word(str(a['status']))}" for a in m.applied)
+        missed = "; ".join(f"“{u['line']}”: {u['reason']}" for u in m.not_understood)
+        text = " | ".join(filter(None, (m.reason, done, (_("not applied: ") + missed) if missed else "")))
+        if m.confirmation in ("pending", "sending", "failed"):
+            text += " | " + {"pending": _("confirmation not sent yet"),
+                             "sending": _("confirmation interrupted, may not have arrived"),
+                             "failed": _("confirmation could not be sent")}[m.confirmation]
+        return text
+
+    return table((_("RECEIVED"), _("SENDER"), _("PARTY"), _("STATUS"), _("WHAT"), ),
+                 [(f"{m.received_at:%Y-%m-%d %H:%M}", m.sender, m.party or "", inbox_status(m.status), detail(m))
+                  for m in lines])
 
 
 def meetings(items: Sequence[MeetingRow], periods: Sequence[Any], fmt: str) -> str:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
+    from . import inbox
     from .board import Board
     from .feed_history import FeedHistory
     from .feeds import FeedSet
@@ -356,6 +357,101 @@ def set_digest_preference(project: Project, party: str, *, paused: bool | None =
         pref: Preference = project.write(session, lambda: reporting.set_preference(
             session, party, now=now, by=by, paused=paused, lang=lang))
         return pref
+
+
+# ---------------------------------------------------------------------------
+# replies by email: `workplan inbox receive|fetch|list`
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message handled, and what became of the confirmations owed (this one's and earlier ones')."""
+
+    handled: inbox.Handled
+    confirmations: list[inbox.Sent]
+    confirm_error: str = ""  # why no confirmation could be sent at all (SMTP settings)
+
+
+def record_reply(project: Project, raw: bytes) -> inbox.Handled:
+    """Record and apply one message in one committed transaction (exactly once by its Message-ID)."""
+    from . import inbox
+
+    now = project.now()
+    with project.session(write=True) as session:
+        handled: inbox.Handled = project.write(session, lambda: inbox.record(session, raw, now))
+        return handled
+
+
+def confirm_replies(project: Project) -> tuple[list[inbox.Sent], str]:
+    """Send the confirmations owed; a sentence instead when they cannot be sent at all (the
+    SMTP settings are wrong): they stay owed for the next run."""
+    from . import inbox
+    from .errors import WorkplanError
+
+    try:
+        return inbox.send_confirmations(project.engine, project.settings.database_url, project.settings,
+                                        project.now), ""
+    except WorkplanError as exc:
+        return [], str(exc)
+
+
+def receive_reply(project: Project, raw: bytes) -> Received:
+    """`workplan inbox receive`: one message from a mail server's pipe. Empty or oversized: a
+    UsageError (exit 2). Not recorded because of the database or the project: TemporaryFailure
+    (exit 75), so that the mail server keeps the message and tries again."""
+    from . import inbox
+    from .errors import TemporaryFailure, UsageError, WorkplanError
+    from .i18n import _
+
+    if not raw.strip():
+        raise UsageError(_("standard input is empty: `workplan inbox receive` reads one email message from it"))
+    if len(raw) > inbox.STDIN_MAX:
+        raise UsageError(_("the message on standard input is larger than {limit} MB, so it was not read").format(
+            limit=inbox.STDIN_MAX // (1024 * 1024)))
+    try:
+        handled = record_reply(project, raw)
+    except WorkplanError as exc:  # the database, the configuration or the actions file: ours to fix, not the sender's
+        raise TemporaryFailure(_("the message was not recorded, so the mail server should try again later: {error}")
+                               .format(error=exc)) from None
+    sent, error = confirm_replies(project)
+    return Received(handled, sent, error)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    handled: list[inbox.Handled]
+    confirmations: list[inbox.Sent]
+    confirm_error: str = ""
+
+
+def fetch_replies(project: Project) -> Fetched:
+    """`workplan inbox fetch`: every message in the IMAP mailbox recorded (once), then moved;
+    then the confirmations owed sent. A message recorded before is only moved."""
+    import os
+
+    from . import imap
+
+    settings = imap.ImapSettings.from_settings(project.settings, os.environ)
+    handled: list[inbox.Handled] = []
+
+    def handle(raw: bytes) -> inbox.Handled:
+        result = record_reply(project, raw)
+        handled.append(result)
+        return result
+
+    try:
+        imap.fetch(settings, handle)
+    finally:  # what was committed before a failure is confirmed all the same, and what earlier runs owe
+        sent, error = confirm_replies(project)
+    return Fetched(handled, sent, error)
+
+
+def inbox_list(project: Project, everything: bool) -> tuple[list[inbox.InboxLine], list[tuple[str, int]]]:
+    """`workplan inbox list`: the held messages (or all), newest first, and the confirmations not sent."""
+    from . import inbox
+
+    with project.session() as session:
+        return inbox.listing(session, everything), list(inbox.unsent(session))
 
 
 # ---------------------------------------------------------------------------

@@ -150,6 +150,9 @@ class _Failure(Exception):
         self.attempts = 1
 
 
+SendFailure = _Failure  # what Mailer.send raises, for the other senders (workplan.inbox)
+
+
 def _mark_payload(conn: Any, data: Any) -> None:
     if isinstance(data, bytes) and data.endswith(b"\r\n.\r\n"):
         conn.payload_sent = True

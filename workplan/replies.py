@@ -82,7 +82,9 @@ class Reply:
     """``message_id``: the Message-ID header, or ``sha256:…`` of the message when it has none (the
     key of exactly-once). ``sender``: the From address, lower case. ``token``: the 32 base32
     characters after ``+`` in the address it was sent to, lower case, or None. ``refusal``: None,
-    or the sentence saying why nothing in it can be applied (then there are no commands).
+    or the sentence saying why nothing in it can be applied (then there are no commands);
+    ``automatic`` when that is because nobody wrote it (a bounce, an automatic reply), which
+    must never be answered (mail loops).
     ``not_understood``: own lines that begin with a command word but do not parse."""
 
     message_id: str
@@ -92,6 +94,7 @@ class Reply:
     refusal: str | None
     commands: tuple[Command, ...] = ()
     not_understood: tuple[str, ...] = ()
+    automatic: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -117,17 +120,17 @@ def parse(raw: bytes) -> Reply:
     subject = " ".join(_header(msg, "Subject").split())
     token = _token(msg)
 
-    def refused(reason: str) -> Reply:
-        return Reply(message_id, sender, token, subject, reason)
+    def refused(reason: str, *, automatic: bool = False) -> Reply:
+        return Reply(message_id, sender, token, subject, reason, automatic=automatic)
 
     if too_big:
         return refused(_("the message is larger than {limit} MB, so it was not read").format(
             limit=MAX_BYTES // (1024 * 1024)))
     if _is_bounce(msg, sender):
-        return refused(_("the message is a delivery failure report (a bounce), not a reply"))
+        return refused(_("the message is a delivery failure report (a bounce), not a reply"), automatic=True)
     if _is_automatic(msg):
         return refused(_("the message is an automatic reply (such as an out-of-office notice), "
-                         "not one written by a person"))
+                         "not one written by a person"), automatic=True)
     body = msg.get_body(preferencelist=("plain",))
     if body is None:
         if msg.get_body(preferencelist=("html",)) is not None:

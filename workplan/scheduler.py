@@ -1,4 +1,5 @@
-"""APScheduler wiring only: the weekly digest and the rebuild of calendars/.
+"""APScheduler wiring only: the weekly digest, the rebuild of calendars/, and the polling of the
+IMAP mailbox of replies (when ``inbox.imap.host`` is set).
 
 APScheduler 3 keeps its jobs pickled in the project database (SQLAlchemyJobStore, table
 ``apscheduler_jobs``), so each job is a module-level function named by its textual reference and
@@ -40,6 +41,7 @@ log = logging.getLogger("workplan.scheduler")
 
 DIGEST_JOB = "workplan-weekly-digest"
 CALENDARS_JOB = "workplan-calendars"
+INBOX_JOB = "workplan-inbox-fetch"
 MISFIRE_GRACE_SECONDS = 12 * 3600
 CALENDARS_EVERY_SECONDS = 300
 
@@ -122,6 +124,25 @@ def rebuild_calendars(project: dict[str, str | None]) -> None:
         app.close()
 
 
+def fetch_replies(project: dict[str, str | None]) -> None:
+    """`workplan inbox fetch`: the replies in the IMAP mailbox, each recorded once, and the confirmations owed."""
+    from . import jobs
+
+    app = _open(project)
+    try:
+        fetched = jobs.fetch_replies(app)
+        if fetched.handled:
+            log.info("inbox: %d messages fetched (%s)", len(fetched.handled),
+                     ", ".join(f"{h.message_id} {'already processed' if h.duplicate else h.status}"
+                               for h in fetched.handled))
+        if fetched.confirm_error:
+            log.error("inbox: confirmations not sent, kept for the next run: %s", fetched.confirm_error)
+    except WorkplanError as exc:
+        log.error("inbox fetch: %s", exc)
+    finally:
+        app.close()
+
+
 # ---------------------------------------------------------------------------
 # wiring
 
@@ -144,6 +165,16 @@ def _install_jobs(scheduler: Any, app: Project, tz: ZoneInfo) -> None:
                       id=CALENDARS_JOB, name="calendars rebuild", replace_existing=True, coalesce=True,
                       misfire_grace_time=CALENDARS_EVERY_SECONDS, max_instances=1,
                       next_run_time=datetime.now(tz))
+    every = app.settings.int("inbox.fetch_every")
+    if every < 0:
+        raise ConfigError(_("inbox.fetch_every must be a number of seconds, 0 for never, not {value}").format(
+            value=every))
+    if app.settings.get("inbox.imap.host").strip() and every:
+        scheduler.add_job(f"{__name__}:fetch_replies", "interval", seconds=every, args=args, id=INBOX_JOB,
+                          name="inbox fetch", replace_existing=True, coalesce=True, misfire_grace_time=every,
+                          max_instances=1, next_run_time=datetime.now(tz))
+    elif scheduler.get_job(INBOX_JOB) is not None:  # polling was switched off since
+        scheduler.remove_job(INBOX_JOB)
 
 
 def start_background(app: Project) -> BackgroundScheduler:

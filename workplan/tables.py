@@ -242,10 +242,15 @@ inbox_message = Table(
     Column("sender", Text, nullable=False, default=""),
     Column("subject", Text, nullable=False, default=""),
     Column("party_id", String(64)),  # the party its tag named, when it named one
-    Column("status", String(16), nullable=False),  # applied, partly, nothing, held
-    Column("reason", Text, nullable=False, default=""),  # why held, or what was not understood
-    Column("applied", JSON, nullable=False),  # the lines applied
-    Column("not_understood", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # applied, partly, nothing, held, ignored
+    Column("reason", Text, nullable=False, default=""),  # why held, ignored or nothing applied
+    Column("applied", JSON, nullable=False),  # [{number, action, occurrence, title, status, line}]
+    Column("not_understood", JSON, nullable=False),  # [{line, reason}]: not understood or refused
     Column("raw", Text),  # kept for the secretariat when held
+    # the confirmation to the sender: '' none owed (held, ignored), pending, sending, sent
+    Column("confirmation", String(16), nullable=False, default=""),
+    Column("confirmed_at", DateTime),  # when the SMTP server took it
+    Column("confirm_error", Text, nullable=False, default=""),  # why the last attempt failed
     UniqueConstraint("message_id", name="uq_inbox_message_id"),
+    Index("ix_inbox_message_received", "received_at"),
 )

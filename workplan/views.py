@@ -135,3 +135,46 @@ def feed_party(filename: str) -> str:
     """``CR.ics`` and ``todo/CR.ics`` → ``CR``; the shared feeds name no party."""
     name = filename.rsplit("/", 1)[-1].removesuffix(".ics")
     return "" if name in ("all", "meetings") else name
+
+
+# ---------------------------------------------------------------------------
+# the confirmation of a reply by email (workplan.inbox → render/confirmation.py)
+
+
+@dataclass(frozen=True)
+class ConfirmedItem:
+    """One line of a reply that was applied: digest item *number*, its action, the new status."""
+
+    number: int
+    action: str
+    occurrence: str
+    title: str
+    status: str
+    line: str
+
+
+@dataclass(frozen=True)
+class UnappliedLine:
+    """A line of a reply that was not understood or that the rules refused, and why."""
+
+    line: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What the sender of a reply is told: what was applied, what was not and why (*reason*:
+    the one sentence when nothing in the message could be read). *in_reply_to* is the reply's
+    Message-ID ('' when it had none)."""
+
+    to: str
+    subject: str
+    in_reply_to: str
+    message_id: str
+    group_name: str
+    party_id: str
+    party_name: str
+    status: str  # applied, partly, nothing
+    reason: str
+    applied: tuple[ConfirmedItem, ...]
+    unapplied: tuple[UnappliedLine, ...]

@@ -13,7 +13,7 @@ import click
 
 from ..errors import ValidationFailed, WorkplanError
 from ..project import Project
-from . import answers, calendars, database, delivery, documents, project, reading, server, status
+from . import answers, calendars, database, delivery, documents, inbox, project, reading, server, status
 from .app import warn
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -41,7 +41,8 @@ def cli(ctx: click.Context, config: Path | None, db: str | None, file: Path | No
 
 
 for command in (*project.COMMANDS, *reading.COMMANDS, *status.COMMANDS, *documents.COMMANDS, *calendars.COMMANDS,
-                *database.COMMANDS, *server.COMMANDS, *delivery.COMMANDS, *answers.COMMANDS):
+                *database.COMMANDS, *server.COMMANDS, *delivery.COMMANDS, *answers.COMMANDS,
+                *inbox.COMMANDS):
     cli.add_command(command)
 
 

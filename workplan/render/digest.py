@@ -31,7 +31,12 @@ def message_id(digest: Digest) -> str:
 
 def sender_address(configured: str, digest: Digest) -> str:
     """``smtp.from`` when set, else the secretariat's first address, else workplan@<group domain>."""
-    return configured or digest.secretariat_email or f"workplan@{digest.group_domain}"
+    return default_sender(configured, digest.secretariat_email, digest.group_domain)
+
+
+def default_sender(configured: str, secretariat_email: str, group_domain: str) -> str:
+    """What every message of workplan is sent from (digests, confirmations of replies)."""
+    return configured or secretariat_email or f"workplan@{group_domain}"
 
 
 def _address(display: str, addr: str) -> Address:

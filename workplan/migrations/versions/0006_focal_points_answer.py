@@ -56,9 +56,14 @@ def upgrade() -> None:
     sa.Column('applied', sa.JSON(), nullable=False),
     sa.Column('not_understood', sa.JSON(), nullable=False),
     sa.Column('raw', sa.Text(), nullable=True),
+    sa.Column('confirmation', sa.String(length=16), nullable=False),
+    sa.Column('confirmed_at', sa.DateTime(), nullable=True),
+    sa.Column('confirm_error', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('message_id', name='uq_inbox_message_id')
     )
+    with op.batch_alter_table('inbox_message', schema=None) as batch_op:
+        batch_op.create_index('ix_inbox_message_received', ['received_at'], unique=False)
     with op.batch_alter_table('event', schema=None) as batch_op:
         batch_op.add_column(sa.Column('evidence', sa.Text(), nullable=False, server_default=''))
 
@@ -66,6 +71,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('event', schema=None) as batch_op:
         batch_op.drop_column('evidence')
+    with op.batch_alter_table('inbox_message', schema=None) as batch_op:
+        batch_op.drop_index('ix_inbox_message_received')
     op.drop_table('inbox_message')
     op.drop_table('party_preference')
     op.drop_table('report_item')
