@@ -48,6 +48,14 @@ def text_of(msg: EmailMessage) -> str:
     return str(part.get_content())  # type: ignore[attr-defined]
 
 
+def cr_key(wp: Runner, mailbox: Recorder) -> re.Match[str]:
+    """CR's digest sent, and the key it carries."""
+    assert wp("digest", "--party", "CR", "--send", "--as-of", AS_OF).code == 0
+    key = KEY.search(text_of(sent_to(mailbox, "focal.cr@example.org")))
+    assert key is not None
+    return key
+
+
 @pytest.fixture
 def session_of(project: Path) -> Iterator[Callable[[], Session]]:
     engine = make_engine(database_url(project))
@@ -101,9 +109,7 @@ def test_a_sent_digest_carries_its_key_numbers_reply_address_and_one_click_pause
 
 def test_a_key_expires_is_revoked_at_once_and_a_malformed_one_is_unknown(
         project: Path, wp: Runner, mailbox: Recorder, session_of: Callable[[], Session]) -> None:
-    wp("digest", "--party", "CR", "--send", "--as-of", AS_OF)
-    key = KEY.search(text_of(sent_to(mailbox, "focal.cr@example.org")))
-    assert key is not None
+    key = cr_key(wp, mailbox)
     now = datetime.now(UTC)
     with session_of() as session:
         assert reporting.resolve(session, key[1], now + timedelta(days=29)) is not None
@@ -122,9 +128,7 @@ def test_a_key_expires_is_revoked_at_once_and_a_malformed_one_is_unknown(
 
 def test_a_report_is_an_event_of_origin_web_with_its_evidence_and_corrections_are_logged(
         project: Path, wp: Runner, mailbox: Recorder, session_of: Callable[[], Session]) -> None:
-    wp("digest", "--party", "CR", "--send", "--as-of", AS_OF)
-    key = KEY.search(text_of(sent_to(mailbox, "focal.cr@example.org")))
-    assert key is not None
+    key = cr_key(wp, mailbox)
     now = datetime.now(UTC)
     with session_of() as session:
         grant = reporting.resolve(session, key[1], now)
