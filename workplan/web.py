@@ -100,7 +100,7 @@ TEXT = "text/plain; charset=utf-8"
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BOARD_DAYS_KEPT = 16  # boards of other days (?as_of=) kept rendered
 # the blueprints mounted beside the feeds, as "module:attribute"; imported when the app is made
-BLUEPRINTS: tuple[str, ...] = ()
+BLUEPRINTS: tuple[str, ...] = ("workplan.reportpage:blueprint",)
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
