@@ -4,25 +4,42 @@ through a real SMTP server (aiosmtpd) and the key taken from the sent message; t
 the party's own assignments, takes a report through a form with a token (Post/Redirect/Get),
 its preferences, and the one-click pause of RFC 8058. Every bad input gets one sentence, its
 status, and nothing written; unknown keys and failed tokens are rate-limited per address.
-The real browser drives the same page in tests/test_report_page_browser.py."""
+And a real browser (headless Chromium) opens the link from a sent digest and reports with it."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import http.client
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from mailserver import Recorder
+from browser import (
+    DESKTOP,
+    PHONE,
+    browser,  # noqa: F401  (the fixture)
+    console_errors,
+    foreign,
+    no_horizontal_overflow,
+    open_page,
+    overflow_culprits,
+    requested_urls,
+)
+from mailserver import Recorder, smtp_server
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy.orm import Session
 from test_reporting import KEY, mailbox, sent_to, text_of  # noqa: F401  (mailbox: the fixture)
 from test_web import Reply, Server, serving
 
-from conftest import MINIMAL, Runner, database_url, dump_database, run_cli, scalar, write_project
+from conftest import MINIMAL, REPO, SHIPPED_ACTIONS, Runner, database_url, dump_database, run_cli, scalar, write_project
 from workplan import reporting
 from workplan.db import make_engine
 
@@ -84,7 +101,18 @@ def test_the_page_lists_the_partys_own_assignments_with_the_headers_of_a_persona
     page_html = reply.text
     assert '<html lang="en">' in page_html and '<link rel="icon" href="data:,">' in page_html
     assert "Report page: Costa Rica" in page_html
-    assert '<span class="num">[1]</span>' in page_html  # the numbers of the digest the key came with
+    engine = make_engine(database_url(project))
+    try:
+        with Session(engine) as session:
+            grant = reporting.resolve(session, key, datetime.now(UTC))
+            assert grant is not None
+            numbered = reporting.numbered_items(session, grant)
+    finally:
+        engine.dispose()
+    assert numbered
+    for n, item in numbered.items():  # each with the number the digest the key came with gave it
+        assert f'<span class="num">[{n}]</span>' in page_html, n
+        assert f'name="action" value="{item.action}"' in page_html
     assert "focal-points" in page_html and "Source" in page_html and "Deadline" in page_html
     assert page_html.count('method="post"') >= page_html.count('<article class="item') + 2  # a form each, and the preferences
     assert 'href="/report/' + key + '?lang=es"' in page_html  # the switch to the other language
@@ -310,3 +338,82 @@ def test_the_page_shows_only_the_partys_own_items_and_names_a_restricted_blocker
     assert "pa@example.org" not in page_html and "Panama" not in page_html
     assert page_html.count('<article class="item') == 2  # a1 and secret-cr: CR's own, nobody else's
 
+
+
+# ---------------------------------------------------------------------------------------------
+# in a real browser: headless Chromium, the link taken from a digest sent through aiosmtpd
+
+
+@contextlib.contextmanager
+def report_page_served(folder: Path, *args: str) -> Iterator[tuple[Server, str]]:
+    """The shipped project on SQLite in *folder*, `workplan serve` on loopback (with *args*), and
+    the report page link of the digest CR was sent through a real SMTP server whose base URL is
+    that server's: the link as a focal point finds it in the message. tests/screenshots.py uses
+    it too."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "actions.yaml").exists():
+        shutil.copy(SHIPPED_ACTIONS, folder / "actions.yaml")
+        shutil.copytree(REPO / "templates", folder / "templates")
+    recorder = Recorder()
+    with serving(folder, *args) as server, smtp_server(recorder) as port:
+        env = {"WORKPLAN_SMTP_HOST": "127.0.0.1", "WORKPLAN_SMTP_PORT": str(port), "WORKPLAN_SMTP_SECURITY": "none",
+               "WORKPLAN_SMTP_TIMEOUT": "5", "WORKPLAN_SERVER_BASE_URL": f"http://{server.host}:{server.port}/"}
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        try:
+            sent = run_cli(folder, "digest", "--party", "CR", "--send", "--as-of", AS_OF)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        assert sent.code == 0, sent.err
+        link = re.search(r"http://\S+/report/[a-z2-7]{32}", text_of(sent_to(recorder, "focal.cr@example.org")))
+        assert link is not None
+        yield server, link[0]
+
+
+@pytest.fixture(scope="module")
+def browsed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+    with report_page_served(tmp_path_factory.mktemp("report") / "rcm") as served:
+        yield served
+
+
+def test_a_focal_point_opens_the_link_from_its_digest_and_reports_done_in_a_browser(
+        browser: WebDriver, browsed: tuple[Server, str]) -> None:  # noqa: F811
+    server, link = browsed
+    open_page(browser, link + "?lang=en", PHONE)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Report page: Costa Rica"
+    item = browser.find_element(By.CSS_SELECTOR, "article.item")
+    action = item.find_element(By.CSS_SELECTOR, "input[name=action]").get_attribute("value")
+    assert action
+    item.find_element(By.CSS_SELECTOR, "input[name=status][value=done]").click()
+    item.find_element(By.CSS_SELECTOR, "textarea[name=note]").send_keys("Sent to the TS by courier")
+    item.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "confirmation"))
+    assert browser.find_element(By.ID, "confirmation").text == f"Recorded: {action} is now done."
+    assert "reported=" in browser.current_url  # Post/Redirect/Get: a reload posts nothing again
+    assert no_horizontal_overflow(browser), overflow_culprits(browser)
+    assert console_errors(browser) == []
+    log = run_cli(Path(str(server.log)).parent, "log", action, "--format", "json").json()
+    mine = [e for e in log if e["party"] == "CR"]
+    assert (mine[-1]["to"], mine[-1]["origin"], mine[-1]["by"], mine[-1]["note"]) == (
+        "done", "web", "focal.cr@example.org", "Sent to the TS by courier")
+    assert "focal.cr@example.org (web)" in run_cli(Path(str(server.log)).parent, "log", action).out
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_report_page_reads_in_a_browser(browser: WebDriver, browsed: tuple[Server, str], lang: str,  # noqa: F811
+                                            width: int) -> None:
+    server, link = browsed
+    for url in (f"{link}?lang={lang}", f"{link}/unsubscribe?lang={lang}"):
+        open_page(browser, url, width)
+        assert browser.execute_script("return window.innerWidth") == width
+        assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
+        assert no_horizontal_overflow(browser), overflow_culprits(browser)
+        assert console_errors(browser) == []
+        urls = requested_urls(browser)
+        assert url in urls
+        assert foreign(urls, f"http://{server.host}:{server.port}") == []
