@@ -9,6 +9,7 @@ Routes (GET and HEAD only; anything else on them is 405 with ``Allow``):
 ``/feeds/TOKEN.ics``           a party's private feed, with its restricted actions
 ``/agenda/next-virtual``       the draft agenda of the next virtual meeting (HTML)
 ``/healthz``                   liveness: answers without touching the database
+``/report/KEY``                a party's report page (GET and POST; :mod:`workplan.reportpage`)
 =============================  ===========================================================
 
 Any other address under ``/feeds/`` gets the 404 of a revoked token, whatever is wrong with it.
