@@ -417,3 +417,17 @@ def test_the_report_page_reads_in_a_browser(browser: WebDriver, browsed: tuple[S
         urls = requested_urls(browser)
         assert url in urls
         assert foreign(urls, f"http://{server.host}:{server.port}") == []
+
+
+def test_the_failure_limit_is_a_sliding_window_per_address() -> None:
+    from workplan.reportpage import FailureLimit
+
+    limit = FailureLimit(allowed=3, window=600)
+    for second in (0, 100, 200):
+        assert limit.retry_after("192.0.2.1", second) is None
+        limit.fail("192.0.2.1", second)
+    assert limit.retry_after("192.0.2.1", 300) == 301  # the first failure leaves the window at 600
+    assert limit.retry_after("192.0.2.2", 300) is None  # another address is not held back
+    assert limit.retry_after("192.0.2.1", 600.5) is None  # the window slid past the first failure
+    limit.fail("192.0.2.1", 601)
+    assert limit.retry_after("192.0.2.1", 602) == 99  # three in the window again: until the second leaves

@@ -235,8 +235,7 @@ def _report(page: jobs.ReportPage, key: str, now: datetime, client: str) -> Resp
     typed = {name: str(request.form.get(name, ""))[:reporting.NOTE_MAX + 1] for name in ("status", "note", "evidence", "on")}
     where = f"{form.action.data or ''} {form.occurrence.data or ''}"
     if not form.validate():
-        state_failed = bool(form.csrf_token.errors)
-        if state_failed:
+        if form.csrf_token.errors:  # a failed token counts against the address; a malformed form does not
             _state().limit.fail(client)
         message = "; ".join(str(e) for e in form.csrf_token.errors) or _("The form is malformed.")
         return _render(page, key, now, _Refusal(where, message, typed), status=400)
