@@ -378,9 +378,11 @@ class ReportPage:
 
 
 def report_page(engine: Engine, url: str, key: str, *, now: datetime, as_of: str | None = None,
-                lang: str | None = None, lookahead_days: int = 14) -> ReportPage | None:
+                lang: str | None = None, lookahead_days: int = 14, items: bool = True) -> ReportPage | None:
     """GET /report/KEY: the page of a live *key*; None for any other (malformed, unknown,
-    expired, revoked: the caller answers them alike). *as_of* pins the page's day (demos)."""
+    expired, revoked: the caller answers them alike). *as_of* pins the page's day (demos).
+    Without *items*, the page without its assignments (none listed): what a POST needs until
+    it must show the page again, at a fraction of the cost (a party can own a thousand)."""
     from . import planning, reporting, reports
     from .db import session_scope
     from .errors import UnknownItem
@@ -399,11 +401,16 @@ def report_page(engine: Engine, url: str, key: str, *, now: datetime, as_of: str
             return None
         pref = reporting.preferences(session, [grant.party]).get(grant.party)
         page_lang = planning.party_language(lang, party.lang, group.languages)
-        numbers = {(n.action, n.occurrence): n.number for n in reporting.numbered_items(session, grant).values()}
+        numbers = {(n.action, n.occurrence): n.number
+                   for n in reporting.numbered_items(session, grant).values()} if items else {}
         moment = parse_as_of(as_of, group.tz) if as_of else now.astimezone(group.tz)
         ctx = ReadContext(group.tz, moment, lookahead_days)
         with language(page_lang):
-            report = reports.party_report(session, ctx, grant.party, numbers)
+            if items:
+                report = reports.party_report(session, ctx, grant.party, numbers)
+            else:
+                report = reports.PartyReport(group.name, reports.party_ref(session, grant.party), ctx.as_of,
+                                             ctx.as_of - planning.REPORT_PAGE_WINDOW, [])
     other = next(x for x in LANGUAGES if x != page_lang)
     return ReportPage(report, grant, page_lang, other, bool(pref and pref.digest_paused),
                       pref.lang if pref else "", party.emails[0] if party.emails else grant.party)

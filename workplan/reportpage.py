@@ -201,10 +201,8 @@ def report(rest: str) -> Response:
     if asked and asked not in LANGUAGES:
         raise HTTPError("400 Bad Request", _("lang must be one of {languages}.").format(
             languages=", ".join(LANGUAGES)))
-    server = current_server()
     now = datetime.now(UTC)
-    page = jobs.report_page(server.engine, server.url, key, now=now, as_of=server.as_of, lang=asked or None,
-                            lookahead_days=server.settings.int("digest.lookahead_days"))
+    page = _page(key, now, items=request.method != "POST" and not sub)
     if page is None:
         return _no_page(client)
     with language(page.lang):
@@ -221,6 +219,15 @@ def report(rest: str) -> Response:
         if fields.get("kind") == "preferences":
             return _preferences(page, key, now, client)
         return _report(page, key, now, client)
+
+
+def _page(key: str, now: datetime, items: bool = True) -> jobs.ReportPage | None:
+    """The page of *key*; without *items*, what a POST needs (a refused one shows it all again)."""
+    server = current_server()
+    asked = request.args.get("lang", "")
+    return jobs.report_page(server.engine, server.url, key, now=now, as_of=server.as_of,
+                            lang=asked if asked in LANGUAGES else None,
+                            lookahead_days=server.settings.int("digest.lookahead_days"), items=items)
 
 
 def _no_page(client: str) -> Response:
@@ -304,6 +311,8 @@ def _unsubscribe(page: jobs.ReportPage, key: str, now: datetime) -> Response:
 
 def _render(page: jobs.ReportPage, key: str, now: datetime, refusal: _Refusal | None = None,
             status: int = 200) -> Response:
+    if request.method == "POST":  # a refused form: the page again, with its assignments this time
+        page = _page(key, now) or page
     token = ReportForm(meta=_meta(page, now)).csrf_token.current_token
     if refusal is not None and refusal.where != "preferences" and not any(
             refusal.where == f"{e.item.action} {e.item.occurrence}" for e in page.report.entries):
