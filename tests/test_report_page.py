@@ -140,6 +140,10 @@ def test_a_report_is_recorded_as_an_event_of_origin_web_and_the_page_confirms_it
     back = server.request(done.headers["location"])
     assert back.status == 200 and "Recorded: focal-points is now done." in back.text
     assert "focal.cr@example.org (web)" in back.text  # the latest event, who and how
+    # the page as the link opens it is kept rendered, but never past a change of the data
+    plain = server.request(f"/report/{key}?lang=en")
+    assert "focal.cr@example.org (web)" in plain.text and "sent by courier" in plain.text
+    assert token_of(plain) != "" and "csrf-" not in plain.text
     log = [e for e in wp("log", "focal-points", "--format", "json").json() if e["party"] == "CR"]
     assert (log[-1]["to"], log[-1]["origin"], log[-1]["by"], log[-1]["note"], log[-1]["evidence"]) == (
         "done", "web", "focal.cr@example.org", "sent by courier", "https://example.org/list.pdf")
@@ -248,6 +252,7 @@ def test_the_party_pauses_resumes_and_chooses_its_language_on_the_page(
     paused = post(server, f"/report/{key}?lang=en", {"csrf_token": token, "kind": "preferences", "change": "pause"})
     assert paused.status == 303
     assert "Your digest is paused." in server.request(paused.headers["location"]).text
+    assert "Resume my digest" in server.request(f"/report/{key}?lang=en").text  # not the page kept before
     status = {x["party"]: x for x in wp("digest", "--status", "--as-of", AS_OF, "--format", "json").json()}
     assert status["CR"]["digest_paused"] is True and status["CR"]["preference_set_by"] == "web"
     assert post(server, f"/report/{key}", {"csrf_token": token, "kind": "preferences", "change": "resume"}

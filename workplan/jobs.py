@@ -375,6 +375,7 @@ class ReportPage:
     paused: bool  # the party's digest is paused
     chosen_lang: str  # the language the party chose for its digest ('' = the actions file's)
     by: str  # the focal point the digest went to (its first address): who reports
+    revision: str | None = None  # of the data the page was read from (queries.data_revision)
 
 
 def report_page(engine: Engine, url: str, key: str, *, now: datetime, as_of: str | None = None,
@@ -387,13 +388,14 @@ def report_page(engine: Engine, url: str, key: str, *, now: datetime, as_of: str
     from .db import session_scope
     from .errors import UnknownItem
     from .i18n import LANGUAGES, language
-    from .queries import ReadContext, group_info
+    from .queries import ReadContext, data_revision, group_info
     from .timeutil import parse_as_of
 
     with session_scope(engine, url) as session:
         grant = reporting.resolve(session, key, now)
         if grant is None:
             return None
+        revision = data_revision(session)
         group = group_info(session)
         try:
             party = reports.party_ref(session, grant.party)
@@ -413,7 +415,7 @@ def report_page(engine: Engine, url: str, key: str, *, now: datetime, as_of: str
                                              ctx.as_of - planning.REPORT_PAGE_WINDOW, [])
     other = next(x for x in LANGUAGES if x != page_lang)
     return ReportPage(report, grant, page_lang, other, bool(pref and pref.digest_paused),
-                      pref.lang if pref else "", party.emails[0] if party.emails else grant.party)
+                      pref.lang if pref else "", party.emails[0] if party.emails else grant.party, revision)
 
 
 def submit_report(engine: Engine, url: str, key: str, *, action: str, occurrence: str, status: str, note: str,

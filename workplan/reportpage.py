@@ -28,6 +28,12 @@ page was served, signed with a secret made once at random and kept in the databa
 table (:func:`workplan.reporting.csrf_secret`), so that every server process on the database
 accepts the others' tokens; valid for :data:`workplan.reporting.CSRF_TTL`. No cookie, no session.
 
+Speed: a party can own a thousand assignments (at 10,000 actions, a 2 MB page that takes half a
+second to read and render), so the page as its link opens it is kept rendered in memory
+(:class:`PageCache`), per data revision, key, language, the party's choices and minute, with a
+random marker where the token goes; a POST reads only the key, the party and its language, and
+the assignments only when a refused form must show the page again.
+
 Rate limit: failed tokens and unknown keys are counted per client address (``REMOTE_ADDR``) in
 memory, in a sliding window (:data:`FAILURES_ALLOWED` in :data:`FAILURE_WINDOW` seconds); past it
 every request of that address under /report/ is a 429 until the window slides. Each process
@@ -37,6 +43,7 @@ limit per client too.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import OrderedDict, deque
@@ -59,7 +66,8 @@ from .web import HTML, HTTPError, current_server, form_action
 FAILURES_ALLOWED = 20  # failed tokens and unknown keys per client address…
 FAILURE_WINDOW = 600.0  # …in this many seconds
 CLIENTS_KEPT = 10_000  # addresses remembered at most (the oldest forgotten first)
-ONE_CLICK = "One-Click"  # RFC 8058: the body is List-Unsubscribe=One-Click
+ONE_CLICK = "One-Click"
+PAGES_KEPT_BYTES = 64 * 1024 * 1024  # rendered pages kept, in all (see _render)  # RFC 8058: the body is List-Unsubscribe=One-Click
 
 blueprint = Blueprint("report", __name__)
 
@@ -99,9 +107,40 @@ class FailureLimit:
                 self._failures.popitem(last=False)
 
 
+class PageCache:
+    """Rendered pages, the most recently used kept up to :data:`PAGES_KEPT_BYTES` in all."""
+
+    def __init__(self, limit: int = PAGES_KEPT_BYTES) -> None:
+        self.limit, self.size = limit, 0
+        self._pages: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
+        with self._lock:
+            body = self._pages.get(key)
+            if body is not None:
+                self._pages.move_to_end(key)
+            return body
+
+    def put(self, key: tuple[Any, ...], body: bytes) -> None:
+        if len(body) > self.limit // 4:
+            return
+        with self._lock:
+            if key in self._pages:
+                return
+            self._pages[key] = body
+            self.size += len(body)
+            while self.size > self.limit:
+                _old, dropped = self._pages.popitem(last=False)
+                self.size -= len(dropped)
+
+
 @dataclass
 class _State:
     limit: FailureLimit = field(default_factory=FailureLimit)
+    pages: PageCache = field(default_factory=PageCache)
+    # where the token goes in a kept page: random per process, so no text of the data can be it
+    marker: bytes = field(default_factory=lambda: ("csrf-" + secrets.token_hex(16)).encode("ascii"))
     secret: bytes | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -202,7 +241,7 @@ def report(rest: str) -> Response:
         raise HTTPError("400 Bad Request", _("lang must be one of {languages}.").format(
             languages=", ".join(LANGUAGES)))
     now = datetime.now(UTC)
-    page = _page(key, now, items=request.method != "POST" and not sub)
+    page = _page(key, now, items=False)  # its assignments are read when the page is shown (_render)
     if page is None:
         return _no_page(client)
     with language(page.lang):
@@ -311,9 +350,20 @@ def _unsubscribe(page: jobs.ReportPage, key: str, now: datetime) -> Response:
 
 def _render(page: jobs.ReportPage, key: str, now: datetime, refusal: _Refusal | None = None,
             status: int = 200) -> Response:
-    if request.method == "POST":  # a refused form: the page again, with its assignments this time
+    """The page of *key* (*page* may be the one without its assignments: they are read here),
+    with *refusal* next to its form, or the notice of what was just recorded or saved."""
+    token = str(ReportForm(meta=_meta(page, now)).csrf_token.current_token)
+    state = _state()
+    # the page as a link opens it is kept, rendered, per data revision, key, language, choices
+    # and minute, its token put in as it is served: a party can own a thousand assignments
+    plain = refusal is None and request.method != "POST" and not request.args.get("reported") \
+        and not request.args.get("saved")
+    kept_as = (page.revision, page.grant.key_hash, page.lang, page.paused, page.chosen_lang, _link_lang(page),
+               current_server().as_of, now.replace(second=0, microsecond=0)) if plain and page.revision else None
+    if kept_as is not None and (body := state.pages.get(kept_as)) is not None:
+        return _html_bytes(body.replace(state.marker, token.encode("ascii")), status)
+    if not page.report.entries:  # the page without its assignments (a POST's): read them now
         page = _page(key, now) or page
-    token = ReportForm(meta=_meta(page, now)).csrf_token.current_token
     if refusal is not None and refusal.where != "preferences" and not any(
             refusal.where == f"{e.item.action} {e.item.occurrence}" for e in page.report.entries):
         refusal.where = "page"  # a form for no assignment listed here: the sentence at the top
@@ -325,10 +375,15 @@ def _render(page: jobs.ReportPage, key: str, now: datetime, refusal: _Refusal | 
         confirmed = (reported + " " + request.args.get("occurrence", "")).strip(), said
     saved = request.args.get("saved") if request.method != "POST" else None
     html = current_server().templates.render(
-        "report.html", page=page, report=page.report, key=key, token=token, refusal=refusal, confirmed=confirmed,
+        "report.html", page=page, report=page.report, key=key,
+        token=state.marker.decode("ascii") if kept_as is not None else token, refusal=refusal, confirmed=confirmed,
         saved=saved if saved in ("pause", "resume", "lang") else None, statuses=REPORT_STATUSES,
         link_lang=_link_lang(page), today=now.astimezone(page.report.as_of.tzinfo).date())
-    return _html(html, status)
+    body = html.encode("utf-8")
+    if kept_as is not None:
+        state.pages.put(kept_as, body)
+        body = body.replace(state.marker, token.encode("ascii"))
+    return _html_bytes(body, status)
 
 
 def _link_lang(page: jobs.ReportPage) -> str | None:
@@ -338,7 +393,11 @@ def _link_lang(page: jobs.ReportPage) -> str | None:
 
 
 def _html(html: str, status: int) -> Response:
-    response = Response(html.encode("utf-8"), status, content_type=HTML)
+    return _html_bytes(html.encode("utf-8"), status)
+
+
+def _html_bytes(body: bytes, status: int) -> Response:
+    response = Response(body, status, content_type=HTML)
     response.headers["Cache-Control"] = "no-store"
     return response
 
