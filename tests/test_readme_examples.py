@@ -44,6 +44,9 @@ NOT_RUN = {
     "LANG=es_ES.UTF-8 workplan check":
         "it checks a broken file shown in part, not the shipped actions.yaml; "
         "tests/test_i18n.py::test_check_speaks_spanish_under_lang checks these sentences",
+    "workplan log focal-points --party CR":
+        "it shows a report made on the report page, dated when it was made; tests/test_report_page.py "
+        "makes one in a browser and checks this log",
 }
 # examples that need a server beside the project: an SMTP server on loopback that accepts all
 NEEDS_SMTP = ("workplan digest --all --send",)

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
     from email.message import EmailMessage
 
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from . import inbox
@@ -27,8 +29,8 @@ if TYPE_CHECKING:
     from .planning import PeriodCompliance
     from .project import Project
     from .queries import ActionDetail, LogEntry, MeetingRow, ReadContext, Row
-    from .reporting import Preference
-    from .reports import Agenda, Graph
+    from .reporting import Grant, Preference
+    from .reports import Agenda, Graph, PartyReport
     from .services import Change, SyncReport
     from .spec import Document
 
@@ -454,6 +456,138 @@ def inbox_list(project: Project, everything: bool) -> tuple[list[inbox.InboxLine
         return inbox.listing(session, everything), list(inbox.unsent(session))
 
 
+# the report page (workplan.reportpage): its requests come with the server's engine, not a Project
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    """What a party's report page shows: its own assignments, in its language, and its choices."""
+
+    report: PartyReport
+    grant: Grant
+    lang: str  # the page's: ?lang=, else the party's choice, else the actions file's
+    other_lang: str  # the language the switch link offers
+    paused: bool  # the party's digest is paused
+    chosen_lang: str  # the language the party chose for its digest ('' = the actions file's)
+    by: str  # the focal point the digest went to (its first address): who reports
+    revision: str | None = None  # of the data the page was read from (queries.data_revision)
+
+
+def report_page(engine: Engine, url: str, key: str, *, now: datetime, as_of: str | None = None,
+                lang: str | None = None, lookahead_days: int = 14, items: bool = True) -> ReportPage | None:
+    """GET /report/KEY: the page of a live *key*; None for any other (malformed, unknown,
+    expired, revoked: the caller answers them alike). *as_of* pins the page's day (demos).
+    Without *items*, the page without its assignments (none listed): what a POST needs until
+    it must show the page again, at a fraction of the cost (a party can own a thousand)."""
+    from . import planning, reporting, reports
+    from .db import session_scope
+    from .errors import UnknownItem
+    from .i18n import LANGUAGES, language
+    from .queries import ReadContext, data_revision, group_info
+    from .timeutil import parse_as_of
+
+    with session_scope(engine, url) as session:
+        grant = reporting.resolve(session, key, now)
+        if grant is None:
+            return None
+        revision = data_revision(session)
+        group = group_info(session)
+        try:
+            party = reports.party_ref(session, grant.party)
+        except UnknownItem:  # withdrawn from the workplan since: its key leads nowhere
+            return None
+        pref = reporting.preferences(session, [grant.party]).get(grant.party)
+        page_lang = planning.party_language(lang, party.lang, group.languages)
+        numbers = {(n.action, n.occurrence): n.number
+                   for n in reporting.numbered_items(session, grant).values()} if items else {}
+        moment = parse_as_of(as_of, group.tz) if as_of else now.astimezone(group.tz)
+        ctx = ReadContext(group.tz, moment, lookahead_days)
+        with language(page_lang):
+            if items:
+                report = reports.party_report(session, ctx, grant.party, numbers)
+            else:
+                report = reports.PartyReport(group.name, reports.party_ref(session, grant.party), ctx.as_of,
+                                             ctx.as_of - planning.REPORT_PAGE_WINDOW, [])
+    other = next(x for x in LANGUAGES if x != page_lang)
+    return ReportPage(report, grant, page_lang, other, bool(pref and pref.digest_paused),
+                      pref.lang if pref else "", party.emails[0] if party.emails else grant.party, revision)
+
+
+def submit_report(engine: Engine, url: str, key: str, *, action: str, occurrence: str, status: str, note: str,
+                  evidence: str, on: str, now: datetime) -> list[Change] | None:
+    """POST /report/KEY: apply one status change a focal point reported on the page, by the
+    rules of the command line (:func:`workplan.reporting.report`), as an event of origin
+    ``web`` by the address the digest went to; *on* a day (YYYY-MM-DD) or empty for now.
+    None for a key that is not live; a :class:`~workplan.errors.UsageError` (one sentence) for
+    anything refused, and nothing written then."""
+    from . import reporting, reports
+    from .db import session_scope
+    from .errors import UnknownItem, UsageError
+    from .i18n import _
+    from .queries import group_info
+    from .timeutil import parse_event_moment, parse_when
+
+    with session_scope(engine, url, write=True) as session:
+        grant = reporting.resolve(session, key, now)
+        if grant is None:
+            return None
+        tz = group_info(session).tz
+        when, day_only = None, False
+        if on.strip():
+            try:
+                when = parse_event_moment(on, tz)
+                day_only = parse_when(on, tz).at is None
+            except ValueError as exc:
+                raise UsageError(_("the date must be a day written YYYY-MM-DD: {reason}").format(reason=exc)) from None
+        try:
+            party = reports.party_ref(session, grant.party)
+        except UnknownItem:
+            return None
+        try:
+            changes = reporting.report(session, grant, (action, occurrence), status, note=note, evidence=evidence,
+                                       on=when, day_only=day_only, now=now, origin="web",
+                                       by=party.emails[0] if party.emails else grant.party)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return changes
+
+
+def own_preference(engine: Engine, url: str, key: str, *, now: datetime, paused: bool | None = None,
+                   lang: str | None = None) -> Preference | None:
+    """The report page's preferences, or the one-click unsubscribe (*paused*): the party of a
+    live *key* pauses or resumes its digest or chooses its language, recorded as set by
+    ``web``. None for a key that is not live."""
+    from . import reporting
+    from .db import session_scope
+
+    with session_scope(engine, url, write=True) as session:
+        grant = reporting.resolve(session, key, now)
+        if grant is None:
+            return None
+        try:
+            pref = reporting.set_preference(session, grant.party, now=now, by="web", paused=paused, lang=lang)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return pref
+
+
+def report_form_secret(engine: Engine, url: str) -> bytes:
+    """The secret the report page's form tokens are signed with (kept in the database)."""
+    from . import reporting
+    from .db import get_meta, session_scope
+
+    with session_scope(engine, url) as session:
+        kept = get_meta(session, reporting.CSRF_SECRET_META)
+    if kept is not None:
+        return bytes.fromhex(kept)
+    with session_scope(engine, url, write=True) as session:
+        return reporting.csrf_secret(session)
+
+
 # ---------------------------------------------------------------------------
 # private feeds and the server
 
@@ -498,8 +632,10 @@ def serve(project: Project, host: str, port: int, *, threads: int, as_of: str | 
     wsgi = create_app(project.settings, project.engine, as_of=as_of, debug=project.debug)
     server: Any = create_server(
         wsgi, host=host, port=port, threads=threads, ident="workplan",
-        # this application reads no request bodies and needs no long headers
-        max_request_header_size=32 * 1024, max_request_body_size=64 * 1024,
+        # no long headers; bodies are the report page's forms, which the application caps at
+        # 64 KiB (MAX_CONTENT_LENGTH) with a sentence: waitress refuses, with its own, only what is
+        # far larger than any form
+        max_request_header_size=32 * 1024, max_request_body_size=2 * 1024 * 1024,
         channel_timeout=60, connection_limit=200, clear_untrusted_proxy_headers=True,
     )
     scheduler = None

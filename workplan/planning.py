@@ -7,7 +7,7 @@ objects and returns plain objects, so the rules can be read and tested alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import islice
@@ -657,6 +657,19 @@ def due_soon(due: date | None, today: date, end: date) -> bool:
 
 DIGEST_WINDOW = timedelta(days=7)
 """What a digest looks back on (the closings it reports): the week before its as-of moment."""
+
+RESTRICTED_DEPENDENCY = "(restricted)"  # how a dependency that may not be shown is named
+
+REPORT_PAGE_WINDOW = timedelta(days=30)
+"""What a party's report page looks back on: assignments closed (their latest event) in the 30
+days before the page's moment are listed beside the open ones, so that a report can be corrected."""
+
+
+def shown_dependency(dependency: str, restricted: Collection[str], visible: Collection[str]) -> str:
+    """How a party's own page names an action its assignment waits on: by its id, unless the
+    action is restricted and not one the party owns or takes part in (*visible*), which is
+    named only as restricted (its id would say what it is), as private feeds do."""
+    return RESTRICTED_DEPENDENCY if dependency in restricted and dependency not in visible else dependency
 
 
 def digest_period(day: date) -> str:

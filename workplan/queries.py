@@ -155,7 +155,7 @@ class Filters:
     no_deadline: bool = False  # only assignments without a deadline (see planning.open_without_deadline)
 
 
-RESTRICTED_DEPENDENCY = "(restricted)"  # what shared documents say for a dependency that is not public
+RESTRICTED_DEPENDENCY = planning.RESTRICTED_DEPENDENCY  # what shared documents say for a dependency that is not public
 
 
 def status_expr(db: Reader, ctx: ReadContext) -> ColumnElement[str]:

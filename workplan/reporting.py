@@ -264,3 +264,63 @@ def set_preference(session: Session, party: str, *, now: datetime, by: str, paus
     row.updated_at, row.updated_by = stamp, by
     session.flush()
     return Preference(party, row.digest_paused, row.lang, now, by)
+
+
+# ---------------------------------------------------------------------------
+# the report page's form tokens (CSRF)
+
+CSRF_SECRET_META = "report.csrf_secret"  # the meta row holding the server's secret (hex)
+CSRF_SECRET_BYTES = 32
+CSRF_TTL = timedelta(hours=24)  # how long a page's forms can be sent after it was opened
+_CSRF_RE = re.compile(r"^(\d{1,12})\.([0-9a-f]{64})$")
+
+
+def csrf_secret(session: Session) -> bytes:
+    """The secret every form token is signed with: made once, at random, and kept in the
+    ``meta`` table (never in a file), so that every server process on the database signs and
+    checks alike. Made by the first process that needs it; one made at the same moment by
+    another process loses the race and the one kept is read back."""
+    from sqlalchemy.exc import IntegrityError
+
+    from .db import get_meta
+    from .models import Meta
+
+    kept = get_meta(session, CSRF_SECRET_META)
+    if kept is None:
+        try:
+            with session.begin_nested():
+                session.add(Meta(key=CSRF_SECRET_META, value=secrets.token_hex(CSRF_SECRET_BYTES)))
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+        kept = get_meta(session, CSRF_SECRET_META)
+        assert kept is not None
+    return bytes.fromhex(kept)
+
+
+def csrf_token(secret: bytes, key_digest: str, issued: datetime) -> str:
+    """The token of a form on the page of the key hashing to *key_digest*, issued at *issued*:
+    the moment, and an HMAC of the key's hash and the moment (a token of one key's page is
+    worth nothing on another's, and none outlives :data:`CSRF_TTL`)."""
+    stamp = str(int(issued.timestamp()))
+    return f"{stamp}.{_csrf_mac(secret, key_digest, stamp)}"
+
+
+def _csrf_mac(secret: bytes, key_digest: str, stamp: str) -> str:
+    return hmac.new(secret, f"{key_digest}:{stamp}".encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def csrf_refusal(secret: bytes, key_digest: str, token: str, now: datetime) -> str | None:
+    """None for a token this server issued for this key's page less than :data:`CSRF_TTL`
+    ago; otherwise the sentence that refuses the form."""
+    again = _("open the report page again from the link in your digest and send the form from there")
+    if not token:
+        return _("The form carries no security token; {again}.").format(again=again)
+    m = _CSRF_RE.fullmatch(token)
+    if m is None or not hmac.compare_digest(m.group(2), _csrf_mac(secret, key_digest, m.group(1))):
+        return _("The form's security token is not one this page issued; {again}.").format(again=again)
+    issued = datetime.fromtimestamp(int(m.group(1)), UTC)
+    if issued > now + planning.CLOCK_SKEW or now - issued > CSRF_TTL:
+        return _("The form has expired (a page's forms can be sent for {hours} hours); {again}.").format(
+            hours=int(CSRF_TTL.total_seconds() // 3600), again=again)
+    return None

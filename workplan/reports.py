@@ -696,6 +696,15 @@ def recipients(session: Session, party: str | None) -> list[PartyRef]:
     return _chosen_language(session, [p for p in parties.values() if p.emails or p.kind == "secretariat"])
 
 
+def party_ref(session: Session, party: str) -> PartyRef:
+    """*party* as a digest addresses it: its addresses, and the language it chose (else the
+    actions file's); :class:`UnknownItem` for a party withdrawn or unknown."""
+    found = _parties(session).get(party)
+    if found is None:
+        raise UnknownItem(_("there is no party {party!r}").format(party=party))
+    return _chosen_language(session, [found])[0]
+
+
 def _chosen_language(session: Session, who: list[PartyRef]) -> list[PartyRef]:
     """The language a party chose on its report page (or the secretariat set for it) wins over
     the actions file's."""
@@ -845,3 +854,75 @@ def _action_state(rows: Sequence[Row]) -> str:
     return state
 
 
+
+
+# ---------------------------------------------------------------------------
+# a party's report page (workplan.reportpage): its own assignments, open and recently closed
+
+
+@dataclass(frozen=True)
+class LastEvent:
+    """An assignment's latest event, as the report page shows it: who, when, how."""
+
+    at: datetime  # aware, in the group's zone
+    from_status: str
+    to_status: str
+    by: str
+    origin: str
+    note: str
+    evidence: str
+
+
+@dataclass
+class ReportEntry:
+    item: Item  # .number: its number in the digest the key came with, if it had one
+    restricted: bool
+    last: LastEvent | None
+    closed: bool
+
+
+@dataclass
+class PartyReport:
+    group_name: str
+    party: PartyRef
+    as_of: datetime
+    since: datetime  # closed assignments are listed when their latest event is after this moment
+    entries: list[ReportEntry]  # open ones in the order of the actions file, then the closed, latest first
+
+
+def party_report(session: Session, ctx: ReadContext, party: str,
+                 numbers: dict[tuple[str, str], int]) -> PartyReport:
+    """*party*'s own assignments as its report page lists them: the open ones and those closed
+    within :data:`planning.REPORT_PAGE_WINDOW`, each with its digest number (*numbers*, by
+    action and occurrence), its latest event, and what it waits on, a restricted action the
+    party neither owns nor takes part in named only as restricted. Nothing of another party."""
+    from .timeutil import from_utc_naive
+
+    c = _Context(session, ctx)
+    rows = queries.assignment_rows(session, ctx, Filters(owner=party))
+    rows = [r for r in rows if r.party == party]
+    since = ctx.as_of - planning.REPORT_PAGE_WINDOW
+    latest: dict[tuple[str, str], Any] = {}
+    events = select(Event.action_id, Event.occurrence, Event.occurred_at, Event.from_status, Event.to_status,
+                    Event.by, Event.origin, Event.note, Event.evidence).where(
+        Event.party_id == party, Event.occurred_at <= ctx.as_of_utc).order_by(Event.occurred_at, Event.id)
+    for event in session.execute(events):
+        latest[event.action_id, event.occurrence] = event
+    restricted = set(session.scalars(select(Action.id).where(Action.visibility != "public")))
+    visible = {r.action for r in rows} | set(session.scalars(
+        select(Participant.action_id).where(Participant.party_id == party)))
+    open_entries: list[ReportEntry] = []
+    closed_entries: list[ReportEntry] = []
+    for row in rows:
+        ev = latest.get((row.action, row.occurrence))
+        last = None if ev is None else LastEvent(from_utc_naive(ev.occurred_at, ctx.tz), ev.from_status,
+                                                 ev.to_status, ev.by, ev.origin, ev.note, ev.evidence)
+        closed = row.status in CLOSED
+        if closed and (last is None or last.at < since):
+            continue
+        item = c.item(row)
+        item.blocked_by = list(dict.fromkeys(planning.shown_dependency(d, restricted, visible) for d in item.blocked_by))
+        item.number = numbers.get((row.action, row.occurrence))
+        (closed_entries if closed else open_entries).append(ReportEntry(item, row.visibility != "public", last, closed))
+    closed_entries.sort(key=lambda e: e.last.at if e.last else since, reverse=True)
+    return PartyReport(c.group.name, c.party(party), ctx.as_of, since, open_entries + closed_entries)

@@ -9,6 +9,7 @@ Routes (GET and HEAD only; anything else on them is 405 with ``Allow``):
 ``/feeds/TOKEN.ics``           a party's private feed, with its restricted actions
 ``/agenda/next-virtual``       the draft agenda of the next virtual meeting (HTML)
 ``/healthz``                   liveness: answers without touching the database
+``/report/KEY``                a party's report page (GET and POST; :mod:`workplan.reportpage`)
 =============================  ===========================================================
 
 Any other address under ``/feeds/`` gets the 404 of a revoked token, whatever is wrong with it.
@@ -100,7 +101,7 @@ TEXT = "text/plain; charset=utf-8"
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BOARD_DAYS_KEPT = 16  # boards of other days (?as_of=) kept rendered
 # the blueprints mounted beside the feeds, as "module:attribute"; imported when the app is made
-BLUEPRINTS: tuple[str, ...] = ()
+BLUEPRINTS: tuple[str, ...] = ("workplan.reportpage:blueprint",)
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
