@@ -436,3 +436,41 @@ def test_the_failure_limit_is_a_sliding_window_per_address() -> None:
     assert limit.retry_after("192.0.2.1", 600.5) is None  # the window slid past the first failure
     limit.fail("192.0.2.1", 601)
     assert limit.retry_after("192.0.2.1", 602) == 99  # three in the window again: until the second leaves
+
+
+def test_a_party_that_owns_many_assignments_gets_them_a_page_at_a_time(
+        tmp_path: Path, mailbox: Recorder) -> None:  # noqa: F811
+    from workplan.reports import REPORT_PAGE_SIZE
+
+    many = REPORT_PAGE_SIZE * 2 + 20
+    actions = "".join(f"  - {{id: x{i:03d}, title: Task {i}, owners: [CR], due: 2020-04-01, "
+                      f"source: {{meeting: m1, ref: '1', text: do it}}}}\n" for i in range(many))
+    folder = write_project(tmp_path / "many", MINIMAL.split("actions:\n")[0] + "actions:\n" + actions)
+    assert run_cli(folder, "digest", "--party", "CR", "--send", "--as-of", "2020-05-01").code == 0
+    found = KEY.search(text_of(sent_to(mailbox, "cr@example.org")))
+    assert found is not None
+    key = found[1]
+    forms = re.compile(r'name="action" value="(x\d+)"')
+    with serving(folder) as server:
+        first = server.request(f"/report/{key}?lang=en")
+        assert first.status == 200
+        shown = forms.findall(first.text)
+        assert len(shown) == REPORT_PAGE_SIZE
+        assert f"1–{REPORT_PAGE_SIZE} of {many}" in first.text and 'rel="next"' in first.text
+        assert 'rel="prev"' not in first.text
+        # the digest's numbered items come first, by number
+        assert "[1]</span>" in first.text.split('name="action"')[0]
+        last = server.request(f"/report/{key}?lang=en&page=3")
+        on_last = forms.findall(last.text)
+        assert len(on_last) == many - 2 * REPORT_PAGE_SIZE and not set(on_last) & set(shown)
+        assert 'rel="prev"' in last.text and 'rel="next"' not in last.text
+        assert forms.findall(server.request(f"/report/{key}?lang=en&page=99").text) == on_last  # kept in range
+        assert forms.findall(server.request(f"/report/{key}?lang=en&page=x").text) == shown
+        # a report from page 3 comes back to page 3, and says what was recorded
+        reply = post(server, f"/report/{key}?lang=en&page=3", {
+            "csrf_token": token_of(last), "kind": "report", "action": on_last[0], "occurrence": "",
+            "status": "done", "note": "", "evidence": "", "on": ""})
+        assert reply.status == 303, reply.text
+        assert "page=3" in reply.headers["location"]
+        after = server.request(reply.headers["location"])
+        assert f"Recorded: {on_last[0]} is now done." in html.unescape(after.text)

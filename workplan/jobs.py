@@ -471,14 +471,21 @@ class ReportPage:
     chosen_lang: str  # the language the party chose for its digest ('' = the actions file's)
     by: str  # the focal point the digest went to (its first address): who reports
     revision: str | None = None  # of the data the page was read from (queries.data_revision)
+    page_no: int = 1  # which page of the party's assignments (reports.REPORT_PAGE_SIZE each) is shown
+    pages: int = 1
+    total: int = 0  # the party's assignments listed, on every page
+    listed: frozenset[tuple[str, str]] = frozenset()  # (action, occurrence) of all of them
 
 
 def report_page(engine: Engine, url: str, key: str, *, now: datetime, as_of: str | None = None,
-                lang: str | None = None, lookahead_days: int = 14, items: bool = True) -> ReportPage | None:
+                lang: str | None = None, lookahead_days: int = 14, items: bool = True,
+                page_no: int = 1) -> ReportPage | None:
     """GET /report/KEY: the page of a live *key*; None for any other (malformed, unknown,
     expired, revoked: the caller answers them alike). *as_of* pins the page's day (demos).
     Without *items*, the page without its assignments (none listed): what a POST needs until
-    it must show the page again, at a fraction of the cost (a party can own a thousand)."""
+    it must show the page again, at a fraction of the cost (a party can own a thousand).
+    The assignments come :data:`reports.REPORT_PAGE_SIZE` at a time, page *page_no*: those the
+    key's digest numbered first, by number, then the others."""
     from . import planning, reporting, reports
     from .db import session_scope
     from .errors import UnknownItem
@@ -509,8 +516,13 @@ def report_page(engine: Engine, url: str, key: str, *, now: datetime, as_of: str
                 report = reports.PartyReport(group.name, reports.party_ref(session, grant.party), ctx.as_of,
                                              ctx.as_of - planning.REPORT_PAGE_WINDOW, [])
     other = next(x for x in LANGUAGES if x != page_lang)
+    entries, pages, page_no = reports.report_page_slice(report.entries, page_no)
+    listed = frozenset((e.item.action, e.item.occurrence) for e in report.entries)
+    total = len(report.entries)
+    report.entries = entries
     return ReportPage(report, grant, page_lang, other, bool(pref and pref.digest_paused),
-                      pref.lang if pref else "", party.emails[0] if party.emails else grant.party, revision)
+                      pref.lang if pref else "", party.emails[0] if party.emails else grant.party, revision,
+                      page_no, pages, total, listed)
 
 
 def submit_report(engine: Engine, url: str, key: str, *, action: str, occurrence: str, status: str, note: str,

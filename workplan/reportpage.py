@@ -61,6 +61,7 @@ from . import jobs, reporting
 from .errors import TransitionError, UsageError
 from .i18n import LANGUAGES, _, language
 from .planning import REPORT_STATUSES
+from .reports import REPORT_PAGE_SIZE
 from .web import HTML, HTTPError, current_server, form_action
 
 FAILURES_ALLOWED = 20  # failed tokens and unknown keys per client address…
@@ -266,7 +267,14 @@ def _page(key: str, now: datetime, items: bool = True) -> jobs.ReportPage | None
     asked = request.args.get("lang", "")
     return jobs.report_page(server.engine, server.url, key, now=now, as_of=server.as_of,
                             lang=asked if asked in LANGUAGES else None,
-                            lookahead_days=server.settings.int("digest.lookahead_days"), items=items)
+                            lookahead_days=server.settings.int("digest.lookahead_days"), items=items,
+                            page_no=_page_no())
+
+
+def _page_no() -> int:
+    """``?page=N``: which page of the party's assignments; anything but a whole number is page 1."""
+    raw = request.args.get("page", "")
+    return int(raw) if raw.isdigit() and len(raw) < 6 else 1
 
 
 def _no_page(client: str) -> Response:
@@ -359,7 +367,8 @@ def _render(page: jobs.ReportPage, key: str, now: datetime, refusal: _Refusal | 
     plain = refusal is None and request.method != "POST" and not request.args.get("reported") \
         and not request.args.get("saved")
     kept_as = (page.revision, page.grant.key_hash, page.lang, page.paused, page.chosen_lang, _link_lang(page),
-               current_server().as_of, now.replace(second=0, microsecond=0)) if plain and page.revision else None
+               current_server().as_of, now.replace(second=0, microsecond=0), _page_no()) \
+        if plain and page.revision else None
     if kept_as is not None and (body := state.pages.get(kept_as)) is not None:
         return _html_bytes(body.replace(state.marker, token.encode("ascii")), status)
     if not page.report.entries:  # the page without its assignments (a POST's): read them now
@@ -369,13 +378,12 @@ def _render(page: jobs.ReportPage, key: str, now: datetime, refusal: _Refusal | 
         refusal.where = "page"  # a form for no assignment listed here: the sentence at the top
     confirmed = None  # after the redirect: what was just recorded (the page may show another day, --as-of)
     reported, said = request.args.get("reported", ""), request.args.get("status", "")
-    if request.method != "POST" and reported and said in REPORT_STATUSES and any(
-            e.item.action == reported and e.item.occurrence == request.args.get("occurrence", "")
-            for e in page.report.entries):
+    if request.method != "POST" and reported and said in REPORT_STATUSES \
+            and (reported, request.args.get("occurrence", "")) in page.listed:
         confirmed = (reported + " " + request.args.get("occurrence", "")).strip(), said
     saved = request.args.get("saved") if request.method != "POST" else None
     html = current_server().templates.render(
-        "report.html", page=page, report=page.report, key=key,
+        "report.html", page=page, report=page.report, key=key, q=_query(page), page_size=REPORT_PAGE_SIZE,
         token=state.marker.decode("ascii") if kept_as is not None else token, refusal=refusal, confirmed=confirmed,
         saved=saved if saved in ("pause", "resume", "lang") else None, statuses=REPORT_STATUSES,
         link_lang=_link_lang(page), today=now.astimezone(page.report.as_of.tzinfo).date())
@@ -384,6 +392,14 @@ def _render(page: jobs.ReportPage, key: str, now: datetime, refusal: _Refusal | 
         state.pages.put(kept_as, body)
         body = body.replace(state.marker, token.encode("ascii"))
     return _html_bytes(body, status)
+
+
+def _query(page: jobs.ReportPage) -> str:
+    """The query the page's forms post to: its language link and its page, so a report comes back here."""
+    from urllib.parse import urlencode
+
+    query = {k: v for k, v in (("lang", _link_lang(page) or ""), ("page", str(page.page_no))) if v and v != "1"}
+    return "?" + urlencode(query) if query else ""
 
 
 def _link_lang(page: jobs.ReportPage) -> str | None:
@@ -409,6 +425,8 @@ def _back(key: str, query: dict[str, str], keep_lang: bool = True) -> Response:
     asked = request.args.get("lang", "")
     if keep_lang and asked in LANGUAGES:
         query = {"lang": asked, **query}
+    if _page_no() > 1:
+        query = {"page": str(_page_no()), **query}
     # the reason phrase as RFC 9110 writes it (werkzeug's redirect() would put it in capitals)
     return Response(b"", "303 See Other", {"Location": f"/report/{key}?{urlencode(query)}",
                                             "Cache-Control": "no-store"})

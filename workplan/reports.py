@@ -890,6 +890,20 @@ class PartyReport:
     entries: list[ReportEntry]  # open ones in the order of the actions file, then the closed, latest first
 
 
+REPORT_PAGE_SIZE = 50  # assignments per report page: a party that owns a thousand gets them in pages
+
+
+def report_page_slice(entries: list[ReportEntry], page_no: int) -> tuple[list[ReportEntry], int, int]:
+    """Page *page_no* (from 1; kept within range) of a report page's *entries*, those its digest
+    numbered first by number, then the others as listed; and how many pages there are."""
+    ordered = sorted((e for e in entries if e.item.number), key=lambda e: e.item.number or 0) \
+        + [e for e in entries if not e.item.number]
+    pages = max(1, -(-len(ordered) // REPORT_PAGE_SIZE))
+    page_no = min(max(page_no, 1), pages)
+    start = (page_no - 1) * REPORT_PAGE_SIZE
+    return ordered[start:start + REPORT_PAGE_SIZE], pages, page_no
+
+
 def party_report(session: Session, ctx: ReadContext, party: str,
                  numbers: dict[tuple[str, str], int]) -> PartyReport:
     """*party*'s own assignments as its report page lists them: the open ones and those closed
