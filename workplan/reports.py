@@ -310,8 +310,10 @@ class Graph:
 # lookups shared by the builders (one query each)
 
 
-def _parties(session: Session) -> dict[str, PartyRef]:
+def _parties(session: Session, only: str | None = None) -> dict[str, PartyRef]:
     query = select(Party).where(Party.withdrawn_at.is_(None)).order_by(Party.position, Party.id)
+    if only is not None:  # one party (a report page's, per request): not the whole list
+        query = query.where(Party.id == only)
     return {p.id: PartyRef(p.id, pick(p.name, {"name": p.names or {}}, "name"), p.kind, tuple(p.emails or ()),
                            p.lang or "") for p in session.scalars(query)}
 
@@ -699,7 +701,7 @@ def recipients(session: Session, party: str | None) -> list[PartyRef]:
 def party_ref(session: Session, party: str) -> PartyRef:
     """*party* as a digest addresses it: its addresses, and the language it chose (else the
     actions file's); :class:`UnknownItem` for a party withdrawn or unknown."""
-    found = _parties(session).get(party)
+    found = _parties(session, only=party).get(party)
     if found is None:
         raise UnknownItem(_("there is no party {party!r}").format(party=party))
     return _chosen_language(session, [found])[0]
