@@ -44,6 +44,12 @@ NOT_RUN = {
     "LANG=es_ES.UTF-8 workplan check":
         "it checks a broken file shown in part, not the shipped actions.yaml; "
         "tests/test_i18n.py::test_check_speaks_spanish_under_lang checks these sentences",
+    "workplan digest --party BZ --send --as-of 2019-01-15":
+        "the whole loop needs its settings and a mail server; tests/test_readme_loop.py runs it",
+    "workplan inbox receive < reply.eml":
+        "the reply names the key of the digest just sent; tests/test_readme_loop.py runs it",
+    "workplan log --party BZ --format csv":
+        "the reply's changes are dated when they are applied; tests/test_readme_loop.py runs it",
     "workplan log focal-points --party CR":
         "it shows a report made on the report page, dated when it was made; tests/test_report_page.py "
         "makes one in a browser and checks this log",

@@ -474,7 +474,7 @@ class ReportPage:
     page_no: int = 1  # which page of the party's assignments (reports.REPORT_PAGE_SIZE each) is shown
     pages: int = 1
     total: int = 0  # the party's assignments listed, on every page
-    listed: frozenset[tuple[str, str]] = frozenset()  # (action, occurrence) of all of them
+    owned: frozenset[tuple[str, str]] = frozenset()  # (action, occurrence) of every assignment of the party
 
 
 def report_page(engine: Engine, url: str, key: str, *, now: datetime, as_of: str | None = None,
@@ -486,10 +486,13 @@ def report_page(engine: Engine, url: str, key: str, *, now: datetime, as_of: str
     it must show the page again, at a fraction of the cost (a party can own a thousand).
     The assignments come :data:`reports.REPORT_PAGE_SIZE` at a time, page *page_no*: those the
     key's digest numbered first, by number, then the others."""
+    from sqlalchemy import select
+
     from . import planning, reporting, reports
     from .db import session_scope
     from .errors import UnknownItem
     from .i18n import LANGUAGES, language
+    from .models import Assignment
     from .queries import ReadContext, data_revision, group_info
     from .timeutil import parse_as_of
 
@@ -509,6 +512,8 @@ def report_page(engine: Engine, url: str, key: str, *, now: datetime, as_of: str
                    for n in reporting.numbered_items(session, grant).values()} if items else {}
         moment = parse_as_of(as_of, group.tz) if as_of else now.astimezone(group.tz)
         ctx = ReadContext(group.tz, moment, lookahead_days)
+        owned = frozenset(session.execute(select(Assignment.action_id, Assignment.occurrence).where(
+            Assignment.party_id == grant.party, Assignment.withdrawn_at.is_(None))).tuples()) if items else frozenset()
         with language(page_lang):
             if items:
                 report = reports.party_report(session, ctx, grant.party, numbers)
@@ -517,12 +522,11 @@ def report_page(engine: Engine, url: str, key: str, *, now: datetime, as_of: str
                                              ctx.as_of - planning.REPORT_PAGE_WINDOW, [])
     other = next(x for x in LANGUAGES if x != page_lang)
     entries, pages, page_no = reports.report_page_slice(report.entries, page_no)
-    listed = frozenset((e.item.action, e.item.occurrence) for e in report.entries)
     total = len(report.entries)
     report.entries = entries
     return ReportPage(report, grant, page_lang, other, bool(pref and pref.digest_paused),
                       pref.lang if pref else "", party.emails[0] if party.emails else grant.party, revision,
-                      page_no, pages, total, listed)
+                      page_no, pages, total, owned)
 
 
 def submit_report(engine: Engine, url: str, key: str, *, action: str, occurrence: str, status: str, note: str,

@@ -379,7 +379,7 @@ def _render(page: jobs.ReportPage, key: str, now: datetime, refusal: _Refusal | 
     confirmed = None  # after the redirect: what was just recorded (the page may show another day, --as-of)
     reported, said = request.args.get("reported", ""), request.args.get("status", "")
     if request.method != "POST" and reported and said in REPORT_STATUSES \
-            and (reported, request.args.get("occurrence", "")) in page.listed:
+            and (reported, request.args.get("occurrence", "")) in page.owned:  # listed or not (dated back)
         confirmed = (reported + " " + request.args.get("occurrence", "")).strip(), said
     saved = request.args.get("saved") if request.method != "POST" else None
     html = current_server().templates.render(
