@@ -21,6 +21,7 @@ from .queries import ActionDetail, LogEntry, MeetingRow, Row
 
 if TYPE_CHECKING:
     from .inbox import InboxLine
+    from .reports import ConclusionsReport
 
 FORMATS = ("table", "json", "csv")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -389,3 +390,29 @@ def _verdict(verdict: str) -> str:
 
 def days_late_text(days: int) -> str:
     return ngettext("{count} day late", "{count} days late", days).format(count=days)
+
+
+def conclusions(report: ConclusionsReport, fmt: str) -> str:
+    """The follow-up of conclusions for scripts: JSON (every field, texts whole) or CSV (a row
+    per conclusion; its actions as ``id: state`` and the owners of each by state)."""
+    entries = [{
+        "id": c.id, "meeting": c.source.meeting, "ref": c.source.ref, "kind": c.kind, "state": c.state,
+        "text": c.text, "requested_by": [p.id for p in c.requested_by], "addressed_to": [p.id for p in c.addressed_to],
+        "actions": [{
+            "action": a.action, "title": a.title, "state": a.state, "due": a.due, "due_kind": a.due_kind,
+            "requested_by": [p.id for p in a.requested_by],
+            "owners": [{"party": o.party.id, "state": o.state, "status": o.status} for o in a.owners],
+        } for a in c.actions],
+    } for c in report.conclusions]
+    if fmt == "json":
+        return dumps({"as_of": report.as_of, "meeting": report.meeting.id if report.meeting else None,
+                      "counts": report.counts, "conclusions": entries})
+    header = ["conclusion", "meeting", "ref", "kind", "state", "requested_by", "addressed_to", "actions", "owners",
+              "text"]
+    return to_csv(header, [[
+        e["id"], e["meeting"], e["ref"], e["kind"], e["state"], " ".join(e["requested_by"]),
+        " ".join(e["addressed_to"]), "; ".join(f"{a['action']}: {a['state']}" for a in e["actions"]),
+        "; ".join(f"{a['action']}: " + ", ".join(f"{o['party']} {o['state']}" for o in a["owners"])
+                  for a in e["actions"]),
+        e["text"],
+    ] for e in entries])

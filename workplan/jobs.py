@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .project import Project
     from .queries import ActionDetail, LogEntry, MeetingRow, ReadContext, Row
     from .reporting import Preference
-    from .reports import Agenda, Graph
+    from .reports import Agenda, ConclusionsReport, Graph
     from .services import Change, SyncReport
     from .spec import Document
 
@@ -159,6 +159,14 @@ def agenda(project: Project, which: str, meeting_id: str | None = None, as_of: s
     *which* (``virtual``, ``face-to-face``, ``next``) or its expected slot."""
     with project.session() as session:
         return agenda_in(session, project.read_context(session, as_of), which, meeting_id)
+
+
+def conclusions(project: Project, meeting_id: str | None = None, as_of: str | None = None) -> ConclusionsReport:
+    """`workplan conclusions`: the follow-up of *meeting_id*'s conclusions (or of every meeting's)."""
+    from . import reports
+
+    with project.session() as session:
+        return reports.conclusions(session, project.read_context(session, as_of), meeting_id)
 
 
 def agenda_in(session: Session, ctx: ReadContext, which: str, meeting_id: str | None = None) -> Agenda:

@@ -544,6 +544,62 @@ def meetings(db: Reader, as_of_day: date | None = None, include_withdrawn: bool 
     ]
 
 
+@dataclass(frozen=True)
+class ConclusionRow:
+    """A conclusion as stored (``conclusions:``), with the actions that name it, in file order."""
+
+    id: str
+    kind: str
+    meeting: str
+    ref: str
+    text: str
+    requested_by: list[str]
+    addressed_to: list[str]
+    actions: list[str]
+
+
+@dataclass(frozen=True)
+class LinkedAction:
+    """An action that names a conclusion: what the register shows of it besides its assignments."""
+
+    id: str
+    title: str
+    conclusion: str
+    requested_by: list[str]
+    visibility: str
+
+
+def conclusions(db: Reader, ctx: ReadContext, meeting: str | None = None) -> list[ConclusionRow]:
+    """The conclusions live as of *ctx* (of *meeting*, or of every meeting), in file order, each
+    with the live actions that name it (two queries)."""
+    c = t.conclusion.c
+    query = select(c.id, c.kind, c.meeting, c.ref, c.text, _raw(c.requested_by), _raw(c.addressed_to)).where(
+        live(c.withdrawn_at, ctx)).order_by(c.position, c.id)
+    if meeting is not None:
+        query = query.where(c.meeting == meeting)
+    seen: dict[str, Any] = {}
+    found = [(r[0], r[1], r[2], r[3], r[4], _json_value(r[5], [], seen), _json_value(r[6], [], seen))
+             for r in _connection(db).execute(query)]
+    linked: dict[str, list[str]] = defaultdict(list)
+    for action in linked_actions(db, ctx):
+        linked[action.conclusion].append(action.id)
+    return [ConclusionRow(*row, actions=linked.get(row[0], [])) for row in found]
+
+
+def linked_actions(db: Reader, ctx: ReadContext) -> list[LinkedAction]:
+    """The live actions that name a conclusion, in file order, titles in the current language."""
+    a = t.action.c
+    query = select(a.id, a.title, _raw(a.translations), a.conclusion_id, _raw(a.requested_by), a.visibility).where(
+        live(a.withdrawn_at, ctx), a.conclusion_id.is_not(None)).order_by(a.position, a.id)
+    seen: dict[str, Any] = {}
+    out = []
+    for aid, title, translations, conclusion, requested_by, visibility in _connection(db).execute(query):
+        if translations is not None:
+            title = pick(title, _json_value(translations, None, seen), "title")
+        out.append(LinkedAction(aid, title, conclusion, _json_value(requested_by, [], seen), visibility))
+    return out
+
+
 def cadence_rules(db: Reader) -> list[planning.CadenceRule]:
     return [
         planning.CadenceRule(r.kind, r.per, r.at_least, r.start, r.report)
