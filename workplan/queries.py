@@ -586,6 +586,14 @@ def conclusions(db: Reader, ctx: ReadContext, meeting: str | None = None) -> lis
     return [ConclusionRow(*row, actions=linked.get(row[0], [])) for row in found]
 
 
+def conclusion_of_actions(db: Reader, ctx: ReadContext) -> dict[str, tuple[str, str]]:
+    """Each live action that names a live conclusion: the conclusion's id and kind (one query)."""
+    a, c = t.action.c, t.conclusion.c
+    query = select(a.id, c.id, c.kind).join(t.conclusion, c.id == a.conclusion_id).where(
+        live(a.withdrawn_at, ctx), live(c.withdrawn_at, ctx))
+    return {aid: (cid, kind) for aid, cid, kind in _connection(db).execute(query)}
+
+
 def linked_actions(db: Reader, ctx: ReadContext) -> list[LinkedAction]:
     """The live actions that name a conclusion, in file order, titles in the current language."""
     a = t.action.c

@@ -77,6 +77,8 @@ class Item:
     note: str = ""
     age_days: int | None = None  # for open items without a deadline: planning.commitment_age
     number: int | None = None  # [1], [2]…: set when the digest carries a report key (number_items)
+    conclusion: str = ""  # the id of the conclusion its action carries out, '' when it names none
+    conclusion_kind: str = ""
 
 
 @dataclass
@@ -404,6 +406,7 @@ class _Context:
         self.meeting_titles = {m.id: m.title for m in self.meetings}
         self.meeting_ends = {m.id: m.end_day for m in self.meetings}
         self.rules = queries.cadence_rules(session)
+        self.conclusion_of = queries.conclusion_of_actions(session, ctx)
 
     def party(self, pid: str) -> PartyRef:
         return self.parties.get(pid) or PartyRef(pid, pid)
@@ -412,10 +415,11 @@ class _Context:
         return Source(meeting, self.meeting_titles.get(meeting, ""), ref)
 
     def item(self, row: Row) -> Item:
+        conclusion, kind = self.conclusion_of.get(row.action, ("", ""))
         return Item(
             row.action, row.title, self.party(row.party), row.occurrence, row.due, row.due_kind, row.due_meeting,
             row.status, planning.assignment_state(row), row.overdue, row.days_overdue, list(row.blocked_by), row.at_risk,
-            self.source(row.source_meeting, row.source_ref),
+            self.source(row.source_meeting, row.source_ref), conclusion=conclusion, conclusion_kind=kind,
         )
 
     def aged(self, row: Row) -> Item:
@@ -859,7 +863,9 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
             meeting, ref = sources.get(x.action, ("", ""))
             completed.append(Item(x.action, titles.get(x.action, x.action), c.party(x.party), x.occurrence, None,
                                   "", None, x.status, x.status, False, None, [], False, c.source(meeting, ref),
-                                  on=x.on.date(), note=x.note))
+                                  on=x.on.date(), note=x.note,
+                                  conclusion=c.conclusion_of.get(x.action, ("", ""))[0],
+                                  conclusion_kind=c.conclusion_of.get(x.action, ("", ""))[1]))
         out.append(Digest(
             c.group.name, c.group.domain, party, wide, ctx.as_of, period, ctx.lookahead_days, since,
             [c.item(r) for r in overdue], [c.item(r) for r in due_soon], [c.item(r) for r in blocked], completed,
