@@ -395,7 +395,7 @@ def days_late_text(days: int) -> str:
 def conclusions(report: ConclusionsReport, fmt: str) -> str:
     """The follow-up of conclusions for scripts: JSON (every field, texts whole) or CSV (a row
     per conclusion; its actions as ``id: state`` and the owners of each by state)."""
-    entries = [{
+    entries: list[dict[str, Any]] = [{
         "id": c.id, "meeting": c.source.meeting, "ref": c.source.ref, "kind": c.kind, "state": c.state,
         "text": c.text, "requested_by": [p.id for p in c.requested_by], "addressed_to": [p.id for p in c.addressed_to],
         "actions": [{
