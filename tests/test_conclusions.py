@@ -355,3 +355,16 @@ def test_a_changed_seed_quote_is_refused(tmp_path: Path) -> None:
     result = run_cli(folder, "check")
     assert result.code == 2
     assert "conclusion c2018-meetings: its source text is not in docs/sources/ahg-2018-05.en.txt" in result.err
+
+
+@pytest.mark.usefixtures("db_backend")
+def test_show_names_the_conclusion_and_who_asked(tmp_path: Path) -> None:
+    folder = _project(tmp_path / "p")
+    shown = run_cli(folder, "show", "data")
+    assert shown.code == 0, shown.err
+    assert "  conclusion: asked\n" in shown.out and "  asked by:   NI\n" in shown.out
+    assert "  with:       TS\n" in shown.out  # who takes part, apart from who asked
+    data = run_cli(folder, "show", "data", "--format", "json").json()
+    assert (data["conclusion"], data["requested_by"], data["with"]) == ("asked", ["NI"], ["TS"])
+    minutes = run_cli(folder, "show", "minutes", "--format", "json").json()
+    assert (minutes["conclusion"], minutes["requested_by"]) == ("agreed", [])

@@ -218,7 +218,7 @@ def detail(d: ActionDetail, fmt: str) -> str:
     if fmt == "json":
         return dumps({
             "action": d.id, "title": d.title, "description": d.description, "theme": d.theme, "tags": d.tags,
-            "owners": d.owners, "with": d.with_,
+            "owners": d.owners, "with": d.with_, "requested_by": d.requested_by, "conclusion": d.conclusion or None,
             "source": {"meeting": d.source_meeting or None, "ref": d.source_ref or None, "text": d.source_text or None},
             "due": d.due.isoformat() if d.due else None, "due_kind": d.due_kind, "due_meeting": d.due_meeting,
             "visibility": d.visibility, "depends_on": d.depends_on, "needed_by": d.dependants,
@@ -242,7 +242,8 @@ def detail(d: ActionDetail, fmt: str) -> str:
     # labels padded to one width, whatever their length in the language
     labels = {"source:": _("source:"), "due:": _("due:"), "owners:": _("owners:"), "with:": _("with:"),
               "depends on:": _("depends on:"), "needed by:": _("needed by:"), "BLOCKED by:": _("BLOCKED by:"),
-              "visibility:": _("visibility:"), "theme/tags:": _("theme/tags:"), "assignments:": _("assignments:")}
+              "visibility:": _("visibility:"), "theme/tags:": _("theme/tags:"), "assignments:": _("assignments:"),
+              "conclusion:": _("conclusion:"), "asked by:": _("asked by:")}
     pad = max(len(label) for key, label in labels.items() if key != "assignments:") + 1
 
     def field(key: str, value: str) -> str:
@@ -253,10 +254,14 @@ def detail(d: ActionDetail, fmt: str) -> str:
         lines.append(field("source:", d.source_meeting + (f", {d.source_ref}" if d.source_ref else "")))
     if d.source_text:
         lines.extend(" " * (pad + 2) + line for line in f"\u201c{d.source_text}\u201d".splitlines())
+    if d.conclusion:
+        lines.append(field("conclusion:", d.conclusion))
     lines.append(field("due:", due))
     lines.append(field("owners:", ", ".join(d.owners) or "-"))
     if d.with_:
         lines.append(field("with:", ", ".join(d.with_)))
+    if d.requested_by:
+        lines.append(field("asked by:", ", ".join(d.requested_by)))
     if d.depends_on:
         lines.append(field("depends on:", ", ".join(d.depends_on)))
     if d.dependants:

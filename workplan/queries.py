@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 from zoneinfo import ZoneInfo
@@ -442,6 +442,8 @@ class ActionDetail:
     withdrawn: bool
     assignments: list[Row]
     due_next_kind: str = ""
+    conclusion: str = ""  # the conclusion it carries out (``conclusion:``)
+    requested_by: list[str] = field(default_factory=list)  # who asked (``requested_by:``), as written
 
 
 def action_detail(db: Reader, ctx: ReadContext, action_id: str) -> ActionDetail:
@@ -460,7 +462,7 @@ def action_detail(db: Reader, ctx: ReadContext, action_id: str) -> ActionDetail:
         participants, action.source_meeting, action.source_ref, action.source_text, action.due_date,
         action.due_kind, action.due_meeting, action.visibility, deps.get(action_id, []), dependants,
         blocked_by, action.recurrence, action.withdrawn_at is not None, rows,
-        str((action.due_spec or {}).get("next", "")),
+        str((action.due_spec or {}).get("next", "")), action.conclusion_id or "", list(action.requested_by or []),
     )
 
 
