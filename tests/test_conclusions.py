@@ -368,3 +368,16 @@ def test_show_names_the_conclusion_and_who_asked(tmp_path: Path) -> None:
     assert (data["conclusion"], data["requested_by"], data["with"]) == ("asked", ["NI"], ["TS"])
     minutes = run_cli(folder, "show", "minutes", "--format", "json").json()
     assert (minutes["conclusion"], minutes["requested_by"]) == ("agreed", [])
+
+
+@pytest.mark.usefixtures("db_backend")
+def test_a_restricted_action_counts_but_is_not_shown(tmp_path: Path) -> None:
+    folder = _project(tmp_path / "p", BASE.replace("    conclusion: agreed\n", "    conclusion: agreed\n"
+                                                   "    visibility: restricted\n"))
+    data = run_cli(folder, "conclusions", "--format", "json", "--as-of", "2020-05-02").json()
+    agreed = data["conclusions"][2]
+    assert (agreed["state"], agreed["actions"], agreed["restricted_actions"]) == ("overdue", [], 1)
+    md = run_cli(folder, "conclusions", "--as-of", "2020-05-02").out
+    assert "Circulate the minutes" not in md and "minutes`" not in md
+    assert "1 restricted action, not shown here, counts in its state." in md
+    assert "No action: the meeting recorded it." in md.split("`noted`")[2]  # the one without any action

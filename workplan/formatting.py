@@ -408,6 +408,7 @@ def conclusions(report: ConclusionsReport, fmt: str) -> str:
             "requested_by": [p.id for p in a.requested_by],
             "owners": [{"party": o.party.id, "state": o.state, "status": o.status} for o in a.owners],
         } for a in c.actions],
+        "restricted_actions": c.restricted,
     } for c in report.conclusions]
     if fmt == "json":
         return dumps({"as_of": report.as_of, "meeting": report.meeting.id if report.meeting else None,

@@ -163,10 +163,15 @@ def agenda(project: Project, which: str, meeting_id: str | None = None, as_of: s
 
 def conclusions(project: Project, meeting_id: str | None = None, as_of: str | None = None) -> ConclusionsReport:
     """`workplan conclusions`: the follow-up of *meeting_id*'s conclusions (or of every meeting's)."""
+    with project.session() as session:
+        return conclusions_in(session, project.read_context(session, as_of), meeting_id)
+
+
+def conclusions_in(session: Session, ctx: ReadContext, meeting_id: str | None = None) -> ConclusionsReport:
+    """:func:`conclusions` in a session the caller holds (a server's, at its snapshot's moment)."""
     from . import reports
 
-    with project.session() as session:
-        return reports.conclusions(session, project.read_context(session, as_of), meeting_id)
+    return reports.conclusions(session, ctx, meeting_id)
 
 
 def agenda_in(session: Session, ctx: ReadContext, which: str, meeting_id: str | None = None) -> Agenda:

@@ -256,6 +256,7 @@ class ConclusionEntry:
     addressed_to: list[PartyRef]
     actions: list[ConclusionAction]
     state: str  # planning.conclusion_state: done, in progress, overdue, not started, no action needed
+    restricted: int = 0  # its restricted actions: counted in the state, not shown (a shared document)
 
     def short(self, width: int = 90) -> str:
         """The text cut at a word before *width* characters, with an ellipsis (tables)."""
@@ -909,21 +910,22 @@ def conclusions(session: Session, ctx: ReadContext, meeting_id: str | None = Non
 
 def _conclusions_report(c: _Context, meeting_id: str | None, meeting: MeetingInfo | None) -> ConclusionsReport:
     found = queries.conclusions(c.session, c.ctx, meeting_id)
-    public = {a.id: a for a in queries.linked_actions(c.session, c.ctx) if a.visibility == "public"}
-    wanted = [aid for row in found for aid in row.actions if aid in public]
-    rows = queries.assignment_rows(c.session, c.ctx, Filters(actions=wanted, include_restricted=False)) if wanted \
-        else []
+    linked = {a.id: a for a in queries.linked_actions(c.session, c.ctx)}
+    wanted = [aid for row in found for aid in row.actions]
+    # every action counts in its conclusion's state; only the public ones are shown
+    rows = queries.assignment_rows(c.session, c.ctx, Filters(actions=wanted)) if wanted else []
     by_action: dict[str, list[Row]] = defaultdict(list)
     for r in rows:
         by_action[r.action].append(r)
     order = {m.id: n for n, m in enumerate(c.meetings)}
     entries = []
     for row in sorted(found, key=lambda r: order.get(r.meeting, len(order))):  # stable: file order within
-        actions = [_conclusion_action(c, public[aid], by_action.get(aid, [])) for aid in row.actions if aid in public]
-        state = planning.conclusion_state([by_action.get(a.action, []) for a in actions])
+        public = [aid for aid in row.actions if linked[aid].visibility == "public"]
+        actions = [_conclusion_action(c, linked[aid], by_action.get(aid, [])) for aid in public]
+        state = planning.conclusion_state([by_action.get(aid, []) for aid in row.actions])
         entries.append(ConclusionEntry(
             row.id, row.kind, c.source(row.meeting, row.ref), row.text, [c.party(p) for p in row.requested_by],
-            [c.party(p) for p in row.addressed_to], actions, state))
+            [c.party(p) for p in row.addressed_to], actions, state, len(row.actions) - len(public)))
     listed = {e.source.meeting for e in entries}
     meetings = [_meeting_info(m) for m in c.meetings if m.id in listed]
     return ConclusionsReport(c.group.name, c.ctx.as_of, meeting, entries, meetings)
