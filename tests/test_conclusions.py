@@ -381,3 +381,49 @@ def test_a_restricted_action_counts_but_is_not_shown(tmp_path: Path) -> None:
     assert "Circulate the minutes" not in md and "minutes`" not in md
     assert "1 restricted action, not shown here, counts in its state." in md
     assert "No action: the meeting recorded it." in md.split("`noted`")[2]  # the one without any action
+
+
+# ---------------------------------------------------------------------------
+# the migration
+
+
+def test_migration_0007_builds_the_schema_the_tables_declare_and_keeps_the_actions(tmp_path: Path,
+                                                                                     db_backend: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import text
+
+    from conftest import new_postgres_url
+    from workplan import db as wpdb
+    from workplan import tables
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if db_backend == "sqlite" else new_postgres_url()
+    engine = wpdb.make_engine(url)
+    try:
+        wpdb.migrate_to(engine, "0006")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO action (id, title, description, theme, tags, owners, with_parties, source_meeting,"
+                " source_ref, source_text, due_spec, due_kind, visibility, position, sequence, content_hash,"
+                " updated_at) VALUES ('a1', 'Old action', '', '', '[]', '[\"CR\"]', '[]', '', '', '',"
+                " '{\"form\": \"none\"}', 'none', 'public', 0, 0, 'h', '2020-01-01 00:00:00')"))
+        assert wpdb.upgrade(engine, url) == ("0006", "0007")
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
+            assert conn.execute(text("SELECT title, conclusion_id, requested_by FROM action")).one() == (
+                "Old action", None, None)
+            assert conn.execute(text("SELECT count(*) FROM conclusion")).scalar() == 0
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.usefixtures("db_backend")
+def test_a_file_without_conclusions(tmp_path: Path) -> None:
+    from conftest import MINIMAL
+
+    folder = write_project(tmp_path / "p", MINIMAL)
+    assert "No conclusion is recorded." in run_cli(folder, "conclusions", "m1").out
+    assert run_cli(folder, "conclusions", "--format", "json").json()["conclusions"] == []
+    assert run_cli(folder, "conclusions", "--format", "csv").out.count("\n") == 1  # the header only
+    agenda = run_cli(folder, "agenda", "--next", "--as-of", "2020-03-20").out
+    assert "No conclusion of the previous meeting is recorded." in agenda
