@@ -16,7 +16,8 @@ RECEIVED = ["CA", "CR", "HN", "GT", "SV", "MX", "PA"]
 CHAIN = "workplan-v2-draft → workplan-v2-discussion → workplan-v2-approval"
 HOSTILE = '<script>alert(1)</script> & "quotes"'
 SECTIONS = [
-    "Opening of the meeting", "Adoption of the agenda", "Items due at this meeting",
+    "Opening of the meeting", "Adoption of the agenda", "Follow-up of the conclusions of the previous meeting",
+    "Items due at this meeting",
     "Follow-up of overdue actions, by owner", "Status of fanned-out deliverables, by country",
     "Completed since the previous meeting", "Deadlines before the following meeting", "Blocked chains",
     "Date of the next meeting", "Any other business",
@@ -97,7 +98,7 @@ def test_agenda_for_a_scheduled_meeting(wp: Runner) -> None:
     assert "September 2016 (day not fixed yet)" in md
     due = section(md, "Items due at this meeting")
     assert "`troika-invite-br-ec-co`" in due and "`ahg-2016-09-support`" in due
-    assert "expected, not yet scheduled" not in md.lower().split("## 9.")[0]
+    assert "expected, not yet scheduled" not in md.lower().split("## 10.")[0]
 
 
 def test_next_picks_the_earliest(wp: Runner) -> None:

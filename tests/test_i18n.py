@@ -62,8 +62,8 @@ def test_agenda_golden_per_language(wp: Runner, lang: str) -> None:
 
 def test_spanish_agenda_is_spanish_throughout(wp: Runner) -> None:
     md = wp("agenda", "--next-virtual", "--as-of", "2018-06-02", "--lang", "es").out
-    for heading in ("## 1. Apertura de la reunión", "## 3. Asuntos que vencen en esta reunión",
-                    "## 8. Cadenas bloqueadas", "## 10. Asuntos varios"):
+    for heading in ("## 1. Apertura de la reunión", "## 3. Seguimiento de las conclusiones de la reunión anterior",
+                    "## 4. Asuntos que vencen en esta reunión", "## 9. Cadenas bloqueadas", "## 11. Asuntos varios"):
         assert heading in md
     assert "Periodo propuesto: 1 de julio – 31 de diciembre de 2018." in md
     assert "Preparada el 2 de junio de 2018" in md

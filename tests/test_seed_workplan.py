@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from conftest import MINIMAL, REPO, Runner, run_cli, write_project
+from workplan import planning
 
 SOURCES = REPO / "docs" / "sources"  # the meeting documents actions.yaml quotes, shipped
 MATRIX_MISSING = {"BZ", "US", "NI", "DO"}
@@ -137,18 +138,18 @@ def test_shipped_file_encodes_both_seeds() -> None:
 
 
 def test_every_quoted_source_is_in_its_seed() -> None:
-    texts = {
-        meeting: " ".join((SOURCES / f"{meeting}.en.txt").read_text(encoding="utf-8").split())
-        for meeting in ("ahg-2016-07", "ahg-2018-05")
-    }
+    """The one verbatim rule (planning.quote_in_document), which `workplan check` also applies
+    to every quote when docs/sources holds the meeting's document."""
+    texts = {meeting: (SOURCES / f"{meeting}.en.txt").read_text(encoding="utf-8")
+             for meeting in ("ahg-2016-07", "ahg-2018-05")}
     doc = yaml.safe_load((REPO / "actions.yaml").read_text(encoding="utf-8"))
     checked = 0
-    for action in doc["actions"]:
-        source = action.get("source") or {}
+    for item in (*doc["actions"], *doc["conclusions"]):
+        source = item.get("source") or {}
         if source.get("meeting") in texts and source.get("text"):
-            assert " ".join(source["text"].split()) in texts[source["meeting"]], action["id"]
+            assert planning.quote_in_document(source["text"], texts[source["meeting"]]), item["id"]
             checked += 1
-    assert checked >= 25
+    assert checked >= 25 + 31
 
 
 def test_first_run_syncs_then_reads(wp: Runner, project: Path, db_backend: str) -> None:

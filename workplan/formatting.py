@@ -21,6 +21,7 @@ from .queries import ActionDetail, LogEntry, MeetingRow, Row
 
 if TYPE_CHECKING:
     from .inbox import InboxLine
+    from .reports import ConclusionsReport
 
 FORMATS = ("table", "json", "csv")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -217,7 +218,7 @@ def detail(d: ActionDetail, fmt: str) -> str:
     if fmt == "json":
         return dumps({
             "action": d.id, "title": d.title, "description": d.description, "theme": d.theme, "tags": d.tags,
-            "owners": d.owners, "with": d.with_,
+            "owners": d.owners, "with": d.with_, "requested_by": d.requested_by, "conclusion": d.conclusion or None,
             "source": {"meeting": d.source_meeting or None, "ref": d.source_ref or None, "text": d.source_text or None},
             "due": d.due.isoformat() if d.due else None, "due_kind": d.due_kind, "due_meeting": d.due_meeting,
             "visibility": d.visibility, "depends_on": d.depends_on, "needed_by": d.dependants,
@@ -241,7 +242,8 @@ def detail(d: ActionDetail, fmt: str) -> str:
     # labels padded to one width, whatever their length in the language
     labels = {"source:": _("source:"), "due:": _("due:"), "owners:": _("owners:"), "with:": _("with:"),
               "depends on:": _("depends on:"), "needed by:": _("needed by:"), "BLOCKED by:": _("BLOCKED by:"),
-              "visibility:": _("visibility:"), "theme/tags:": _("theme/tags:"), "assignments:": _("assignments:")}
+              "visibility:": _("visibility:"), "theme/tags:": _("theme/tags:"), "assignments:": _("assignments:"),
+              "conclusion:": _("conclusion:"), "asked by:": _("asked by:")}
     pad = max(len(label) for key, label in labels.items() if key != "assignments:") + 1
 
     def field(key: str, value: str) -> str:
@@ -252,10 +254,14 @@ def detail(d: ActionDetail, fmt: str) -> str:
         lines.append(field("source:", d.source_meeting + (f", {d.source_ref}" if d.source_ref else "")))
     if d.source_text:
         lines.extend(" " * (pad + 2) + line for line in f"\u201c{d.source_text}\u201d".splitlines())
+    if d.conclusion:
+        lines.append(field("conclusion:", d.conclusion))
     lines.append(field("due:", due))
     lines.append(field("owners:", ", ".join(d.owners) or "-"))
     if d.with_:
         lines.append(field("with:", ", ".join(d.with_)))
+    if d.requested_by:
+        lines.append(field("asked by:", ", ".join(d.requested_by)))
     if d.depends_on:
         lines.append(field("depends on:", ", ".join(d.depends_on)))
     if d.dependants:
@@ -389,3 +395,30 @@ def _verdict(verdict: str) -> str:
 
 def days_late_text(days: int) -> str:
     return ngettext("{count} day late", "{count} days late", days).format(count=days)
+
+
+def conclusions(report: ConclusionsReport, fmt: str) -> str:
+    """The follow-up of conclusions for scripts: JSON (every field, texts whole) or CSV (a row
+    per conclusion; its actions as ``id: state`` and the owners of each by state)."""
+    entries: list[dict[str, Any]] = [{
+        "id": c.id, "meeting": c.source.meeting, "ref": c.source.ref, "kind": c.kind, "state": c.state,
+        "text": c.text, "requested_by": [p.id for p in c.requested_by], "addressed_to": [p.id for p in c.addressed_to],
+        "actions": [{
+            "action": a.action, "title": a.title, "state": a.state, "due": a.due, "due_kind": a.due_kind,
+            "requested_by": [p.id for p in a.requested_by],
+            "owners": [{"party": o.party.id, "state": o.state, "status": o.status} for o in a.owners],
+        } for a in c.actions],
+        "restricted_actions": c.restricted,
+    } for c in report.conclusions]
+    if fmt == "json":
+        return dumps({"as_of": report.as_of, "meeting": report.meeting.id if report.meeting else None,
+                      "counts": report.counts, "conclusions": entries})
+    header = ["conclusion", "meeting", "ref", "kind", "state", "requested_by", "addressed_to", "actions", "owners",
+              "text"]
+    return to_csv(header, [[
+        e["id"], e["meeting"], e["ref"], e["kind"], e["state"], " ".join(e["requested_by"]),
+        " ".join(e["addressed_to"]), "; ".join(f"{a['action']}: {a['state']}" for a in e["actions"]),
+        "; ".join(f"{a['action']}: " + ", ".join(f"{o['party']} {o['state']}" for o in a["owners"])
+                  for a in e["actions"]),
+        e["text"],
+    ] for e in entries])

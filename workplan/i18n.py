@@ -164,6 +164,15 @@ def _words(lang: str) -> dict[str, str]:
             "month": _("month"),
             "web": _("report page"),  # the origin of an event a focal point made on its page
             "email": _("email reply"),  # … or by replying to its digest
+            # a conclusion's follow-up (planning.conclusion_state) and its kind (spec.CONCLUSION_KINDS)
+            "not started": _("not started"),
+            "no action needed": _("no action needed"),
+            "agreed": _("agreed"),
+            "decided": _("decided"),
+            "took-note": _("took note"),
+            "requested": _("requested"),
+            "recommended": _("recommended"),
+            "thanked": _("thanked"),
         }
 
 

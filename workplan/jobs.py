@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .project import Project
     from .queries import ActionDetail, LogEntry, MeetingRow, ReadContext, Row
     from .reporting import Grant, Preference
-    from .reports import Agenda, Graph, PartyReport
+    from .reports import Agenda, ConclusionsReport, Graph, PartyReport
     from .services import Change, SyncReport
     from .spec import Document
 
@@ -161,6 +161,19 @@ def agenda(project: Project, which: str, meeting_id: str | None = None, as_of: s
     *which* (``virtual``, ``face-to-face``, ``next``) or its expected slot."""
     with project.session() as session:
         return agenda_in(session, project.read_context(session, as_of), which, meeting_id)
+
+
+def conclusions(project: Project, meeting_id: str | None = None, as_of: str | None = None) -> ConclusionsReport:
+    """`workplan conclusions`: the follow-up of *meeting_id*'s conclusions (or of every meeting's)."""
+    with project.session() as session:
+        return conclusions_in(session, project.read_context(session, as_of), meeting_id)
+
+
+def conclusions_in(session: Session, ctx: ReadContext, meeting_id: str | None = None) -> ConclusionsReport:
+    """:func:`conclusions` in a session the caller holds (a server's, at its snapshot's moment)."""
+    from . import reports
+
+    return reports.conclusions(session, ctx, meeting_id)
 
 
 def agenda_in(session: Session, ctx: ReadContext, which: str, meeting_id: str | None = None) -> Agenda:

@@ -105,6 +105,24 @@ class Action(Base):
     content_hash: Mapped[str]
     updated_at: Mapped[datetime]
     withdrawn_at: Mapped[datetime | None]
+    conclusion_id: Mapped[str | None]
+    requested_by: Mapped[list[str] | None]
+
+
+class Conclusion(Base):
+    """A paragraph a meeting concluded (``conclusions:``); actions name it by id."""
+
+    __table__ = tables.conclusion
+    id: Mapped[str]
+    kind: Mapped[str]
+    meeting: Mapped[str]
+    ref: Mapped[str]
+    text: Mapped[str]
+    requested_by: Mapped[list[str]]
+    addressed_to: Mapped[list[str]]
+    position: Mapped[int]
+    content_hash: Mapped[str]
+    withdrawn_at: Mapped[datetime | None]
 
 
 class Dependency(Base):

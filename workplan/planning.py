@@ -551,6 +551,26 @@ def closed_action_word(statuses: Sequence[str]) -> str | None:
     return "done" if all(status == "done" for status in statuses) else "closed"
 
 
+CONCLUSION_STATES = ("done", "in progress", "overdue", "not started", "no action needed")
+
+
+def conclusion_state(actions: Sequence[Sequence[Judged]]) -> str:
+    """A conclusion's one word from its actions (each the assignments it has as of a moment):
+    ``no action needed`` when it has none (what "took note" means); ``done`` when every action
+    is closed (:func:`action_state`); ``overdue`` when one is; ``in progress`` when any of their
+    assignments has moved (started, or closed while others are open); else ``not started``."""
+    if not actions:
+        return "no action needed"
+    words = [action_state(items) for items in actions]
+    if all(word in ("done", "closed") for word in words):
+        return "done"
+    if "overdue" in words:
+        return "overdue"
+    if any(a.status != "open" for items in actions for a in items):
+        return "in progress"
+    return "not started"
+
+
 def open_without_deadline(status: str, due_day: date | None) -> bool:
     """An ongoing commitment still to deliver: no deadline, so :class:`Judge` never finds it late,
     due soon or at risk, and a reader that lists by deadline never shows it. The digest and the
@@ -632,6 +652,13 @@ def report_verbs(current: str, target: str) -> tuple[str, ...] | None:
     if current in TRANSITIONS["reopen"][1] and "open" in TRANSITIONS[verb][1]:
         return ("reopen", verb)
     return None
+
+
+def quote_in_document(quote: str, document: str) -> bool:
+    """Whether *quote* is a verbatim passage of *document*: the same words in the same order,
+    with any run of white space (line breaks, indentation) read as one space. The one check of
+    every ``source.text`` of an actions file against its meeting's document."""
+    return " ".join(quote.split()) in " ".join(document.split())
 
 
 def unexplained_waiver(status: str, note: str) -> bool:

@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 from zoneinfo import ZoneInfo
@@ -442,6 +442,8 @@ class ActionDetail:
     withdrawn: bool
     assignments: list[Row]
     due_next_kind: str = ""
+    conclusion: str = ""  # the conclusion it carries out (``conclusion:``)
+    requested_by: list[str] = field(default_factory=list)  # who asked (``requested_by:``), as written
 
 
 def action_detail(db: Reader, ctx: ReadContext, action_id: str) -> ActionDetail:
@@ -460,7 +462,7 @@ def action_detail(db: Reader, ctx: ReadContext, action_id: str) -> ActionDetail:
         participants, action.source_meeting, action.source_ref, action.source_text, action.due_date,
         action.due_kind, action.due_meeting, action.visibility, deps.get(action_id, []), dependants,
         blocked_by, action.recurrence, action.withdrawn_at is not None, rows,
-        str((action.due_spec or {}).get("next", "")),
+        str((action.due_spec or {}).get("next", "")), action.conclusion_id or "", list(action.requested_by or []),
     )
 
 
@@ -542,6 +544,70 @@ def meetings(db: Reader, as_of_day: date | None = None, include_withdrawn: bool 
                    m.sequence)
         for m in db.execute(query)
     ]
+
+
+@dataclass(frozen=True)
+class ConclusionRow:
+    """A conclusion as stored (``conclusions:``), with the actions that name it, in file order."""
+
+    id: str
+    kind: str
+    meeting: str
+    ref: str
+    text: str
+    requested_by: list[str]
+    addressed_to: list[str]
+    actions: list[str]
+
+
+@dataclass(frozen=True)
+class LinkedAction:
+    """An action that names a conclusion: what the register shows of it besides its assignments."""
+
+    id: str
+    title: str
+    conclusion: str
+    requested_by: list[str]
+    visibility: str
+
+
+def conclusions(db: Reader, ctx: ReadContext, meeting: str | None = None) -> list[ConclusionRow]:
+    """The conclusions live as of *ctx* (of *meeting*, or of every meeting), in file order, each
+    with the live actions that name it (two queries)."""
+    c = t.conclusion.c
+    query = select(c.id, c.kind, c.meeting, c.ref, c.text, _raw(c.requested_by), _raw(c.addressed_to)).where(
+        live(c.withdrawn_at, ctx)).order_by(c.position, c.id)
+    if meeting is not None:
+        query = query.where(c.meeting == meeting)
+    seen: dict[str, Any] = {}
+    found = [(r[0], r[1], r[2], r[3], r[4], _json_value(r[5], [], seen), _json_value(r[6], [], seen))
+             for r in _connection(db).execute(query)]
+    linked: dict[str, list[str]] = defaultdict(list)
+    for action in linked_actions(db, ctx):
+        linked[action.conclusion].append(action.id)
+    return [ConclusionRow(*row, actions=linked.get(row[0], [])) for row in found]
+
+
+def conclusion_of_actions(db: Reader, ctx: ReadContext) -> dict[str, tuple[str, str]]:
+    """Each live action that names a live conclusion: the conclusion's id and kind (one query)."""
+    a, c = t.action.c, t.conclusion.c
+    query = select(a.id, c.id, c.kind).join(t.conclusion, c.id == a.conclusion_id).where(
+        live(a.withdrawn_at, ctx), live(c.withdrawn_at, ctx))
+    return {aid: (cid, kind) for aid, cid, kind in _connection(db).execute(query)}
+
+
+def linked_actions(db: Reader, ctx: ReadContext) -> list[LinkedAction]:
+    """The live actions that name a conclusion, in file order, titles in the current language."""
+    a = t.action.c
+    query = select(a.id, a.title, _raw(a.translations), a.conclusion_id, _raw(a.requested_by), a.visibility).where(
+        live(a.withdrawn_at, ctx), a.conclusion_id.is_not(None)).order_by(a.position, a.id)
+    seen: dict[str, Any] = {}
+    out = []
+    for aid, title, translations, conclusion, requested_by, visibility in _connection(db).execute(query):
+        if translations is not None:
+            title = pick(title, _json_value(translations, None, seen), "title")
+        out.append(LinkedAction(aid, title, conclusion, _json_value(requested_by, [], seen), visibility))
+    return out
 
 
 def cadence_rules(db: Reader) -> list[planning.CadenceRule]:

@@ -77,6 +77,8 @@ class Item:
     note: str = ""
     age_days: int | None = None  # for open items without a deadline: planning.commitment_age
     number: int | None = None  # [1], [2]…: set when the digest carries a report key (number_items)
+    conclusion: str = ""  # the id of the conclusion its action carries out, '' when it names none
+    conclusion_kind: str = ""
 
 
 @dataclass
@@ -214,6 +216,82 @@ class CadenceNote:
 
 
 @dataclass
+class OwnerState:
+    """One owner of an action, in the register of conclusions: its one word as of the moment."""
+
+    party: PartyRef
+    state: str  # planning.assignment_state (or action_state over a recurring action's occurrences)
+    status: str
+
+
+@dataclass
+class ConclusionAction:
+    """An action that carries out a conclusion, with each owner's state."""
+
+    action: str
+    title: str
+    state: str  # planning.action_state
+    due: date | None
+    due_kind: str
+    owners: list[OwnerState]
+    requested_by: list[PartyRef]
+
+    def by_state(self) -> list[tuple[str, list[PartyRef]]]:
+        """The owners grouped by their state, the states in the order they first come."""
+        groups: dict[str, list[PartyRef]] = {}
+        for owner in self.owners:
+            groups.setdefault(owner.state, []).append(owner.party)
+        return list(groups.items())
+
+
+@dataclass
+class ConclusionEntry:
+    """A conclusion as the follow-up report shows it."""
+
+    id: str
+    kind: str
+    source: Source
+    text: str
+    requested_by: list[PartyRef]
+    addressed_to: list[PartyRef]
+    actions: list[ConclusionAction]
+    state: str  # planning.conclusion_state: done, in progress, overdue, not started, no action needed
+    restricted: int = 0  # its restricted actions: counted in the state, not shown (a shared document)
+
+    def short(self, width: int = 90) -> str:
+        """The text cut at a word before *width* characters, with an ellipsis (tables)."""
+        return shorten(self.text, width)
+
+
+@dataclass
+class ConclusionsReport:
+    """`workplan conclusions [MEETING]`: the follow-up of a meeting's conclusions (or of all)."""
+
+    group_name: str
+    as_of: datetime
+    meeting: MeetingInfo | None  # None: every meeting's
+    conclusions: list[ConclusionEntry]
+    meetings: list[MeetingInfo]  # the meetings whose conclusions are listed, in date order
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many conclusions are in each state, in the order of planning.CONCLUSION_STATES."""
+        return {state: sum(1 for c in self.conclusions if c.state == state) for state in planning.CONCLUSION_STATES}
+
+    def of(self, meeting: MeetingInfo) -> list[ConclusionEntry]:
+        return [c for c in self.conclusions if c.source.meeting == meeting.id]
+
+
+def shorten(text: str, width: int) -> str:
+    """*text* on one line, cut at a word before *width* characters with an ellipsis."""
+    words = " ".join(text.split())
+    if len(words) <= width:
+        return words
+    cut = words[: width - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
+
+
+@dataclass
 class Agenda:
     group_name: str
     as_of: datetime
@@ -228,6 +306,7 @@ class Agenda:
     deadlines: list[ActionSummary]
     chains: list[list[ChainStep]]
     cadence: list[CadenceNote]
+    follow_up: ConclusionsReport | None = None  # the conclusions of the previous meeting
 
 
 @dataclass
@@ -330,6 +409,7 @@ class _Context:
         self.meeting_titles = {m.id: m.title for m in self.meetings}
         self.meeting_ends = {m.id: m.end_day for m in self.meetings}
         self.rules = queries.cadence_rules(session)
+        self.conclusion_of = queries.conclusion_of_actions(session, ctx)
 
     def party(self, pid: str) -> PartyRef:
         return self.parties.get(pid) or PartyRef(pid, pid)
@@ -338,10 +418,11 @@ class _Context:
         return Source(meeting, self.meeting_titles.get(meeting, ""), ref)
 
     def item(self, row: Row) -> Item:
+        conclusion, kind = self.conclusion_of.get(row.action, ("", ""))
         return Item(
             row.action, row.title, self.party(row.party), row.occurrence, row.due, row.due_kind, row.due_meeting,
             row.status, planning.assignment_state(row), row.overdue, row.days_overdue, list(row.blocked_by), row.at_risk,
-            self.source(row.source_meeting, row.source_ref),
+            self.source(row.source_meeting, row.source_ref), conclusion=conclusion, conclusion_kind=kind,
         )
 
     def aged(self, row: Row) -> Item:
@@ -542,8 +623,9 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
     deadlines = _summaries(c.item(r) for r in rows if (r.action, r.occurrence) in listed)
     deadlines.sort(key=lambda s: (s.due or date.max, s.action))
 
+    follow_up = _conclusions_report(c, previous.id, previous) if previous is not None and previous.id else None
     return Agenda(c.group.name, ctx.as_of, meeting, previous, following, window_end, due_here, overdue_by_owner,
-                  deliverables, completed, deadlines, _chains(c), cadence)
+                  deliverables, completed, deadlines, _chains(c), cadence, follow_up)
 
 
 def _due_at_meeting(c: _Context, meeting: MeetingInfo, by_action: dict[str, list[Row]]) -> list[ActionSummary]:
@@ -793,7 +875,9 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
             meeting, ref = sources.get(x.action, ("", ""))
             completed.append(Item(x.action, titles.get(x.action, x.action), c.party(x.party), x.occurrence, None,
                                   "", None, x.status, x.status, False, None, [], False, c.source(meeting, ref),
-                                  on=x.on.date(), note=x.note))
+                                  on=x.on.date(), note=x.note,
+                                  conclusion=c.conclusion_of.get(x.action, ("", ""))[0],
+                                  conclusion_kind=c.conclusion_of.get(x.action, ("", ""))[1]))
         out.append(Digest(
             c.group.name, c.group.domain, party, wide, ctx.as_of, period, ctx.lookahead_days, since,
             [c.item(r) for r in overdue], [c.item(r) for r in due_soon], [c.item(r) for r in blocked], completed,
@@ -814,6 +898,65 @@ def _upcoming_meetings(c: _Context) -> list[MeetingInfo]:
             out.append(nxt)
     out.sort(key=lambda m: (m.day, m.expected, m.id or ""))
     return out
+
+
+# ---------------------------------------------------------------------------
+# the register of conclusions
+
+
+def conclusions(session: Session, ctx: ReadContext, meeting_id: str | None = None) -> ConclusionsReport:
+    """The follow-up of the conclusions of *meeting_id* (or of every meeting) as of *ctx*: each
+    conclusion in document order with its public actions and each owner's state."""
+    c = _Context(session, ctx)
+    meeting = None
+    if meeting_id is not None:
+        row = next((m for m in c.meetings if m.id == meeting_id), None)
+        if row is None:
+            known = ", ".join(m.id for m in c.meetings)
+            raise UnknownItem(_("there is no meeting {meeting!r} (known: {known})").format(meeting=meeting_id,
+                                                                                           known=known))
+        meeting = _meeting_info(row)
+    return _conclusions_report(c, meeting_id, meeting)
+
+
+def _conclusions_report(c: _Context, meeting_id: str | None, meeting: MeetingInfo | None) -> ConclusionsReport:
+    found = queries.conclusions(c.session, c.ctx, meeting_id)
+    linked = {a.id: a for a in queries.linked_actions(c.session, c.ctx)}
+    wanted = [aid for row in found for aid in row.actions]
+    # every action counts in its conclusion's state; only the public ones are shown
+    rows = queries.assignment_rows(c.session, c.ctx, Filters(actions=wanted)) if wanted else []
+    by_action: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        by_action[r.action].append(r)
+    order = {m.id: n for n, m in enumerate(c.meetings)}
+    entries = []
+    for row in sorted(found, key=lambda r: order.get(r.meeting, len(order))):  # stable: file order within
+        public = [aid for aid in row.actions if linked[aid].visibility == "public"]
+        actions = [_conclusion_action(c, linked[aid], by_action.get(aid, [])) for aid in public]
+        state = planning.conclusion_state([by_action.get(aid, []) for aid in row.actions])
+        entries.append(ConclusionEntry(
+            row.id, row.kind, c.source(row.meeting, row.ref), row.text, [c.party(p) for p in row.requested_by],
+            [c.party(p) for p in row.addressed_to], actions, state, len(row.actions) - len(public)))
+    listed = {e.source.meeting for e in entries}
+    meetings = [_meeting_info(m) for m in c.meetings if m.id in listed]
+    return ConclusionsReport(c.group.name, c.ctx.as_of, meeting, entries, meetings)
+
+
+def _conclusion_action(c: _Context, action: queries.LinkedAction, rows: list[Row]) -> ConclusionAction:
+    by_party: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        by_party[r.party].append(r)
+    owners = []
+    for pid in sorted(by_party, key=c.party_order):
+        items = by_party[pid]
+        # a recurring action's occurrences are one owner: the most pressing of them
+        state = planning.assignment_state(items[0]) if len(items) == 1 else planning.action_state(items)
+        owners.append(OwnerState(c.party(pid), state, items[-1].status))
+    pending = [r for r in rows if r.status not in CLOSED and r.due is not None]
+    first = min(pending, key=lambda r: r.due or date.max) if pending else (rows[0] if rows else None)
+    return ConclusionAction(action.id, action.title, planning.action_state(rows), first.due if first else None,
+                            first.due_kind if first else "none", owners,
+                            [c.party(p) for p in action.requested_by])
 
 
 # ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 from .errors import UsageError
 
 ACTIONS_EXAMPLE = """\
-# actions.yaml: what the meeting concluded, one action per conclusion.
+# actions.yaml: what the meeting concluded (conclusions:), and the actions that carry it out.
 # Statuses live in the database (`workplan done ID --party P`); only facts recorded
 # in the minutes go under `progress:`. Check this file with `workplan check`.
 workplan: 1
@@ -33,10 +33,23 @@ meetings:                         # start/end: a date, a local datetime, or a mo
 cadence:                          # at least N meetings of a kind per year|semester|quarter
   - {kind: virtual, per: semester, at_least: 1, from: 2026-03-11}
 
+conclusions:                      # every paragraph the meeting concluded, task or not, in its order
+  - id: c-1a
+    kind: decided                 # agreed, decided, took-note, requested, recommended, thanked, other
+    source: {meeting: m-2026-03, ref: "1.a", text: "The names of the focal points will be submitted to the TS."}
+    requested_by: [PA]            # who asked, where the text says so ("at the request of Panama")
+    addressed_to: [members]       # who is asked, where the text says so
+  - id: c-2                       # a conclusion no action names: the meeting only recorded it
+    kind: took-note
+    source: {meeting: m-2026-03, ref: "2", text: "The meeting took note of the report of the TS."}
+  # `workplan check` compares each source text with docs/sources/MEETING.txt when that file exists
+
 actions:
   - id: focal-points
     title: Send the names of the focal points to the TS
     source: {meeting: m-2026-03, ref: "1.a", text: "The names of the focal points will be submitted"}
+    conclusion: c-1a              # the conclusion it carries out (`workplan conclusions`)
+    requested_by: [PA]            # who asked for it, apart from `with` (who takes part)
     owners: [members]             # each member country gets its own assignment
     due: 2026-03-31               # or {meeting: ID, offset: -14d}, or {next: virtual, after: ID}
     progress:

@@ -43,6 +43,7 @@ from .models import (
     Action,
     Assignment,
     CadenceRule,
+    Conclusion,
     Dependency,
     Event,
     Meeting,
@@ -138,6 +139,7 @@ def _sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) 
     _sync_sets(session, doc, report)
     _sync_meetings(session, doc, tz, now_n, report)
     _sync_cadence(session, doc, report)
+    _sync_conclusions(session, doc, now_n, report)
     horizon = horizon_for(doc, now)
     deadlines, planned = planning.plan(doc, horizon)
     titles_changed = _sync_actions(session, doc, deadlines, tz, now_n, report)
@@ -287,7 +289,38 @@ def _action_fields(action: spec.Action, deadline: planning.Deadline) -> dict[str
         due_kind=deadline.kind,
         due_meeting=deadline.meeting,
         visibility=action.visibility,
+        # only when written: an action without them keeps the hash it had before they existed
+        **({"conclusion_id": action.conclusion} if action.conclusion else {}),
+        **({"requested_by": list(action.requested_by)} if action.requested_by else {}),
     )
+
+
+def _sync_conclusions(session: Session, doc: spec.Document, now: datetime, report: SyncReport) -> None:
+    """Upsert the register of conclusions; one gone from the file is withdrawn (kept, as actions are)."""
+    existing = {c.id: c for c in session.scalars(select(Conclusion))}
+    for position, c in enumerate(doc.conclusions.values()):
+        fields = dict(kind=c.kind, meeting=c.source.meeting, ref=c.source.ref, text=c.source.text,
+                      requested_by=list(c.requested_by), addressed_to=list(c.addressed_to))
+        digest = _hash(fields)
+        row = existing.get(c.id)
+        if row is None:
+            session.add(Conclusion(id=c.id, position=position, content_hash=digest, **fields))
+            report.added.append(f"conclusion {c.id}")
+            continue
+        row.position = position  # its place in the file is document order, not content
+        if row.content_hash == digest and row.withdrawn_at is None:
+            continue
+        for key, value in fields.items():
+            setattr(row, key, value)
+        if row.withdrawn_at is not None:
+            report.added.append(f"conclusion {c.id} (restored)")
+        else:
+            report.changed.append(f"conclusion {c.id}")
+        row.content_hash, row.withdrawn_at = digest, None
+    for cid, row in existing.items():
+        if cid not in doc.conclusions and row.withdrawn_at is None:
+            row.withdrawn_at = now
+            report.withdrawn.append(f"conclusion {cid}")
 
 
 def _sync_actions(
@@ -310,7 +343,7 @@ def _sync_actions(
             created = doc.meetings[action.source.meeting].start.day if (
                 action.source and action.source.meeting in doc.meetings) else None
             new.append(dict(id=action.id, content_hash=digest, sequence=0, updated_at=_data_time(created, tz, now),
-                            position=position, **fields))
+                            position=position, **{"conclusion_id": None, "requested_by": None, **fields}))
             report.added.append(f"action {action.id}")
             continue
         if row.withdrawn_at is None and _unchanged(
@@ -327,6 +360,8 @@ def _sync_actions(
             row.sequence += 1
         row.position = position
         fields.setdefault("translations", None)
+        fields.setdefault("conclusion_id", None)
+        fields.setdefault("requested_by", None)
         for key, value in fields.items():
             setattr(row, key, value)
         if row.withdrawn_at is not None:

@@ -33,6 +33,7 @@ from .planning import (
     occurrences,
     party_id_clashes,
     progress_subject,
+    quote_in_document,
     source_day,
     status_moment,
     unexplained_waiver,
@@ -46,6 +47,8 @@ MEETING_KINDS = ("face-to-face", "virtual", "vice-ministerial", "other")
 MEETING_STATUSES = ("planned", "held", "cancelled")
 VISIBILITIES = ("public", "restricted")
 CADENCE_PERIODS = ("year", "semester", "quarter")
+# what a meeting did with a paragraph of its conclusions (SPEC §7)
+CONCLUSION_KINDS = ("agreed", "decided", "took-note", "requested", "recommended", "thanked", "other")
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMAIL_RE = re.compile(r"^[^@\s<>\",;:]+@[^@\s<>\",;:]+\.[^@\s<>\",;:]+$")
@@ -181,6 +184,20 @@ class Action:
     progress: tuple[Progress, ...]
     pos: Pos
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
+    conclusion: str = ""  # the id of the conclusion it carries out ('' when none is named)
+    requested_by: tuple[str, ...] = ()  # who asked for it (parties or sets), apart from `with`
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    """A paragraph a meeting concluded, task or not: "took note", "agreed", "thanked"…"""
+
+    id: str
+    kind: str
+    source: Source
+    requested_by: tuple[str, ...]
+    addressed_to: tuple[str, ...]
+    pos: Pos
 
 
 @dataclass
@@ -193,6 +210,7 @@ class Document:
     cadence: list[CadenceRule]
     actions: dict[str, Action]
     warnings: list[Problem] = field(default_factory=list)
+    conclusions: dict[str, Conclusion] = field(default_factory=dict)  # in the order of the file
 
     def expand(self, names: Iterable[str]) -> list[str]:
         """Party ids named directly or through a set, in order, without repeats."""
@@ -238,6 +256,8 @@ def N_(message: str, **values: object) -> _What:  # noqa: N802 - the name gettex
 _W_ACTION_ID = N_("action id")
 _W_AN_ACTION = N_("an action")
 _W_A_CADENCE_RULE = N_("a cadence rule")
+_W_A_CONCLUSION = N_("a conclusion")
+_W_CONCLUSION_ID = N_("conclusion id")
 _W_A_MEETING = N_("a meeting")
 _W_A_PARTY = N_("a party")
 _W_CADENCE_FROM = N_("cadence 'from'")
@@ -407,11 +427,14 @@ def _is_null(node: Node) -> bool:
 # the document
 
 
-def load(path: Path | str, max_bytes: int = MAX_FILE_BYTES, now: datetime | None = None) -> Document:
+def load(path: Path | str, max_bytes: int = MAX_FILE_BYTES, now: datetime | None = None,
+         sources: Path | None = None) -> Document:
     """Read and validate an actions file; raise ValidationFailed with every error.
 
     A file over *max_bytes* (the setting ``actions.max_megabytes``) is refused before it is read.
-    *now* (default: the clock) is the moment progress facts may not be dated after.
+    *now* (default: the clock) is the moment progress facts may not be dated after. *sources*
+    (default: ``docs/sources`` beside the file) holds the meeting documents quotes are checked
+    against (:func:`source_documents`).
     """
     path = Path(path)
     try:
@@ -425,15 +448,45 @@ def load(path: Path | str, max_bytes: int = MAX_FILE_BYTES, now: datetime | None
         raw = path.read_bytes()
     except OSError as exc:
         raise ValidationFailed([Problem(str(path), 1, 1, _("cannot read the file: {strerror}").format(strerror=exc.strerror))]) from None
-    return loads(raw, str(path), now)
+    folder = path.parent / "docs" / "sources" if sources is None else sources
+    return loads(raw, str(path), now, source_documents(folder, path.parent))
 
 
-def loads(raw: bytes | str, path: str = "actions.yaml", now: datetime | None = None) -> Document:
+def source_documents(folder: Path, base: Path | None = None) -> dict[str, tuple[Path, str]]:
+    """The meeting documents in *folder*: ``MEETING.txt`` or ``MEETING.LANG.txt`` (the first in
+    name order when there are several), by meeting id, with their text; each file's path as
+    messages show it (relative to *base* when it is inside). An unreadable file is left out:
+    the quotes of its meeting are then not checked."""
+    out: dict[str, tuple[Path, str]] = {}
+    try:
+        files = sorted(folder.glob("*.txt"))
+    except OSError:
+        return out
+    for file in files:
+        meeting = file.name.split(".", 1)[0]
+        if meeting in out:
+            continue
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        try:
+            shown = file.relative_to(base) if base is not None else file
+        except ValueError:
+            shown = file
+        out[meeting] = (shown, text)
+    return out
+
+
+def loads(raw: bytes | str, path: str = "actions.yaml", now: datetime | None = None,
+          sources: dict[str, tuple[Path, str]] | None = None) -> Document:
+    """:func:`load` of text already read; quotes are checked against *sources* (by meeting id:
+    the document's file and text) where they have one."""
     with paused_gc():
-        return _loads(raw, path, now_utc() if now is None else now)
+        return _loads(raw, path, now_utc() if now is None else now, sources or {})
 
 
-def _loads(raw: bytes | str, path: str, now: datetime) -> Document:
+def _loads(raw: bytes | str, path: str, now: datetime, sources: dict[str, tuple[Path, str]]) -> Document:
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
@@ -462,7 +515,7 @@ def _loads(raw: bytes | str, path: str, now: datetime) -> Document:
     reader = _Reader(path)
     if root is None:
         raise ValidationFailed([Problem(path, 1, 1, _("the file is empty; it needs at least 'workplan: 1' and 'group:'"))])
-    doc = _Builder(reader, now).document(root)
+    doc = _Builder(reader, now, sources).document(root)
     errors = [p for p in reader.problems if not p.warning]
     if errors or doc is None:
         raise ValidationFailed(sorted(reader.problems, key=lambda p: (p.line, p.column)))
@@ -519,7 +572,7 @@ def _flow_depth_bound(raw: str) -> int:
     return levels + brackets.count("(")
 
 
-_TOP_KEYS = ("workplan", "group", "parties", "sets", "meetings", "cadence", "actions")
+_TOP_KEYS = ("workplan", "group", "parties", "sets", "meetings", "cadence", "conclusions", "actions")
 _GROUP_KEYS = ("id", "name", "timezone", "domain", "languages")
 _PARTY_KEYS = ("id", "name", "kind", "email", "lang")
 # the languages workplan writes its documents in (catalogs in workplan/locale)
@@ -528,17 +581,22 @@ _MEETING_KEYS = ("id", "title", "kind", "start", "end", "timezone", "location", 
 _CADENCE_KEYS = ("kind", "per", "at_least", "from", "report")
 _ACTION_KEYS = (
     "id", "title", "description", "source", "theme", "tags", "owners", "with", "due",
-    "depends_on", "repeat", "rrule", "from", "until", "visibility", "progress",
+    "depends_on", "repeat", "rrule", "from", "until", "visibility", "progress", "conclusion", "requested_by",
 )
+_CONCLUSION_KEYS = ("id", "kind", "source", "requested_by", "addressed_to")
 _SOURCE_KEYS = ("meeting", "ref", "text")
 _DUE_KEYS = ("meeting", "next", "after", "offset")
 _PROGRESS_KEYS = ("party", "status", "on", "note", "by", "occurrence")
 
 
 class _Builder:
-    def __init__(self, reader: _Reader, now: datetime) -> None:
+    def __init__(self, reader: _Reader, now: datetime, sources: dict[str, tuple[Path, str]] | None = None) -> None:
         self.r = reader
         self.now = now
+        self.sources = sources or {}
+        # conclusions declared with an error of their own: an action naming one is not "unknown" too
+        self.broken_conclusions: set[str] = set()
+        self.conclusions: dict[str, Conclusion] = {}
         self.tz_name = "UTC"
         self.languages: tuple[str, ...] = ()
         # meetings declared with an error of their own: a reference to one is not "unknown" too
@@ -560,8 +618,9 @@ class _Builder:
         sets = self.sets(top.get("sets"), parties)
         meetings = self.meetings(top.get("meetings"))
         cadence = self.cadence(top.get("cadence"))
+        self.conclusions = self.conclusion_list(top.get("conclusions"), parties, sets, meetings)
         actions = self.actions(top.get("actions"), parties, sets, meetings, cadence)
-        return Document(r.path, group, parties, sets, meetings, cadence, actions)
+        return Document(r.path, group, parties, sets, meetings, cadence, actions, conclusions=self.conclusions)
 
     # -- sections ----------------------------------------------------------
 
@@ -741,6 +800,50 @@ class _Builder:
             out.append(CadenceRule(kind, per, at_least, start, report))
         return out
 
+    def conclusion_list(self, node: Node | None, parties: dict[str, Party], sets: dict[str, tuple[str, ...]],
+                        meetings: dict[str, Meeting]) -> dict[str, Conclusion]:
+        r = self.r
+        out: dict[str, Conclusion] = {}
+        for item in r.items(node, "conclusions"):
+            m = r.mapping(item, _W_A_CONCLUSION, _CONCLUSION_KEYS, required=("id", "kind", "source"))
+            if m is None:
+                continue
+            cid = r.ident(m.get("id"), _W_CONCLUSION_ID)
+            if cid is None:
+                continue
+            if cid in out:
+                r.error(m["id"], _("conclusion {cid!r} is defined twice (first on line {line})").format(
+                    cid=cid, line=out[cid].pos.line))
+                continue
+            said = len(r.problems)
+            kind = r.choice(m.get("kind"), N_("kind of conclusion {cid}", cid=cid), CONCLUSION_KINDS, "other")
+            source = self._source(m.get("source"), cid, meetings, N_("conclusion {cid}", cid=cid))
+            if source is not None and not source.meeting and "source" in m:
+                r.error(m["source"], _("conclusion {cid}: its source needs 'meeting'").format(cid=cid))
+            if source is not None and not source.text and "source" in m:
+                r.error(m["source"], _("conclusion {cid}: its source needs 'text', the paragraph as the meeting "
+                                       "wrote it").format(cid=cid))
+            what = N_("conclusion {cid}", cid=cid)
+            requested_by = self.party_names(m.get("requested_by"), parties, sets, what, "requested_by")
+            addressed_to = self.party_names(m.get("addressed_to"), parties, sets, what, "addressed_to")
+            if len(r.problems) > said and any(not p.warning for p in r.problems[said:]) or source is None:
+                self.broken_conclusions.add(cid)
+                continue
+            out[cid] = Conclusion(cid, kind, source, requested_by, addressed_to, r.pos(item))
+        return out
+
+    def party_names(self, node: Node | None, parties: dict[str, Party], sets: dict[str, tuple[str, ...]],
+                    what: What, key: str) -> tuple[str, ...]:
+        """The parties or sets a field names, each once; an unknown one is an error."""
+        names: list[str] = []
+        for name, nnode in self.r.names(node, N_("{key} of {what}", key=key, what=what)):
+            if name not in parties and name not in sets:
+                self.r.error(nnode, _("{what}: unknown party or set {name!r} in {key}").format(
+                    what=what, name=name, key=key))
+            elif name not in names:
+                names.append(name)
+        return tuple(names)
+
     def actions(
         self,
         node: Node | None,
@@ -795,6 +898,12 @@ class _Builder:
             r.error(m.get("title"), _("action {aid} has an empty title").format(aid=aid))
         self.warn_missing_languages(m.get("title"), N_("action {aid}", aid=aid), translations, "title")
         source = self._source(m.get("source"), aid, meetings)
+        conclusion = r.text(m.get("conclusion"), N_("conclusion of action {aid}", aid=aid))
+        if conclusion and conclusion not in self.conclusions and conclusion not in self.broken_conclusions:
+            r.error(m["conclusion"], _("action {aid} names unknown conclusion {conclusion!r}").format(
+                aid=aid, conclusion=conclusion))
+        requested_by = self.party_names(m.get("requested_by"), parties, sets, N_("action {aid}", aid=aid),
+                                        "requested_by")
 
         unknown: set[str] = set()  # keys naming a party or set nobody declared (already an error)
 
@@ -848,6 +957,8 @@ class _Builder:
             progress,
             r.pos(item),
             translations,
+            conclusion,
+            requested_by,
         )
 
     # -- fields ------------------------------------------------------------
@@ -906,17 +1017,25 @@ class _Builder:
             self.r.error(node, _("{what}: {exc}").format(what=what, exc=exc))
             return None
 
-    def _source(self, node: Node | None, aid: str, meetings: dict[str, Meeting]) -> Source | None:
+    def _source(self, node: Node | None, aid: str, meetings: dict[str, Meeting], what: What | None = None) -> Source | None:
+        """A source (meeting, ref, text); its text must be in the meeting's document where one is
+        known (:func:`planning.quote_in_document`, the one check of every quote)."""
         r = self.r
         if node is None or _is_null(node):
             return None
-        m = r.mapping(node, N_("source of action {aid}", aid=aid), _SOURCE_KEYS)
+        what = what or N_("action {aid}", aid=aid)
+        m = r.mapping(node, N_("source of {what}", what=what), _SOURCE_KEYS)
         if m is None:
             return None
-        meeting = r.text(m.get("meeting"), N_("source meeting of action {aid}", aid=aid))
+        meeting = r.text(m.get("meeting"), N_("source meeting of {what}", what=what))
         if meeting and meeting not in meetings and meeting not in self.broken_meetings:
-            r.error(m["meeting"], _("action {aid}: source names unknown meeting {meeting!r}").format(aid=aid, meeting=meeting))
-        return Source(meeting, r.text(m.get("ref"), _W_SOURCE_REF), r.text(m.get("text"), _W_SOURCE_TEXT).strip())
+            r.error(m["meeting"], _("{what}: source names unknown meeting {meeting!r}").format(what=what, meeting=meeting))
+        text = r.text(m.get("text"), _W_SOURCE_TEXT).strip()
+        document = self.sources.get(meeting)
+        if text and document is not None and not quote_in_document(text, document[1]):
+            r.error(m["text"], _("{what}: its source text is not in {file}; copy the paragraph verbatim "
+                                 "(line breaks and spaces may differ)").format(what=what, file=document[0].as_posix()))
+        return Source(meeting, r.text(m.get("ref"), _W_SOURCE_REF), text)
 
     def _due(self, node: Node | None, aid: str, meetings: dict[str, Meeting], cadence: list[CadenceRule]) -> DueSpec:
         r = self.r

@@ -119,6 +119,22 @@ action = Table(
     Column("content_hash", String(64), nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("withdrawn_at", DateTime),
+    Column("conclusion_id", String(64)),  # the conclusion it carries out (``conclusion:``)
+    Column("requested_by", JSON),  # who asked (``requested_by:``), as written; None when nobody is named
+)
+
+conclusion = Table(
+    "conclusion", metadata,  # a paragraph a meeting concluded, task or not (``conclusions:``)
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # agreed, decided, took-note, requested, recommended…
+    Column("meeting", String(64), nullable=False),
+    Column("ref", Text, nullable=False, default=""),
+    Column("text", Text, nullable=False),  # verbatim
+    Column("requested_by", JSON, nullable=False),  # as written: party ids and set names
+    Column("addressed_to", JSON, nullable=False),
+    Column("position", Integer, nullable=False, default=0),  # its place in the file: document order
+    Column("content_hash", String(64), nullable=False),
+    Column("withdrawn_at", DateTime),
 )
 
 dependency = Table(

@@ -58,6 +58,33 @@ def agenda(app: Project, which: str, meeting_id: str | None, as_of: str | None, 
 
 
 @click.command()
+@click.argument("meeting_id", metavar="[MEETING]", required=False)
+@as_of_option
+@lang_option
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "txt", "json", "csv"]), default="md",
+              show_default=True, help="Markdown, HTML (letterhead, for a browser or print), plain text, JSON or CSV.")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@pass_project
+def conclusions(app: Project, meeting_id: str | None, as_of: str | None, fmt: str, out: Path | None) -> None:
+    """The follow-up of a meeting's conclusions (of every meeting's without MEETING).
+
+    Every conclusion in document order: its kind, its text, who asked and to whom, and its
+    actions with each owner's state as of --as-of, rolled up to done, in progress, overdue,
+    not started, or no action needed (a conclusion without actions).
+    """
+    from .. import jobs
+    from ..formatting import conclusions as as_data
+    from ..render.conclusions import render_conclusions
+    from ..templating import Templates
+
+    data = jobs.conclusions(app, meeting_id, as_of)
+    text = as_data(data, fmt) if fmt in ("json", "csv") else render_conclusions(
+        data, fmt, Templates(app.settings.templates_dir))
+    _write_or_print(app, text, out)
+
+
+@click.command()
 @click.option("--party", metavar="PARTY", help="The digest of this party.")
 @click.option("--all", "everyone", is_flag=True,
               help="One digest per party with an email address, plus the secretariat's group-wide one.")
@@ -136,4 +163,4 @@ def graph(app: Project, fmt: str, all_actions: bool, as_of: str | None, out: Pat
     _write_or_print(app, render.svg(text) if fmt == "svg" else text, out)
 
 
-COMMANDS = (agenda, digest, graph)
+COMMANDS = (agenda, conclusions, digest, graph)
