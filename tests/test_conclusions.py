@@ -427,3 +427,24 @@ def test_a_file_without_conclusions(tmp_path: Path) -> None:
     assert run_cli(folder, "conclusions", "--format", "csv").out.count("\n") == 1  # the header only
     agenda = run_cli(folder, "agenda", "--next", "--as-of", "2020-03-20").out
     assert "No conclusion of the previous meeting is recorded." in agenda
+
+
+def test_the_server_serves_the_follow_up_and_the_board_links_to_it(tmp_path: Path) -> None:
+    import shutil as _shutil
+
+    from test_web import serving
+
+    folder = tmp_path / "rcm"
+    folder.mkdir()
+    _shutil.copy(REPO / "actions.yaml", folder / "actions.yaml")
+    with serving(folder, "--as-of", "2019-01-15") as server:
+        board = server.request("/")
+        assert 'href="conclusions"' in board.text
+        page = server.request("/conclusions?lang=en")
+        assert page.status == 200 and page.headers["content-type"].startswith("text/html")
+        assert "ahg-2018-05" in page.text or "V Meeting" in page.text
+        again = server.request("/conclusions?lang=en", headers={"If-None-Match": page.headers["etag"]})
+        assert again.status == 304
+        spanish = server.request("/conclusions?lang=es")
+        assert '<html lang="es">' in spanish.text
+        assert server.request("/conclusions?lang=fr").status == 400

@@ -8,6 +8,7 @@ Routes (GET and HEAD only; anything else on them is 405 with ``Allow``):
 ``/calendars/NAME.ics``        the public feeds: ``all``, ``meetings``, one per party
 ``/feeds/TOKEN.ics``           a party's private feed, with its restricted actions
 ``/agenda/next-virtual``       the draft agenda of the next virtual meeting (HTML)
+``/conclusions``               the follow-up of every meeting's conclusions (HTML)
 ``/healthz``                   liveness: answers without touching the database
 ``/report/KEY``                a party's report page (GET and POST; :mod:`workplan.reportpage`)
 =============================  ===========================================================
@@ -200,7 +201,7 @@ class _Snapshot:
     public: dict[str, Resource]
     private: dict[str, Resource] = field(default_factory=dict)  # by party, rendered when first asked for
     boards: dict[str, Resource] = field(default_factory=dict)  # by language
-    agendas: dict[str, Resource] = field(default_factory=dict)
+    agendas: dict[str, Resource] = field(default_factory=dict)  # by "agenda:LANG" or "conclusions:LANG"
     agenda_errors: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -366,6 +367,7 @@ def _feeds_blueprint() -> Blueprint:
     get("/", "board", lambda: _send(*current_server().board(_query_string())))
     get("/healthz", "healthz", lambda: _plain(200, "ok"))  # the process answers; nothing else is asked
     get("/agenda/next-virtual", "agenda", lambda: _send(*current_server().agenda(_query_string())))
+    get("/conclusions", "conclusions", lambda: _send(*current_server().conclusions(_query_string())))
     get("/calendars/<feedname:name>.ics", "public_feed", lambda name: _send(*current_server().public_feed(name)))
     get("/feeds/<anything:rest>", "private_feed", lambda rest: _send(*current_server().private_feed(rest)))
     return bp
@@ -523,6 +525,26 @@ class FeedServer:
             return self._boards[key], headers
 
     def agenda(self, query_string: str) -> tuple[Resource, Headers]:
+        """The draft agenda of the next virtual meeting."""
+        def render(session: Any, ctx: ReadContext) -> str:
+            from .render.agenda import render_agenda
+
+            return render_agenda(jobs.agenda_in(session, ctx, "virtual"), "html", self.templates)
+
+        return self._document("agenda", query_string, render)
+
+    def conclusions(self, query_string: str) -> tuple[Resource, Headers]:
+        """The follow-up of every meeting's conclusions (`workplan conclusions --format html`)."""
+        def render(session: Any, ctx: ReadContext) -> str:
+            from .render.conclusions import render_conclusions
+
+            return render_conclusions(jobs.conclusions_in(session, ctx), "html", self.templates)
+
+        return self._document("conclusions", query_string, render)
+
+    def _document(self, name: str, query_string: str, render: Callable[[Any, ReadContext], str]) -> tuple[
+            Resource, Headers]:
+        """A document of the data (the agenda, the conclusions), rendered once per revision and language."""
         from urllib.parse import parse_qs
 
         try:
@@ -532,23 +554,20 @@ class FeedServer:
         asked = _asked_language(query)
         snap = self._current(self._read_revision())
         lang = asked or snap.lang
+        kept = f"{name}:{lang}"
         with self._lock, language(lang):
-            if lang not in snap.agendas and lang not in snap.agenda_errors:
-                from .render.agenda import render_agenda
-
+            if kept not in snap.agendas and kept not in snap.agenda_errors:
                 try:
                     with session_scope(self.engine, self.url) as session:
-                        data = jobs.agenda_in(session, snap.ctx, "virtual")
-                    html = render_agenda(data, "html", self.templates)
-                    snap.agendas[lang] = self._remember(f"agenda:{lang}",
-                                                        Resource.of(html.encode("utf-8"), HTML, snap.modified))
+                        html = render(session, snap.ctx)
+                    snap.agendas[kept] = self._remember(kept, Resource.of(html.encode("utf-8"), HTML, snap.modified))
                 except DatabaseError:
                     raise
                 except UsageError as exc:  # no virtual meeting and no cadence rule to expect one
-                    snap.agenda_errors[lang] = str(exc)
-            if lang not in snap.agendas:
-                raise HTTPError("404 Not Found", _("No agenda: {reason}.").format(reason=snap.agenda_errors[lang]))
-            return snap.agendas[lang], [("Cache-Control", "no-cache")]
+                    snap.agenda_errors[kept] = str(exc)
+            if kept not in snap.agendas:
+                raise HTTPError("404 Not Found", _("No agenda: {reason}.").format(reason=snap.agenda_errors[kept]))
+            return snap.agendas[kept], [("Cache-Control", "no-cache")]
 
     # -- the data -----------------------------------------------------------------------------
 
