@@ -187,3 +187,9 @@ def test_what_a_closed_action_is_called_is_one_rule() -> None:
     word = planning.closed_action_word
     assert [word(s) for s in (["done", "open"], ["cancelled", "cancelled"], ["done", "done"], ["done", "waived"],
                               [])] == [None, "cancelled", "done", "closed", "done"]
+
+
+def test_the_clock_is_read_in_one_place() -> None:
+    # timeutil.now_utc is the one clock: a test that sets it sets it for the server, the
+    # scheduler, the report page and the feed history too
+    assert _copies(r"datetime\.now\(|datetime\.utcnow\(", home=("timeutil.py",)) == []

@@ -48,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from . import timeutil
 from .render.ical import PRODID, Component, fold
 
 STAMPS = ("DTSTAMP", "LAST-MODIFIED", "SEQUENCE")
@@ -297,7 +298,7 @@ class FeedHistory:
 
 def build_moment(as_of: datetime) -> datetime:
     """The moment a build may stamp a change with: the as-of moment, or now when that is earlier."""
-    return min(as_of.astimezone(UTC), datetime.now(UTC)).replace(microsecond=0)
+    return min(as_of.astimezone(UTC), timeutil.now_utc()).replace(microsecond=0)
 
 
 def _action_of(uid: str) -> str:

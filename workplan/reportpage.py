@@ -48,7 +48,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -57,7 +57,7 @@ from wtforms import Form, HiddenField, StringField, TextAreaField, ValidationErr
 from wtforms.csrf.core import CSRF, CSRFTokenField
 from wtforms.form import BaseForm
 
-from . import jobs, reporting
+from . import jobs, reporting, timeutil
 from .errors import TransitionError, UsageError
 from .i18n import LANGUAGES, _, language
 from .planning import REPORT_STATUSES
@@ -241,7 +241,7 @@ def report(rest: str) -> Response:
     if asked and asked not in LANGUAGES:
         raise HTTPError("400 Bad Request", _("lang must be one of {languages}.").format(
             languages=", ".join(LANGUAGES)))
-    now = datetime.now(UTC)
+    now = timeutil.now_utc()
     page = _page(key, now, items=False)  # its assignments are read when the page is shown (_render)
     if page is None:
         return _no_page(client)

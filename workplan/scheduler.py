@@ -24,10 +24,10 @@ import re
 import signal
 import sys
 import threading
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from . import timeutil
 from .errors import ConfigError, WorkplanError
 from .i18n import _
 
@@ -153,7 +153,7 @@ def _install_jobs(scheduler: Any, app: Project, tz: ZoneInfo) -> None:
     digest: dict[str, Any] = {}
     existing = scheduler.get_job(DIGEST_JOB)
     if existing is not None and existing.next_run_time is not None and (
-            repr(existing.trigger) == repr(trigger) or existing.next_run_time <= datetime.now(tz)):
+            repr(existing.trigger) == repr(trigger) or existing.next_run_time <= timeutil.now_utc().astimezone(tz)):
         # keep a fire time that passed while no scheduler ran: it is made up for now, even when the
         # schedule changed meanwhile (the new one takes over after it; the send log keeps it to
         # one digest a week). A fire time still to come follows a changed schedule.
@@ -164,7 +164,7 @@ def _install_jobs(scheduler: Any, app: Project, tz: ZoneInfo) -> None:
     scheduler.add_job(f"{__name__}:rebuild_calendars", "interval", seconds=CALENDARS_EVERY_SECONDS, args=args,
                       id=CALENDARS_JOB, name="calendars rebuild", replace_existing=True, coalesce=True,
                       misfire_grace_time=CALENDARS_EVERY_SECONDS, max_instances=1,
-                      next_run_time=datetime.now(tz))
+                      next_run_time=timeutil.now_utc().astimezone(tz))
     every = app.settings.int("inbox.fetch_every")
     if every < 0:
         raise ConfigError(_("inbox.fetch_every must be a number of seconds, 0 for never, not {value}").format(
@@ -172,7 +172,7 @@ def _install_jobs(scheduler: Any, app: Project, tz: ZoneInfo) -> None:
     if app.settings.get("inbox.imap.host").strip() and every:
         scheduler.add_job(f"{__name__}:fetch_replies", "interval", seconds=every, args=args, id=INBOX_JOB,
                           name="inbox fetch", replace_existing=True, coalesce=True, misfire_grace_time=every,
-                          max_instances=1, next_run_time=datetime.now(tz))
+                          max_instances=1, next_run_time=timeutil.now_utc().astimezone(tz))
     elif scheduler.get_job(INBOX_JOB) is not None:  # polling was switched off since
         scheduler.remove_job(INBOX_JOB)
 

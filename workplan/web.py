@@ -81,7 +81,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import BaseConverter, RequestRedirect
 
-from . import feeds, jobs, tokens
+from . import feeds, jobs, timeutil, tokens
 from . import tables as t
 from .config import Settings
 from .db import database_error, session_scope, set_meta
@@ -653,7 +653,7 @@ class FeedServer:
     def _today(self, tz: ZoneInfo) -> date:
         if self.as_of:
             return parse_as_of(self.as_of, tz).astimezone(tz).date()
-        return datetime.now(tz).date()
+        return timeutil.now_utc().astimezone(tz).date()
 
     def _render_public(self, data: jobs.Calendars, modified: datetime) -> dict[str, Resource]:
         files = data.files()  # no restricted action: public
@@ -681,7 +681,7 @@ class FeedServer:
     def _remember(self, name: str, r: Resource) -> Resource:
         """*r*, with the Last-Modified served before if its bytes are the same, and a later one
         if they changed (by this process or an earlier one)."""
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = timeutil.now_utc().replace(microsecond=0)
         modified = min(r.last_modified, now)
         key = SERVED + hashlib.sha256(name.encode("utf-8")).hexdigest()[:40]
         with self._seen_lock:  # the snapshot's renderer and the other requests' renderers
