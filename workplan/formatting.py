@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from .i18n import _, days_late, kind_word, ngettext, word
-from .planning import assignment_state
+from .planning import assignment_state, is_external
 from .queries import ActionDetail, LogEntry, MeetingRow, Row
 
 if TYPE_CHECKING:
@@ -351,7 +351,8 @@ def inbox_lines(lines: Sequence[InboxLine], fmt: str) -> str:
 def meetings(items: Sequence[MeetingRow], periods: Sequence[Any], fmt: str) -> str:
     meeting_objs = [
         {"id": m.id, "title": m.title, "kind": m.kind, "start": m.start, "end": m.end, "timezone": m.timezone,
-         "location": m.location or None, "url": m.url or None, "status": m.status}
+         "location": m.location or None, "url": m.url or None, "status": m.status,
+         "body": m.body or None, "own": not is_external(m)}
         for m in items
     ]
     period_objs = [
@@ -365,7 +366,7 @@ def meetings(items: Sequence[MeetingRow], periods: Sequence[Any], fmt: str) -> s
         return to_csv(("id", "kind", "start", "end", "status", "location", "title"),
                       [(m.id, m.kind, m.start, m.end or "", m.status, m.location, m.title) for m in items])
     out = table((_("MEETING"), _("KIND"), _("WHEN"), _("STATUS"), _("TITLE")),
-                [(m.id, word(m.kind), m.start + (f" → {m.end}" if m.end and m.end != m.start else ""), word(m.status),
+                [(m.id, m.body or word(m.kind), m.start + (f" → {m.end}" if m.end and m.end != m.start else ""), word(m.status),
                   m.title) for m in items])
     kinds: dict[str, list[Any]] = {}
     for p in periods:

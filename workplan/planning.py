@@ -91,15 +91,52 @@ class Scheduled(Protocol):
     def status(self) -> str: ...
     @property
     def start_day(self) -> date: ...
+    @property
+    def body(self) -> str: ...
 
 
 M = TypeVar("M", bound=Scheduled)
 
 
+# ---------------------------------------------------------------------------
+# meetings of other bodies (``body:`` or ``kind: external``)
+
+
+def is_external(meeting: Scheduled) -> bool:
+    """Another body's meeting: ``kind: external``, or one that names its ``body:``."""
+    return meeting.kind == "external" or bool(meeting.body)
+
+
+def counts_for_cadence(meeting: Scheduled, kind: str) -> bool:
+    """Whether *meeting* is one of the group's own meetings of *kind* that a cadence rule counts:
+    not cancelled, and never another body's meeting (SPEC §7)."""
+    return meeting.kind == kind and not is_external(meeting) and meeting.status != "cancelled"
+
+
+def is_of(meeting: Scheduled, kind: str | None) -> bool:
+    """Whether *meeting* is what "the next *kind* meeting" names: of any of the group's own
+    kinds (None); of a kind of the group's own; or, for another body's meeting, its body's name
+    (or ``external``)."""
+    if is_external(meeting):
+        return kind is not None and kind in (meeting.body, "external")
+    return kind is None or meeting.kind == kind
+
+
+def marked_title(title: str, kind: str, body: str) -> str:
+    """A meeting's title as listings, agendas, the board and feeds show it: another body's
+    meeting says so, so nobody takes it for one of the group's own."""
+    if body:
+        return _("{title} (meeting of {body}, not of this group)").format(title=title, body=body)
+    if kind == "external":
+        return _("{title} (another body's meeting, not of this group)").format(title=title)
+    return title
+
+
 def next_meeting(kind: str | None, after: date, meetings: Iterable[M], *, inclusive: bool = False) -> M | None:
-    """The first meeting of *kind* (of any kind: None), not cancelled, that starts after the day
-    *after* (or on it: *inclusive*); of two on one day, the first by id."""
-    candidates = [m for m in meetings if (kind is None or m.kind == kind) and m.status != "cancelled"
+    """The first meeting of *kind* (of the group's own, of any kind: None; or of another body,
+    by its name), not cancelled, that starts after the day *after* (or on it: *inclusive*); of
+    two on one day, the first by id."""
+    candidates = [m for m in meetings if is_of(m, kind) and m.status != "cancelled"
                   and (m.start_day >= after if inclusive else m.start_day > after)]
     return min(candidates, key=lambda m: (m.start_day, m.id), default=None)
 
@@ -116,8 +153,7 @@ def expected_slot(rule: CadenceRule, first: date, meetings: Sequence[Scheduled])
         start = next_period_start(start, rule.per)
     for _attempt in range(1000):
         end = period_end(start, rule.per)
-        count = sum(1 for m in meetings
-                    if m.kind == rule.kind and m.status != "cancelled" and start <= m.start_day <= end)
+        count = sum(1 for m in meetings if counts_for_cadence(m, rule.kind) and start <= m.start_day <= end)
         if count < rule.at_least:
             break
         start = next_period_start(start, rule.per)
@@ -816,6 +852,7 @@ class MeetingFact:
     kind: str
     status: str
     start_day: date
+    body: str = ""
 
 
 @dataclass
@@ -840,8 +877,8 @@ def compliance(
     as *scheduled*. The first period, when the
     rule starts in its middle, is ``partial`` rather than ``missed``: nobody agreed to it in full.
     """
-    meetings = [MeetingFact(m.id, m.kind, meeting_status(m.status, m.start_day, as_of_day), m.start_day)
-                for m in meetings if m.status != "cancelled"]
+    meetings = [MeetingFact(m.id, m.kind, meeting_status(m.status, m.start_day, as_of_day), m.start_day, m.body)
+                for m in meetings if counts_for_cadence(m, m.kind)]
     out: list[PeriodCompliance] = []
     for rule in rules:
         if not rule.report:

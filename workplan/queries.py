@@ -530,6 +530,7 @@ class MeetingRow:
     url: str
     status: str
     sequence: int
+    body: str = ""  # another body's meeting: the title says so (planning.marked_title)
 
 
 def meetings(db: Reader, as_of_day: date | None = None, include_withdrawn: bool = False) -> list[MeetingRow]:
@@ -538,10 +539,11 @@ def meetings(db: Reader, as_of_day: date | None = None, include_withdrawn: bool 
     if not include_withdrawn:
         query = query.where(t.meeting.c.withdrawn_at.is_(None))
     return [
-        MeetingRow(m.id, pick(m.title, m.translations, "title"), m.kind, m.start, m.end, m.start_day, m.end_day,
+        MeetingRow(m.id, planning.marked_title(pick(m.title, m.translations, "title"), m.kind, m.body),
+                   m.kind, m.start, m.end, m.start_day, m.end_day,
                    m.precision, m.timezone, pick(m.location, m.translations, "location"), m.url,
                    m.status if as_of_day is None else planning.meeting_status(m.status, m.start_day, as_of_day),
-                   m.sequence)
+                   m.sequence, m.body)
         for m in db.execute(query)
     ]
 
@@ -618,7 +620,7 @@ def cadence_rules(db: Reader) -> list[planning.CadenceRule]:
 
 
 def cadence_compliance(db: Reader, ctx: ReadContext) -> list[planning.PeriodCompliance]:
-    facts = [planning.MeetingFact(m.id, m.kind, m.status, m.start_day) for m in meetings(db, ctx.as_of_day)]
+    facts = [planning.MeetingFact(m.id, m.kind, m.status, m.start_day, m.body) for m in meetings(db, ctx.as_of_day)]
     return planning.compliance(cadence_rules(db), facts, ctx.as_of_day)
 
 

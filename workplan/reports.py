@@ -307,6 +307,8 @@ class Agenda:
     chains: list[list[ChainStep]]
     cadence: list[CadenceNote]
     follow_up: ConclusionsReport | None = None  # the conclusions of the previous meeting
+    # meetings of other bodies from this meeting to the following one: shown, never the group's own
+    other_bodies: list[MeetingInfo] = field(default_factory=list)
 
 
 @dataclass
@@ -584,6 +586,7 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
     today = ctx.as_of_day
     meeting = choose_meeting(which, meeting_id, today, c.meetings, c.rules, c.group.name)
     previous_rows = [m for m in c.meetings if m.status != "cancelled" and m.id != meeting.id
+                     and not planning.is_external(m)
                      and m.start_day <= min(today, meeting.day - timedelta(days=1))]
     previous = _meeting_info(max(previous_rows, key=lambda m: (m.start_day, m.id))) if previous_rows else None
     cadence = _cadence_notes(meeting, c)
@@ -624,8 +627,10 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
     deadlines.sort(key=lambda s: (s.due or date.max, s.action))
 
     follow_up = _conclusions_report(c, previous.id, previous) if previous is not None and previous.id else None
+    other_bodies = [_meeting_info(m) for m in c.meetings if planning.is_external(m) and m.status != "cancelled"
+                    and (meeting.start or today) <= m.start_day <= window_end]
     return Agenda(c.group.name, ctx.as_of, meeting, previous, following, window_end, due_here, overdue_by_owner,
-                  deliverables, completed, deadlines, _chains(c), cadence, follow_up)
+                  deliverables, completed, deadlines, _chains(c), cadence, follow_up, other_bodies)
 
 
 def _due_at_meeting(c: _Context, meeting: MeetingInfo, by_action: dict[str, list[Row]]) -> list[ActionSummary]:

@@ -213,6 +213,8 @@ def _sync_meetings(session: Session, doc: spec.Document, tz: ZoneInfo, now: date
         )
         if m.translations:  # only then: an unchanged one-language file keeps its hashes
             fields["translations"] = m.translations
+        if m.body:  # likewise: a file without meetings of other bodies keeps its hashes
+            fields["body"] = m.body
         digest = _hash(fields)  # the content only: moving a meeting within the file changes nothing
         row = existing.get(m.id)
         if row is not None and row.withdrawn_at is None and _unchanged(
@@ -228,6 +230,7 @@ def _sync_meetings(session: Session, doc: spec.Document, tz: ZoneInfo, now: date
                 fields["start"], fields["end"], fields["title"], fields["status"], fields["timezone"],
                 _titles(fields.get("translations")))
             fields.setdefault("translations", None)
+            fields.setdefault("body", "")
             for key, value in fields.items():
                 setattr(row, key, value)
             # a restored meeting was last published cancelled: only a higher SEQUENCE undoes that

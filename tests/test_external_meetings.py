@@ -1,0 +1,81 @@
+"""Meetings of other bodies and deadlines at a meeting nobody can date yet (issue 21): a meeting
+with `body:` or `kind: external` is shown in listings, feeds and agendas, marked as not the group's
+own, and never counts toward its cadence; `due: {next: KIND-OR-BODY}` with no cadence rule to
+expect it is *to be scheduled* until such a meeting is added; `agenda --next` without cadence.
+On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from conftest import run_cli, write_project
+from workplan import planning
+
+BASE = """\
+workplan: 1
+group: {id: g, name: Test Group, timezone: America/Panama, domain: test.example.org}
+parties:
+  - {id: TS, name: Secretariat, kind: secretariat, email: [ts@example.org]}
+  - {id: PA, name: Panama, kind: member, email: [pa@example.org]}
+meetings:
+  - {id: m1, title: First, kind: face-to-face, start: 2020-03-10, status: held}
+  - {id: comisca-2020, title: COMISCA ordinary meeting, kind: virtual, body: COMISCA, start: 2020-09-10}
+  - {id: fair-2020, title: Health fair, kind: external, start: 2020-10-01}
+cadence:
+  - {kind: virtual, per: semester, at_least: 1, from: 2020-01-01}
+actions:
+  - id: brief
+    title: Brief COMISCA
+    owners: [TS]
+    due: {next: COMISCA, after: m1}
+"""
+
+
+def test_a_meeting_of_another_body_never_counts_toward_the_cadence(tmp_path: Path, db_backend: str) -> None:
+    folder = write_project(tmp_path / "p", BASE)
+    assert run_cli(folder, "check").code == 0
+    out = run_cli(folder, "meetings", "--as-of", "2021-01-15", "--format", "json").json()
+    by_id = {m["id"]: m for m in out["meetings"]}
+    assert by_id["comisca-2020"]["body"] == "COMISCA" and by_id["comisca-2020"]["own"] is False
+    assert by_id["fair-2020"]["own"] is False and by_id["m1"]["own"] is True
+    assert by_id["comisca-2020"]["title"] == "COMISCA ordinary meeting (meeting of COMISCA, not of this group)"
+    # the virtual meeting of COMISCA is not the group's virtual meeting of the second semester
+    verdicts = {p["period"]: (p["verdict"], p["held"] + p["scheduled"]) for p in out["cadence"]}
+    assert verdicts["2020-S2"] == ("missed", [])
+    table = run_cli(folder, "meetings", "--as-of", "2020-12-31").out
+    assert "COMISCA " in table and "of another body" in table
+
+
+def test_feeds_and_agendas_show_it_marked(tmp_path: Path, db_backend: str) -> None:
+    folder = write_project(tmp_path / "p", BASE)
+    assert run_cli(folder, "calendars").code == 0
+    ics = (folder / "calendars" / "meetings.ics").read_text(encoding="utf-8")
+    assert "SUMMARY:COMISCA ordinary meeting (meeting of COMISCA\\, not of this group)" in ics
+    assert "SUMMARY:Health fair (another body's meeting\\, not of this group)" in ics
+    agenda = run_cli(folder, "agenda", "--next", "--as-of", "2020-08-01")
+    assert agenda.code == 0, agenda.err
+    # --next is the group's own next meeting (the one its cadence expects), not COMISCA's
+    assert agenda.out.startswith("# Draft agenda: Virtual meeting of the Test Group")
+    assert "- COMISCA ordinary meeting (meeting of COMISCA, not of this group), Thursday, 10 September 2020" in agenda.out
+    html = run_cli(folder, "agenda", "--next", "--as-of", "2020-08-01", "--format", "html").out
+    assert '<li class="other-body">Health fair' in html
+
+
+def test_a_deadline_at_the_next_meeting_of_a_body_moves_to_it(tmp_path: Path, db_backend: str) -> None:
+    folder = write_project(tmp_path / "p", BASE)
+    rows = run_cli(folder, "list", "--as-of", "2020-07-01", "--format", "json").json()
+    assert [(r["action"], r["due"], r["due_kind"], r["due_meeting"]) for r in rows] == [
+        ("brief", "2020-09-10", "meeting", "comisca-2020")]
+
+
+def test_the_rule_reads_body_and_kind() -> None:
+    class M:
+        def __init__(self, kind: str, body: str = "", status: str = "planned") -> None:
+            self.id, self.kind, self.body, self.status, self.start_day = "x", kind, body, status, date(2020, 1, 1)
+
+    assert planning.counts_for_cadence(M("virtual"), "virtual")
+    assert not planning.counts_for_cadence(M("virtual", "COMISCA"), "virtual")
+    assert not planning.counts_for_cadence(M("external"), "external")
+    assert planning.is_of(M("virtual", "COMISCA"), "COMISCA") and not planning.is_of(M("virtual", "COMISCA"), "virtual")
+    assert not planning.is_of(M("external"), None) and planning.is_of(M("virtual"), None)
