@@ -79,3 +79,73 @@ def test_the_rule_reads_body_and_kind() -> None:
     assert not planning.counts_for_cadence(M("external"), "external")
     assert planning.is_of(M("virtual", "COMISCA"), "COMISCA") and not planning.is_of(M("virtual", "COMISCA"), "virtual")
     assert not planning.is_of(M("external"), None) and planning.is_of(M("virtual"), None)
+
+
+# ---------------------------------------------------------------------------
+# to be scheduled: the next meeting of a kind, or of a body, that nothing expects yet
+
+UNSCHEDULED = (BASE + """\
+  - id: rcgm
+    title: Report at the next RCGM
+    owners: [PA]
+    due: {next: RCGM, after: m1}
+""").replace("  - {id: fair-2020,", "  - {id: rcgm-2019, title: RCGM 2019, body: RCGM, start: 2019-05-01, status: held}\n  - {id: fair-2020,")
+
+
+def test_a_next_meeting_nothing_expects_is_to_be_scheduled_and_never_overdue(tmp_path: Path, db_backend: str) -> None:
+    folder = write_project(tmp_path / "p", UNSCHEDULED)
+    check = run_cli(folder, "check")
+    assert check.code == 0 and "0 warnings" in check.out, check.out + check.err
+    rows = {r["action"]: r for r in run_cli(folder, "list", "--as-of", "2030-01-01", "--format", "json").json()}
+    assert (rows["rcgm"]["due"], rows["rcgm"]["due_kind"], rows["rcgm"]["overdue"]) == (None, "unscheduled", False)
+    assert run_cli(folder, "overdue", "--as-of", "2030-01-01", "--format", "json").json() == [
+        r for r in run_cli(folder, "overdue", "--as-of", "2030-01-01", "--format", "json").json() if r["action"] != "rcgm"]
+    upcoming = run_cli(folder, "upcoming", "--as-of", "2020-07-01").out
+    assert "rcgm    PA     to be scheduled  open   Report at the next RCGM" in upcoming
+    show = run_cli(folder, "show", "rcgm", "--as-of", "2020-07-01").out
+    assert "to be scheduled: at the next RCGM meeting" in show
+    agenda = run_cli(folder, "agenda", "--next", "--as-of", "2020-08-01").out
+    assert "- to be scheduled: **Report at the next RCGM** (`rcgm`): PA" in agenda
+    assert run_cli(folder, "digest", "--party", "PA", "--as-of", "2020-07-01", "--out", "d").code == 0
+    import email
+
+    message = email.message_from_bytes((folder / "d" / "PA.eml").read_bytes())
+    text = next(p.get_payload(decode=True).decode() for p in message.walk()
+                if p.get_content_type() == "text/plain").replace("\r\n", "\n")
+    assert "DUE IN THE NEXT 14 DAYS (1)\n\n  * Report at the next RCGM\n    [rcgm] PA · to be scheduled" in text
+    assert "OPEN, NO DEADLINE (0)" in text
+
+
+def test_once_such_a_meeting_is_added_the_deadline_moves_to_it(tmp_path: Path, db_backend: str) -> None:
+    folder = write_project(tmp_path / "p", UNSCHEDULED)
+    assert run_cli(folder, "sync").code == 0
+    text = UNSCHEDULED.replace(
+        "  - {id: fair-2020,", "  - {id: rcgm-2021, title: RCGM 2021, body: RCGM, start: 2021-04-20}\n  - {id: fair-2020,")
+    (folder / "actions.yaml").write_text(text, encoding="utf-8")
+    assert run_cli(folder, "sync").code == 0
+    rows = {r["action"]: r for r in run_cli(folder, "list", "--as-of", "2021-05-01", "--format", "json").json()}
+    assert (rows["rcgm"]["due"], rows["rcgm"]["due_kind"], rows["rcgm"]["due_meeting"], rows["rcgm"]["overdue"]) == (
+        "2021-04-20", "meeting", "rcgm-2021", True)
+
+
+def test_the_board_lists_it_as_to_be_scheduled(tmp_path: Path) -> None:
+    from test_web import serving
+
+    folder = write_project(tmp_path / "p", UNSCHEDULED)
+    assert run_cli(folder, "sync").code == 0
+    with serving(folder) as server:
+        board = server.request("/").text
+    upcoming = board[board.index('id="upcoming"'):board.index('id="no-deadline"')]
+    assert "to be scheduled" in upcoming and "Report at the next RCGM" in upcoming
+
+
+def test_agenda_next_without_any_cadence_rule(tmp_path: Path, db_backend: str) -> None:
+    no_cadence = BASE.replace("cadence:\n  - {kind: virtual, per: semester, at_least: 1, from: 2020-01-01}\n", "")
+    folder = write_project(tmp_path / "p", no_cadence.replace(
+        "  - {id: fair-2020,", "  - {id: m2, title: Second, kind: virtual, start: 2020-11-05}\n  - {id: fair-2020,"))
+    agenda = run_cli(folder, "agenda", "--next", "--as-of", "2020-08-01")
+    assert agenda.code == 0 and agenda.out.startswith("# Draft agenda: Second"), agenda.out[:200] + agenda.err
+    none = run_cli(folder, "agenda", "--next", "--as-of", "2021-01-01")
+    assert none.code == 2 and none.out == ""
+    assert none.err.strip().splitlines() == [
+        "workplan: no meeting is scheduled from 2021-01-01 on, and no cadence rule says when to expect one; use --meeting ID"]

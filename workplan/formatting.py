@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from .i18n import _, days_late, kind_word, ngettext, word
-from .planning import assignment_state, is_external
+from .planning import assignment_state, is_external, to_be_scheduled
 from .queries import ActionDetail, LogEntry, MeetingRow, Row
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def due_text(row: Row) -> str:
     if row.due is None:
-        return "-"
+        return _("to be scheduled") if to_be_scheduled(row.due_kind) else "-"
     mark = "*" if row.due_kind == "expected" else ""
     return f"{row.due.isoformat()}{mark}"
 
@@ -229,6 +229,9 @@ def detail(d: ActionDetail, fmt: str) -> str:
         return rows(d.assignments, "csv")
     if d.due_kind == "none":
         due = _("none (an ongoing commitment)")
+    elif to_be_scheduled(d.due_kind):
+        due = _("to be scheduled: at the next {kind} meeting, which nothing expects yet and none is scheduled").format(
+            kind=word(d.due_next_kind))
     elif d.due_kind == "expected":
         due = _("{day} (expected: the next {kind} meeting is not scheduled yet; this is the end of the cadence slot "
                 "it should fall in)").format(day=d.due, kind=word(d.due_next_kind) if d.due_next_kind else _("such"))

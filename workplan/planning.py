@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from . import spec
 
 MAX_OCCURRENCES = 520  # ten years of weekly occurrences; a bound, not a plan
-DUE_KINDS = ("date", "meeting", "expected", "none")
+# "unscheduled": at the next meeting of a kind (or of another body) that no cadence rule expects
+# and none is scheduled: *to be scheduled*, no date, never overdue, until such a meeting is added
+DUE_KINDS = ("date", "meeting", "expected", "none", "unscheduled")
 
 
 # ---------------------------------------------------------------------------
@@ -179,12 +181,17 @@ def resolve_due(
         if found is not None:
             return _at_meeting(found, shift)
         rule = cadence.get(due.next_kind)
-        if rule is None:
-            return NO_DEADLINE
+        if rule is None:  # nothing expects one (another body's meetings never have a rule)
+            return Deadline("unscheduled", next_kind=due.next_kind)
         # none of its kind is scheduled after *after*: the slots from then on hold none
         slot = expected_slot(rule, first_period_after(after, rule.per), ())
         return Deadline("expected", slot[1] + shift, None, None, due.next_kind, slot)
     return NO_DEADLINE
+
+
+def to_be_scheduled(due_kind: str) -> bool:
+    """A deadline at a meeting nobody can date yet: listed as *to be scheduled*, never overdue."""
+    return due_kind == "unscheduled"
 
 
 def _at_meeting(meeting: spec.Meeting, shift: timedelta) -> Deadline:
@@ -607,11 +614,12 @@ def conclusion_state(actions: Sequence[Sequence[Judged]]) -> str:
     return "not started"
 
 
-def open_without_deadline(status: str, due_day: date | None) -> bool:
+def open_without_deadline(status: str, due_day: date | None, due_kind: str = "") -> bool:
     """An ongoing commitment still to deliver: no deadline, so :class:`Judge` never finds it late,
     due soon or at risk, and a reader that lists by deadline never shows it. The digest and the
-    board list these on their own, with their :func:`commitment_age`."""
-    return due_day is None and status not in CLOSED
+    board list these on their own, with their :func:`commitment_age`. One *to be scheduled* is not
+    ongoing: it is listed with what falls due (:func:`due_soon`)."""
+    return due_day is None and not to_be_scheduled(due_kind) and status not in CLOSED
 
 
 def commitment_age(agreed_on: date | None, today: date) -> int | None:
@@ -713,9 +721,12 @@ def lookahead_end(today: date, lookahead_days: int) -> date:
     return today + timedelta(days=lookahead_days)
 
 
-def due_soon(due: date | None, today: date, end: date) -> bool:
-    """A deadline inside the look-ahead window from *today* to *end* (:func:`lookahead_end`)."""
-    return due is not None and today <= due <= end
+def due_soon(due: date | None, today: date, end: date, due_kind: str = "") -> bool:
+    """A deadline inside the look-ahead window from *today* to *end* (:func:`lookahead_end`), or
+    one *to be scheduled* (:func:`to_be_scheduled`): listed as such until it has a date."""
+    if due is None:
+        return to_be_scheduled(due_kind)
+    return today <= due <= end
 
 
 DIGEST_WINDOW = timedelta(days=7)

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, Select, Text, case, distinct, func, literal, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, Select, Text, and_, case, distinct, func, literal, or_, select, type_coerce
 
 from . import planning
 from . import tables as t
@@ -153,6 +153,7 @@ class Filters:
     actions: Sequence[str] | None = None
     include_restricted: bool = True
     no_deadline: bool = False  # only assignments without a deadline (see planning.open_without_deadline)
+    to_be_scheduled: bool = False  # with due_before/due_after: also those *to be scheduled* (no date yet)
 
 
 RESTRICTED_DEPENDENCY = planning.RESTRICTED_DEPENDENCY  # what shared documents say for a dependency that is not public
@@ -311,10 +312,15 @@ def assignment_rows(db: Reader, ctx: ReadContext, filters: Filters | None = None
     )
     if f.owner:
         query = query.where(a.c.party_id.in_(parties_named(db, f.owner)))
+    window = []
     if f.due_before:
-        query = query.where(a.c.due_date < f.due_before)
+        window.append(a.c.due_date < f.due_before)
     if f.due_after:
-        query = query.where(a.c.due_date > f.due_after)
+        window.append(a.c.due_date > f.due_after)
+    if window and f.to_be_scheduled:
+        query = query.where(or_(and_(*window), a.c.due_kind == "unscheduled"))
+    elif window:
+        query = query.where(*window)
     if f.no_deadline:
         query = query.where(a.c.due_date.is_(None))
     # a long list of actions is kept out of the SQL: databases cap the parameters of one
@@ -410,7 +416,8 @@ def upcoming(db: Reader, ctx: ReadContext, days: int, owner: str | None = None) 
     first = ctx.as_of_day
     last = first + timedelta(days=days)
     rows = assignment_rows(db, ctx, Filters(
-        owner=owner, status="pending", due_after=first - timedelta(days=1), due_before=last + timedelta(days=1)))
+        owner=owner, status="pending", due_after=first - timedelta(days=1), due_before=last + timedelta(days=1),
+        to_be_scheduled=True))
     rows.sort(key=lambda r: (r.due or date.max, r.action, r.party))
     return rows
 

@@ -622,7 +622,7 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
     # window; it is summed up over all of them, so that "7 of 11 closed" counts the closed ones too
     listed = {(r.action, r.occurrence) for r in rows
               if r.status not in CLOSED and not r.overdue and r.action not in here_ids
-              and planning.due_soon(r.due, today, window_end)}
+              and planning.due_soon(r.due, today, window_end, r.due_kind)}
     deadlines = _summaries(c.item(r) for r in rows if (r.action, r.occurrence) in listed)
     deadlines.sort(key=lambda s: (s.due or date.max, s.action))
 
@@ -863,15 +863,15 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
         wide = party.kind == "secretariat"
         mine = rows if wide else by_party.get(party.id, [])
         overdue = sorted((r for r in mine if r.overdue), key=lambda r: (-(r.days_overdue or 0), r.action, r.party))
-        due_soon = sorted((r for r in mine if not r.overdue and planning.due_soon(r.due, today, soon)),
+        due_soon = sorted((r for r in mine if not r.overdue and planning.due_soon(r.due, today, soon, r.due_kind)),
                           key=lambda r: (r.due or date.max, r.action, r.party))
         blocked = [r for r in mine if r.blocked_by or r.at_risk]
-        ongoing = [c.aged(r) for r in mine if planning.open_without_deadline(r.status, r.due)]
+        ongoing = [c.aged(r) for r in mine if planning.open_without_deadline(r.status, r.due, r.due_kind)]
         ongoing.sort(key=lambda i: (i.age_days is None, -(i.age_days or 0)))  # the oldest first; stable
         part = set() if wide else participations.get(party.id, set())
         taking_part = sorted(
             (r for r in rows if r.action in part and r.party != party.id
-             and (r.overdue or r.blocked_by or r.at_risk or planning.due_soon(r.due, today, soon))),
+             and (r.overdue or r.blocked_by or r.at_risk or planning.due_soon(r.due, today, soon, r.due_kind))),
             key=lambda r: (r.due or date.max, r.action, r.party))
         completed = []
         for x in sorted(closings, key=lambda x: (x.on, x.action, x.party)):
