@@ -20,7 +20,20 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, Select, Text, and_, case, distinct, func, literal, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Text,
+    and_,
+    case,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
 
 from . import planning
 from . import tables as t
