@@ -21,6 +21,7 @@ from .queries import ActionDetail, LogEntry, MeetingRow, Row
 
 if TYPE_CHECKING:
     from .inbox import InboxLine
+    from .planning import Deadline, MoveEffects
     from .reports import ConclusionsReport
 
 FORMATS = ("table", "json", "csv")
@@ -426,3 +427,54 @@ def conclusions(report: ConclusionsReport, fmt: str) -> str:
                   for a in e["actions"]),
         e["text"],
     ] for e in entries])
+
+
+def _deadline_text(d: Deadline) -> str:
+    if d.day is None:
+        return _("to be scheduled") if to_be_scheduled(d.kind) else _("no deadline")
+    if d.meeting:
+        return _("{day} (at {meeting})").format(day=d.day.isoformat(), meeting=d.meeting)
+    if d.kind == "expected":
+        return _("{day} (expected)").format(day=d.day.isoformat())
+    return d.day.isoformat()
+
+
+def move_effects(effects: MoveEffects, fmt: str) -> str:
+    """`workplan meetings move` (and the lines `sync` prints when a meeting moved)."""
+    if fmt == "json":
+        def deadline(d: Deadline) -> dict[str, Any]:
+            return {"due": d.day.isoformat() if d.day else None, "due_kind": d.kind, "due_meeting": d.meeting}
+
+        return dumps({
+            "meetings": [{"id": m.meeting, "from": {"start": m.old_start, "end": m.old_end},
+                          "to": {"start": m.new_start, "end": m.new_end}} for m in effects.meetings],
+            "deadlines": [{"action": x.action, "party": x.party, "occurrence": x.occurrence or None,
+                           "old": deadline(x.old), "new": deadline(x.new)} for x in effects.deadlines],
+            "before_prerequisite": [{"action": x.action, "due": x.due.isoformat(), "waits_on": x.prerequisite,
+                                     "waits_on_due": x.prerequisite_due.isoformat()} for x in effects.early],
+            "cadence": [{"kind": x.kind, "period": x.period, "old": x.old or None, "new": x.new}
+                        for x in effects.cadence],
+        })
+    return "".join(line + "\n" for line in move_lines(effects))
+
+
+def move_lines(effects: MoveEffects) -> list[str]:
+    out = []
+    for m in effects.meetings:
+        out.append(_("meeting {meeting}: {old} → {new}").format(
+            meeting=m.meeting, old=m.old_start + (f"–{m.old_end}" if m.old_end and m.old_end != m.old_start else ""),
+            new=m.new_start + (f"–{m.new_end}" if m.new_end and m.new_end != m.new_start else "")))
+    if not effects.deadlines:
+        out.append("  " + _("no deadline moves"))
+    for x in effects.deadlines:
+        out.append("  " + _("deadline {action} ({party}): {old} → {new}").format(
+            action=x.action + (f"@{x.occurrence}" if x.occurrence else ""), party=x.party,
+            old=_deadline_text(x.old), new=_deadline_text(x.new)))
+    for e in effects.early:
+        out.append("  " + _("{action} would fall due on {due}, before {prerequisite} it waits on ({prerequisite_due})")
+                   .format(action=e.action, due=e.due.isoformat(), prerequisite=e.prerequisite,
+                           prerequisite_due=e.prerequisite_due.isoformat()))
+    for c in effects.cadence:
+        out.append("  " + _("cadence of {kind} meetings, {period}: {old} → {new}").format(
+            kind=word(c.kind), period=c.period, old=_verdict(c.old) if c.old else "-", new=_verdict(c.new)))
+    return out

@@ -20,6 +20,7 @@ from .i18n import gettext as _
 from .statuses import CLOSED
 from .timeutil import (
     LAST_YEAR,
+    When,
     end_of_day,
     first_period_after,
     next_period_start,
@@ -913,3 +914,122 @@ def compliance(
                                  rule.at_least, held, scheduled, verdict)
             )
     return out
+
+
+# ---------------------------------------------------------------------------
+# what-if: moving a meeting (``workplan meetings move``, and what ``sync`` prints when one moved)
+
+
+@dataclass(frozen=True)
+class MovedDeadline:
+    action: str
+    party: str
+    occurrence: str
+    old: Deadline
+    new: Deadline
+
+
+@dataclass(frozen=True)
+class EarlyDependant:
+    """An action that would fall due before a prerequisite it waits on."""
+
+    action: str
+    due: date
+    prerequisite: str
+    prerequisite_due: date
+
+
+@dataclass(frozen=True)
+class VerdictChange:
+    kind: str
+    period: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class MeetingMove:
+    meeting: str
+    old_start: str
+    old_end: str | None
+    new_start: str
+    new_end: str | None
+
+
+@dataclass
+class MoveEffects:
+    meetings: list[MeetingMove]
+    deadlines: list[MovedDeadline]
+    early: list[EarlyDependant]
+    cadence: list[VerdictChange]
+
+
+def moved_document(doc: spec.Document, meeting_id: str, start: When, end: When | None) -> spec.Document:
+    """A copy of *doc* with *meeting_id* moved to *start* (and *end*; without it, the meeting
+    keeps its length). UnknownItem for an unknown id, UsageError for an end before its start."""
+    from dataclasses import replace
+
+    from .errors import UnknownItem, UsageError
+
+    meeting = doc.meetings.get(meeting_id)
+    if meeting is None:
+        raise UnknownItem(_("there is no meeting {meeting!r} (known: {known})").format(
+            meeting=meeting_id, known=", ".join(doc.meetings)))
+    if end is None and meeting.end is not None:
+        shift = start.day - meeting.start.day
+        end = When(meeting.end.day + shift, "date" if meeting.end.precision == "month" else meeting.end.precision,
+                   meeting.end.at + shift if meeting.end.at is not None else None)
+    if end is not None and end.last_day < start.day:
+        raise UsageError(_("meeting {mid} would end ({end}) before it starts ({start})").format(
+            mid=meeting_id, end=end.iso(), start=start.iso()))
+    meetings = dict(doc.meetings)
+    meetings[meeting_id] = replace(meeting, start=start, end=end)
+    return replace(doc, meetings=meetings)
+
+
+def move_effects(before: spec.Document, after: spec.Document, as_of_day: date) -> MoveEffects:
+    """What moving meetings (from *before* to *after*, the same file but for meeting dates)
+    changes, by the rules above: each owner's deadline that moves, the actions that would fall
+    due before a prerequisite they wait on (and did not), the cadence verdicts that change."""
+    moves = [MeetingMove(mid, m.start.iso(), _iso(m.end),
+                         after.meetings[mid].start.iso(),
+                         _iso(after.meetings[mid].end))
+             for mid, m in before.meetings.items()
+             if mid in after.meetings and (m.start, m.end) != (after.meetings[mid].start, after.meetings[mid].end)]
+    last = max([as_of_day, *(m.start.last_day for m in before.meetings.values()),
+                *(m.start.last_day for m in after.meetings.values())])
+    end = horizon(as_of_day, last)
+    old_deadlines, old_planned = plan(before, end)
+    new_deadlines, new_planned = plan(after, end)
+    old_by_key = {(p.action_id, p.party_id, p.occurrence): p.deadline for p in old_planned}
+    moved = [MovedDeadline(p.action_id, p.party_id, p.occurrence, old_by_key[key], p.deadline)
+             for p in new_planned
+             if (key := (p.action_id, p.party_id, p.occurrence)) in old_by_key
+             and (old_by_key[key].day, old_by_key[key].kind) != (p.deadline.day, p.deadline.kind)]
+
+    def early(deadlines: Mapping[str, Deadline]) -> dict[tuple[str, str], tuple[date, date]]:
+        out = {}
+        for action in after.actions.values():
+            due = deadlines.get(action.id, NO_DEADLINE).day
+            for dep in action.depends_on:
+                dep_due = deadlines.get(dep, NO_DEADLINE).day
+                if due is not None and dep_due is not None and due < dep_due:
+                    out[(action.id, dep)] = (due, dep_due)
+        return out
+
+    was = early(old_deadlines)
+    now = early(new_deadlines)
+    early_list = [EarlyDependant(a, due, d, dep_due) for (a, d), (due, dep_due) in now.items() if (a, d) not in was]
+
+    def verdicts(doc: spec.Document) -> dict[tuple[str, str], str]:
+        facts = [MeetingFact(m.id, m.kind, m.status, m.start_day, m.body) for m in doc.meetings.values()]
+        return {(p.kind, p.label): p.verdict for p in compliance(doc.cadence, facts, last)}
+
+    old_v, new_v = verdicts(before), verdicts(after)
+    changes = [VerdictChange(kind, label, old_v.get((kind, label), ""), verdict)
+               for (kind, label), verdict in new_v.items() if old_v.get((kind, label), "") != verdict]
+    return MoveEffects(moves, moved, early_list, changes)
+
+
+def _iso(when: When | None) -> str | None:
+    return when.iso() if when is not None else None
