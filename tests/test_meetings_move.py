@@ -68,3 +68,19 @@ def test_bad_input_is_one_sentence_exit_2_and_nothing_written(wp: Runner, projec
     assert (backwards.code, backwards.out, backwards.err) == (
         2, "", "workplan: meeting ahg-2018-05 would end (2018-07-01) before it starts (2018-07-10)\n")
     assert dump_database(url) == before
+
+
+def test_sync_prints_the_same_summary_when_the_file_moves_the_meeting(wp: Runner, project: Path) -> None:
+    assert wp("sync").code == 0
+    what_if = wp("meetings", "move", "twg-2016-08", "--to", "2016-07-20", "--as-of", "2016-07-15").out
+    path = project / "actions.yaml"
+    text = path.read_text(encoding="utf-8")
+    block = text.index("  - id: twg-2016-08")
+    path.write_text(text[:block] + text[block:].replace("    start: 2016-08-26", "    start: 2016-07-20", 1),
+                    encoding="utf-8")
+    synced = wp("sync")
+    assert synced.code == 0, synced.err
+    assert what_if in synced.out
+    listed = {(r["action"], r["party"]): r["due"] for r in wp("list", "--format", "json").json()}
+    assert listed[("twg-establish", "TS")] == "2016-07-20"
+    assert "meeting twg-2016-08" not in wp("sync").out  # nothing moved the second time
