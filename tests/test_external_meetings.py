@@ -149,3 +149,30 @@ def test_agenda_next_without_any_cadence_rule(tmp_path: Path, db_backend: str) -
     assert none.code == 2 and none.out == ""
     assert none.err.strip().splitlines() == [
         "workplan: no meeting is scheduled from 2021-01-01 on, and no cadence rule says when to expect one; use --meeting ID"]
+
+
+def test_migration_0008_adds_the_body_and_keeps_the_meetings(tmp_path: Path, db_backend: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import text
+
+    from conftest import new_postgres_url
+    from workplan import db as wpdb
+    from workplan import tables
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if db_backend == "sqlite" else new_postgres_url()
+    engine = wpdb.make_engine(url)
+    try:
+        wpdb.migrate_to(engine, "0007")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO meeting (id, title, kind, start, start_day, end_day, precision, timezone, location, url,"
+                " status, description, position, sequence, content_hash, updated_at) VALUES ('m1', 'Old', 'virtual',"
+                " '2020-01-01', '2020-01-01', '2020-01-01', 'date', 'America/Panama', '', '', 'held', '', 0, 0, 'h',"
+                " '2020-01-01 00:00:00')"))
+        assert wpdb.upgrade(engine, url) == ("0007", "0008")
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
+            assert conn.execute(text("SELECT title, body FROM meeting")).one() == ("Old", "")
+    finally:
+        engine.dispose()
