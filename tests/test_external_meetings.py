@@ -176,3 +176,25 @@ def test_migration_0008_adds_the_body_and_keeps_the_meetings(tmp_path: Path, db_
             assert conn.execute(text("SELECT title, body FROM meeting")).one() == ("Old", "")
     finally:
         engine.dispose()
+
+
+def test_the_next_meeting_of_a_body_with_no_meeting_yet(tmp_path: Path, db_backend: str) -> None:
+    # "the next RCGM meeting": RCGM is a party of kind body, none of its meetings is in the file yet
+    text = BASE.replace("parties:\n", "parties:\n  - {id: RCGM, name: Regional Consultation Group, kind: body}\n") + """\
+  - id: rcgm
+    title: Report at the next RCGM
+    owners: [PA]
+    due: {next: RCGM, after: m1}
+  - id: typo
+    title: A typo
+    owners: [PA]
+    due: {next: RCMG, after: m1}
+"""
+    folder = write_project(tmp_path / "p", text)
+    bad = run_cli(folder, "check")
+    assert bad.code == 2 and "due of action typo: next 'RCMG' is not one of:" in bad.err and "RCGM" in bad.err
+    assert "action rcgm" not in bad.err
+    (folder / "actions.yaml").write_text(text[:text.index("  - id: typo")], encoding="utf-8")
+    rows = run_cli(folder, "list", "--as-of", "2030-01-01", "--format", "json").json()
+    assert [(r["action"], r["due_kind"], r["overdue"]) for r in rows if r["action"] == "rcgm"] == [
+        ("rcgm", "unscheduled", False)]

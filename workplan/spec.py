@@ -926,7 +926,7 @@ class _Builder:
         with_ = resolve_names("with")
         if not owners and "owners" not in unknown:  # an unknown owner is one error, not a warning too
             r.warn(item, _("action {aid} has no owner: nobody will be asked to deliver it").format(aid=aid))
-        due = self._due(m.get("due"), aid, meetings, cadence)
+        due = self._due(m.get("due"), aid, meetings, cadence, parties)
         if due.form == "date" and due.when is not None and source is not None and source.meeting in meetings:
             created = meetings[source.meeting].start
             if due.when.last_day < created.day:
@@ -1042,7 +1042,8 @@ class _Builder:
                                  "(line breaks and spaces may differ)").format(what=what, file=document[0].as_posix()))
         return Source(meeting, r.text(m.get("ref"), _W_SOURCE_REF), text)
 
-    def _due(self, node: Node | None, aid: str, meetings: dict[str, Meeting], cadence: list[CadenceRule]) -> DueSpec:
+    def _due(self, node: Node | None, aid: str, meetings: dict[str, Meeting], cadence: list[CadenceRule],
+             parties: dict[str, Party] | None = None) -> DueSpec:
         r = self.r
         if node is None or _is_null(node):
             return DueSpec("none")
@@ -1074,9 +1075,11 @@ class _Builder:
                 return DueSpec("none")
             return DueSpec("meeting", meeting=meeting, offset_days=offset)
         if "next" in m:
-            # a kind of meeting, or another body named by a meeting's ``body:``
-            kind = r.choice(m["next"], N_("due of action {aid}: next", aid=aid),
-                            MEETING_KINDS + tuple(sorted({x.body for x in meetings.values() if x.body})), "")
+            # a kind of meeting, or another body: named by a meeting's ``body:``, or a party of kind
+            # ``body`` or ``organization`` whose meetings are not in the file yet
+            bodies = {x.body for x in meetings.values() if x.body} | {
+                p.id for p in (parties or {}).values() if p.kind in ("body", "organization")}
+            kind = r.choice(m["next"], N_("due of action {aid}: next", aid=aid), MEETING_KINDS + tuple(sorted(bodies)), "")
             after = r.text(m.get("after"), "after")
             if not after:
                 r.error(node, _("due of action {aid}: 'next' needs 'after: MEETING' to know where to count from").format(aid=aid))
