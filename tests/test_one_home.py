@@ -108,6 +108,7 @@ class _Met:
     kind: str
     status: str
     start_day: date
+    body: str = ""  # planning.Scheduled: another body's meeting (issue 21)
 
 
 def test_an_action_takes_the_most_pressing_state_of_its_open_assignments() -> None:

@@ -68,9 +68,11 @@ def test_next_face_to_face_expected_next_year() -> None:
     assert d.day == date(2019, 12, 31)
 
 
-def test_next_without_cadence_has_no_deadline() -> None:
+def test_next_without_cadence_is_to_be_scheduled() -> None:
+    # issue 21: no date and never overdue, until a meeting of that kind is added
     d = planning.resolve_due(spec.DueSpec("next", meeting="ahg-2018-05", next_kind="other"), MEETINGS, CADENCE)
-    assert d.kind == "none"
+    assert (d.kind, d.day, d.next_kind) == ("unscheduled", None, "other")
+    assert planning.to_be_scheduled(d.kind)
 
 
 @pytest.mark.parametrize(("text", "days"), [("-14d", -14), ("+2w", 14), ("3d", 3), ("-1w", -7)])

@@ -155,7 +155,7 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
     soon: dict[tuple[str, str], tuple[BoardItem, list[str]]] = {}
     rows = queries.assignment_rows(session, ctx, Filters(
         status="pending", due_after=first - timedelta(days=1), due_before=last + timedelta(days=1),
-        include_restricted=False))
+        include_restricted=False, to_be_scheduled=True))
     for r in sorted(rows, key=lambda r: (r.due or date.max, r.action, r.occurrence)):
         if r.overdue:  # due today but already past its hour: listed as late
             continue
@@ -170,7 +170,7 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
     ongoing: dict[tuple[str, str], Ongoing] = {}
     for r in queries.assignment_rows(session, ctx, Filters(status="pending", no_deadline=True,
                                                            include_restricted=False)):
-        if not planning.open_without_deadline(r.status, r.due):
+        if not planning.open_without_deadline(r.status, r.due, r.due_kind):
             continue
         key = (r.action, r.occurrence)
         found = ongoing.get(key)

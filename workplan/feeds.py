@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from .errors import UsageError
 from .i18n import pick
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
-from .planning import action_closed, horizon, meeting_status, party_id_clashes, party_language
+from .planning import action_closed, horizon, marked_title, meeting_status, party_id_clashes, party_language
 from .queries import ReadContext, group_info, status_expr
 from .statuses import CLOSED
 from .views import FeedAction as FeedAction
@@ -64,7 +64,7 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
     _check_file_names(parties)
     meetings = tuple(
         FeedMeeting(
-            m.id, pick(m.title, m.translations, "title"), m.kind, m.start, m.end, m.start_day, m.end_day,
+            m.id, marked_title(pick(m.title, m.translations, "title"), m.kind, m.body), m.kind, m.start, m.end, m.start_day, m.end_day,
             m.precision, m.timezone, pick(m.location or "", m.translations, "location"), m.url or "",
             pick(m.description or "", m.translations, "description"),
             meeting_status(m.status, m.start_day, ctx.as_of_day), gone(m.withdrawn_at), m.sequence,

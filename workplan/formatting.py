@@ -16,11 +16,12 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from .i18n import _, days_late, kind_word, ngettext, word
-from .planning import assignment_state
+from .planning import assignment_state, is_external, to_be_scheduled
 from .queries import ActionDetail, LogEntry, MeetingRow, Row
 
 if TYPE_CHECKING:
     from .inbox import InboxLine
+    from .planning import Deadline, MoveEffects
     from .reports import ConclusionsReport
 
 FORMATS = ("table", "json", "csv")
@@ -29,7 +30,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def due_text(row: Row) -> str:
     if row.due is None:
-        return "-"
+        return _("to be scheduled") if to_be_scheduled(row.due_kind) else "-"
     mark = "*" if row.due_kind == "expected" else ""
     return f"{row.due.isoformat()}{mark}"
 
@@ -229,6 +230,9 @@ def detail(d: ActionDetail, fmt: str) -> str:
         return rows(d.assignments, "csv")
     if d.due_kind == "none":
         due = _("none (an ongoing commitment)")
+    elif to_be_scheduled(d.due_kind):
+        due = _("to be scheduled: at the next {kind} meeting, which nothing expects yet and none is scheduled").format(
+            kind=word(d.due_next_kind))
     elif d.due_kind == "expected":
         due = _("{day} (expected: the next {kind} meeting is not scheduled yet; this is the end of the cadence slot "
                 "it should fall in)").format(day=d.due, kind=word(d.due_next_kind) if d.due_next_kind else _("such"))
@@ -351,7 +355,8 @@ def inbox_lines(lines: Sequence[InboxLine], fmt: str) -> str:
 def meetings(items: Sequence[MeetingRow], periods: Sequence[Any], fmt: str) -> str:
     meeting_objs = [
         {"id": m.id, "title": m.title, "kind": m.kind, "start": m.start, "end": m.end, "timezone": m.timezone,
-         "location": m.location or None, "url": m.url or None, "status": m.status}
+         "location": m.location or None, "url": m.url or None, "status": m.status,
+         "body": m.body or None, "own": not is_external(m)}
         for m in items
     ]
     period_objs = [
@@ -365,7 +370,7 @@ def meetings(items: Sequence[MeetingRow], periods: Sequence[Any], fmt: str) -> s
         return to_csv(("id", "kind", "start", "end", "status", "location", "title"),
                       [(m.id, m.kind, m.start, m.end or "", m.status, m.location, m.title) for m in items])
     out = table((_("MEETING"), _("KIND"), _("WHEN"), _("STATUS"), _("TITLE")),
-                [(m.id, word(m.kind), m.start + (f" → {m.end}" if m.end and m.end != m.start else ""), word(m.status),
+                [(m.id, m.body or word(m.kind), m.start + (f" → {m.end}" if m.end and m.end != m.start else ""), word(m.status),
                   m.title) for m in items])
     kinds: dict[str, list[Any]] = {}
     for p in periods:
@@ -422,3 +427,54 @@ def conclusions(report: ConclusionsReport, fmt: str) -> str:
                   for a in e["actions"]),
         e["text"],
     ] for e in entries])
+
+
+def _deadline_text(d: Deadline) -> str:
+    if d.day is None:
+        return _("to be scheduled") if to_be_scheduled(d.kind) else _("no deadline")
+    if d.meeting:
+        return _("{day} (at {meeting})").format(day=d.day.isoformat(), meeting=d.meeting)
+    if d.kind == "expected":
+        return _("{day} (expected)").format(day=d.day.isoformat())
+    return d.day.isoformat()
+
+
+def move_effects(effects: MoveEffects, fmt: str) -> str:
+    """`workplan meetings move` (and the lines `sync` prints when a meeting moved)."""
+    if fmt == "json":
+        def deadline(d: Deadline) -> dict[str, Any]:
+            return {"due": d.day.isoformat() if d.day else None, "due_kind": d.kind, "due_meeting": d.meeting}
+
+        return dumps({
+            "meetings": [{"id": m.meeting, "from": {"start": m.old_start, "end": m.old_end},
+                          "to": {"start": m.new_start, "end": m.new_end}} for m in effects.meetings],
+            "deadlines": [{"action": x.action, "party": x.party, "occurrence": x.occurrence or None,
+                           "old": deadline(x.old), "new": deadline(x.new)} for x in effects.deadlines],
+            "before_prerequisite": [{"action": x.action, "due": x.due.isoformat(), "waits_on": x.prerequisite,
+                                     "waits_on_due": x.prerequisite_due.isoformat()} for x in effects.early],
+            "cadence": [{"kind": x.kind, "period": x.period, "old": x.old or None, "new": x.new}
+                        for x in effects.cadence],
+        })
+    return "".join(line + "\n" for line in move_lines(effects))
+
+
+def move_lines(effects: MoveEffects) -> list[str]:
+    out = []
+    for m in effects.meetings:
+        out.append(_("meeting {meeting}: {old} → {new}").format(
+            meeting=m.meeting, old=m.old_start + (f"–{m.old_end}" if m.old_end and m.old_end != m.old_start else ""),
+            new=m.new_start + (f"–{m.new_end}" if m.new_end and m.new_end != m.new_start else "")))
+    if not effects.deadlines:
+        out.append("  " + _("no deadline moves"))
+    for x in effects.deadlines:
+        out.append("  " + _("deadline {action} ({party}): {old} → {new}").format(
+            action=x.action + (f"@{x.occurrence}" if x.occurrence else ""), party=x.party,
+            old=_deadline_text(x.old), new=_deadline_text(x.new)))
+    for e in effects.early:
+        out.append("  " + _("{action} would fall due on {due}, before {prerequisite} it waits on ({prerequisite_due})")
+                   .format(action=e.action, due=e.due.isoformat(), prerequisite=e.prerequisite,
+                           prerequisite_due=e.prerequisite_due.isoformat()))
+    for c in effects.cadence:
+        out.append("  " + _("cadence of {kind} meetings, {period}: {old} → {new}").format(
+            kind=word(c.kind), period=c.period, old=_verdict(c.old) if c.old else "-", new=_verdict(c.new)))
+    return out

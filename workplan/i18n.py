@@ -155,6 +155,7 @@ def _words(lang: str) -> dict[str, str]:
             "face-to-face": _("face-to-face"),
             "vice-ministerial": _("vice-ministerial"),
             "other": _("other"),
+            "external": _("of another body"),  # a meeting's kind: ``kind: external``
             "held": _("held"),
             "planned": _("planned"),
             "expected": _("expected"),

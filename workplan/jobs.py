@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .feeds import FeedSet
     from .files import WriteReport
     from .mail import LogLine, Outcome
-    from .planning import PeriodCompliance
+    from .planning import MoveEffects, PeriodCompliance
     from .project import Project
     from .queries import ActionDetail, LogEntry, MeetingRow, ReadContext, Row
     from .reporting import Grant, Preference
@@ -130,6 +130,26 @@ def meetings(project: Project, as_of: str | None = None) -> tuple[list[MeetingRo
     with project.reading() as db:
         ctx = project.read_context(db, as_of)
         return queries.meetings(db, ctx.as_of_day), queries.cadence_compliance(db, ctx)
+
+
+def meeting_move(project: Project, meeting_id: str, to: str, end: str | None = None,
+                 as_of: str | None = None) -> MoveEffects:
+    """`workplan meetings move`: what moving a meeting would change, from the actions file alone
+    (planning's rules on a copy of the file's objects); writes nothing."""
+    from zoneinfo import ZoneInfo
+
+    from .errors import UsageError
+    from .planning import move_effects, moved_document
+    from .timeutil import parse_as_of, parse_when
+
+    doc = project.load_document()
+    tz = ZoneInfo(doc.group.timezone)
+    try:
+        start, finish = parse_when(to, tz), parse_when(end, tz) if end else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    day = parse_as_of(as_of, tz).date() if as_of else project.now().astimezone(tz).date()
+    return move_effects(doc, moved_document(doc, meeting_id, start, finish), day)
 
 
 # ---------------------------------------------------------------------------

@@ -61,6 +61,7 @@ class Meeting(Base):
     timezone: Mapped[str]
     location: Mapped[str]
     url: Mapped[str]
+    body: Mapped[str]
     status: Mapped[str]
     description: Mapped[str]
     translations: Mapped[dict[str, Any] | None]

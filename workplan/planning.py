@@ -20,6 +20,7 @@ from .i18n import gettext as _
 from .statuses import CLOSED
 from .timeutil import (
     LAST_YEAR,
+    When,
     end_of_day,
     first_period_after,
     next_period_start,
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
     from . import spec
 
 MAX_OCCURRENCES = 520  # ten years of weekly occurrences; a bound, not a plan
-DUE_KINDS = ("date", "meeting", "expected", "none")
+# "unscheduled": at the next meeting of a kind (or of another body) that no cadence rule expects
+# and none is scheduled: *to be scheduled*, no date, never overdue, until such a meeting is added
+DUE_KINDS = ("date", "meeting", "expected", "none", "unscheduled")
 
 
 # ---------------------------------------------------------------------------
@@ -91,15 +94,52 @@ class Scheduled(Protocol):
     def status(self) -> str: ...
     @property
     def start_day(self) -> date: ...
+    @property
+    def body(self) -> str: ...
 
 
 M = TypeVar("M", bound=Scheduled)
 
 
+# ---------------------------------------------------------------------------
+# meetings of other bodies (``body:`` or ``kind: external``)
+
+
+def is_external(meeting: Scheduled) -> bool:
+    """Another body's meeting: ``kind: external``, or one that names its ``body:``."""
+    return meeting.kind == "external" or bool(meeting.body)
+
+
+def counts_for_cadence(meeting: Scheduled, kind: str) -> bool:
+    """Whether *meeting* is one of the group's own meetings of *kind* that a cadence rule counts:
+    not cancelled, and never another body's meeting (SPEC §7)."""
+    return meeting.kind == kind and not is_external(meeting) and meeting.status != "cancelled"
+
+
+def is_of(meeting: Scheduled, kind: str | None) -> bool:
+    """Whether *meeting* is what "the next *kind* meeting" names: of any of the group's own
+    kinds (None); of a kind of the group's own; or, for another body's meeting, its body's name
+    (or ``external``)."""
+    if is_external(meeting):
+        return kind is not None and kind in (meeting.body, "external")
+    return kind is None or meeting.kind == kind
+
+
+def marked_title(title: str, kind: str, body: str) -> str:
+    """A meeting's title as listings, agendas, the board and feeds show it: another body's
+    meeting says so, so nobody takes it for one of the group's own."""
+    if body:
+        return _("{title} (meeting of {body}, not of this group)").format(title=title, body=body)
+    if kind == "external":
+        return _("{title} (another body's meeting, not of this group)").format(title=title)
+    return title
+
+
 def next_meeting(kind: str | None, after: date, meetings: Iterable[M], *, inclusive: bool = False) -> M | None:
-    """The first meeting of *kind* (of any kind: None), not cancelled, that starts after the day
-    *after* (or on it: *inclusive*); of two on one day, the first by id."""
-    candidates = [m for m in meetings if (kind is None or m.kind == kind) and m.status != "cancelled"
+    """The first meeting of *kind* (of the group's own, of any kind: None; or of another body,
+    by its name), not cancelled, that starts after the day *after* (or on it: *inclusive*); of
+    two on one day, the first by id."""
+    candidates = [m for m in meetings if is_of(m, kind) and m.status != "cancelled"
                   and (m.start_day >= after if inclusive else m.start_day > after)]
     return min(candidates, key=lambda m: (m.start_day, m.id), default=None)
 
@@ -116,8 +156,7 @@ def expected_slot(rule: CadenceRule, first: date, meetings: Sequence[Scheduled])
         start = next_period_start(start, rule.per)
     for _attempt in range(1000):
         end = period_end(start, rule.per)
-        count = sum(1 for m in meetings
-                    if m.kind == rule.kind and m.status != "cancelled" and start <= m.start_day <= end)
+        count = sum(1 for m in meetings if counts_for_cadence(m, rule.kind) and start <= m.start_day <= end)
         if count < rule.at_least:
             break
         start = next_period_start(start, rule.per)
@@ -143,12 +182,17 @@ def resolve_due(
         if found is not None:
             return _at_meeting(found, shift)
         rule = cadence.get(due.next_kind)
-        if rule is None:
-            return NO_DEADLINE
+        if rule is None:  # nothing expects one (another body's meetings never have a rule)
+            return Deadline("unscheduled", next_kind=due.next_kind)
         # none of its kind is scheduled after *after*: the slots from then on hold none
         slot = expected_slot(rule, first_period_after(after, rule.per), ())
         return Deadline("expected", slot[1] + shift, None, None, due.next_kind, slot)
     return NO_DEADLINE
+
+
+def to_be_scheduled(due_kind: str) -> bool:
+    """A deadline at a meeting nobody can date yet: listed as *to be scheduled*, never overdue."""
+    return due_kind == "unscheduled"
 
 
 def _at_meeting(meeting: spec.Meeting, shift: timedelta) -> Deadline:
@@ -571,11 +615,12 @@ def conclusion_state(actions: Sequence[Sequence[Judged]]) -> str:
     return "not started"
 
 
-def open_without_deadline(status: str, due_day: date | None) -> bool:
+def open_without_deadline(status: str, due_day: date | None, due_kind: str = "") -> bool:
     """An ongoing commitment still to deliver: no deadline, so :class:`Judge` never finds it late,
     due soon or at risk, and a reader that lists by deadline never shows it. The digest and the
-    board list these on their own, with their :func:`commitment_age`."""
-    return due_day is None and status not in CLOSED
+    board list these on their own, with their :func:`commitment_age`. One *to be scheduled* is not
+    ongoing: it is listed with what falls due (:func:`due_soon`)."""
+    return due_day is None and not to_be_scheduled(due_kind) and status not in CLOSED
 
 
 def commitment_age(agreed_on: date | None, today: date) -> int | None:
@@ -677,9 +722,12 @@ def lookahead_end(today: date, lookahead_days: int) -> date:
     return today + timedelta(days=lookahead_days)
 
 
-def due_soon(due: date | None, today: date, end: date) -> bool:
-    """A deadline inside the look-ahead window from *today* to *end* (:func:`lookahead_end`)."""
-    return due is not None and today <= due <= end
+def due_soon(due: date | None, today: date, end: date, due_kind: str = "") -> bool:
+    """A deadline inside the look-ahead window from *today* to *end* (:func:`lookahead_end`), or
+    one *to be scheduled* (:func:`to_be_scheduled`): listed as such until it has a date."""
+    if due is None:
+        return to_be_scheduled(due_kind)
+    return today <= due <= end
 
 
 DIGEST_WINDOW = timedelta(days=7)
@@ -816,6 +864,7 @@ class MeetingFact:
     kind: str
     status: str
     start_day: date
+    body: str = ""
 
 
 @dataclass
@@ -840,8 +889,8 @@ def compliance(
     as *scheduled*. The first period, when the
     rule starts in its middle, is ``partial`` rather than ``missed``: nobody agreed to it in full.
     """
-    meetings = [MeetingFact(m.id, m.kind, meeting_status(m.status, m.start_day, as_of_day), m.start_day)
-                for m in meetings if m.status != "cancelled"]
+    meetings = [MeetingFact(m.id, m.kind, meeting_status(m.status, m.start_day, as_of_day), m.start_day, m.body)
+                for m in meetings if counts_for_cadence(m, m.kind)]
     out: list[PeriodCompliance] = []
     for rule in rules:
         if not rule.report:
@@ -865,3 +914,122 @@ def compliance(
                                  rule.at_least, held, scheduled, verdict)
             )
     return out
+
+
+# ---------------------------------------------------------------------------
+# what-if: moving a meeting (``workplan meetings move``, and what ``sync`` prints when one moved)
+
+
+@dataclass(frozen=True)
+class MovedDeadline:
+    action: str
+    party: str
+    occurrence: str
+    old: Deadline
+    new: Deadline
+
+
+@dataclass(frozen=True)
+class EarlyDependant:
+    """An action that would fall due before a prerequisite it waits on."""
+
+    action: str
+    due: date
+    prerequisite: str
+    prerequisite_due: date
+
+
+@dataclass(frozen=True)
+class VerdictChange:
+    kind: str
+    period: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class MeetingMove:
+    meeting: str
+    old_start: str
+    old_end: str | None
+    new_start: str
+    new_end: str | None
+
+
+@dataclass
+class MoveEffects:
+    meetings: list[MeetingMove]
+    deadlines: list[MovedDeadline]
+    early: list[EarlyDependant]
+    cadence: list[VerdictChange]
+
+
+def moved_document(doc: spec.Document, meeting_id: str, start: When, end: When | None) -> spec.Document:
+    """A copy of *doc* with *meeting_id* moved to *start* (and *end*; without it, the meeting
+    keeps its length). UnknownItem for an unknown id, UsageError for an end before its start."""
+    from dataclasses import replace
+
+    from .errors import UnknownItem, UsageError
+
+    meeting = doc.meetings.get(meeting_id)
+    if meeting is None:
+        raise UnknownItem(_("there is no meeting {meeting!r} (known: {known})").format(
+            meeting=meeting_id, known=", ".join(doc.meetings)))
+    if end is None and meeting.end is not None:
+        shift = start.day - meeting.start.day
+        end = When(meeting.end.day + shift, "date" if meeting.end.precision == "month" else meeting.end.precision,
+                   meeting.end.at + shift if meeting.end.at is not None else None)
+    if end is not None and end.last_day < start.day:
+        raise UsageError(_("meeting {mid} would end ({end}) before it starts ({start})").format(
+            mid=meeting_id, end=end.iso(), start=start.iso()))
+    meetings = dict(doc.meetings)
+    meetings[meeting_id] = replace(meeting, start=start, end=end)
+    return replace(doc, meetings=meetings)
+
+
+def move_effects(before: spec.Document, after: spec.Document, as_of_day: date) -> MoveEffects:
+    """What moving meetings (from *before* to *after*, the same file but for meeting dates)
+    changes, by the rules above: each owner's deadline that moves, the actions that would fall
+    due before a prerequisite they wait on (and did not), the cadence verdicts that change."""
+    moves = [MeetingMove(mid, m.start.iso(), _iso(m.end),
+                         after.meetings[mid].start.iso(),
+                         _iso(after.meetings[mid].end))
+             for mid, m in before.meetings.items()
+             if mid in after.meetings and (m.start, m.end) != (after.meetings[mid].start, after.meetings[mid].end)]
+    last = max([as_of_day, *(m.start.last_day for m in before.meetings.values()),
+                *(m.start.last_day for m in after.meetings.values())])
+    end = horizon(as_of_day, last)
+    old_deadlines, old_planned = plan(before, end)
+    new_deadlines, new_planned = plan(after, end)
+    old_by_key = {(p.action_id, p.party_id, p.occurrence): p.deadline for p in old_planned}
+    moved = [MovedDeadline(p.action_id, p.party_id, p.occurrence, old_by_key[key], p.deadline)
+             for p in new_planned
+             if (key := (p.action_id, p.party_id, p.occurrence)) in old_by_key
+             and (old_by_key[key].day, old_by_key[key].kind) != (p.deadline.day, p.deadline.kind)]
+
+    def early(deadlines: Mapping[str, Deadline]) -> dict[tuple[str, str], tuple[date, date]]:
+        out = {}
+        for action in after.actions.values():
+            due = deadlines.get(action.id, NO_DEADLINE).day
+            for dep in action.depends_on:
+                dep_due = deadlines.get(dep, NO_DEADLINE).day
+                if due is not None and dep_due is not None and due < dep_due:
+                    out[(action.id, dep)] = (due, dep_due)
+        return out
+
+    was = early(old_deadlines)
+    now = early(new_deadlines)
+    early_list = [EarlyDependant(a, due, d, dep_due) for (a, d), (due, dep_due) in now.items() if (a, d) not in was]
+
+    def verdicts(doc: spec.Document) -> dict[tuple[str, str], str]:
+        facts = [MeetingFact(m.id, m.kind, m.status, m.start_day, m.body) for m in doc.meetings.values()]
+        return {(p.kind, p.label): p.verdict for p in compliance(doc.cadence, facts, last)}
+
+    old_v, new_v = verdicts(before), verdicts(after)
+    changes = [VerdictChange(kind, label, old_v.get((kind, label), ""), verdict)
+               for (kind, label), verdict in new_v.items() if old_v.get((kind, label), "") != verdict]
+    return MoveEffects(moves, moved, early_list, changes)
+
+
+def _iso(when: When | None) -> str | None:
+    return when.iso() if when is not None else None

@@ -20,7 +20,20 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, Select, Text, case, distinct, func, literal, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Text,
+    and_,
+    case,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
 
 from . import planning
 from . import tables as t
@@ -153,6 +166,7 @@ class Filters:
     actions: Sequence[str] | None = None
     include_restricted: bool = True
     no_deadline: bool = False  # only assignments without a deadline (see planning.open_without_deadline)
+    to_be_scheduled: bool = False  # with due_before/due_after: also those *to be scheduled* (no date yet)
 
 
 RESTRICTED_DEPENDENCY = planning.RESTRICTED_DEPENDENCY  # what shared documents say for a dependency that is not public
@@ -311,10 +325,15 @@ def assignment_rows(db: Reader, ctx: ReadContext, filters: Filters | None = None
     )
     if f.owner:
         query = query.where(a.c.party_id.in_(parties_named(db, f.owner)))
+    window = []
     if f.due_before:
-        query = query.where(a.c.due_date < f.due_before)
+        window.append(a.c.due_date < f.due_before)
     if f.due_after:
-        query = query.where(a.c.due_date > f.due_after)
+        window.append(a.c.due_date > f.due_after)
+    if window and f.to_be_scheduled:
+        query = query.where(or_(and_(*window), a.c.due_kind == "unscheduled"))
+    elif window:
+        query = query.where(*window)
     if f.no_deadline:
         query = query.where(a.c.due_date.is_(None))
     # a long list of actions is kept out of the SQL: databases cap the parameters of one
@@ -410,7 +429,8 @@ def upcoming(db: Reader, ctx: ReadContext, days: int, owner: str | None = None) 
     first = ctx.as_of_day
     last = first + timedelta(days=days)
     rows = assignment_rows(db, ctx, Filters(
-        owner=owner, status="pending", due_after=first - timedelta(days=1), due_before=last + timedelta(days=1)))
+        owner=owner, status="pending", due_after=first - timedelta(days=1), due_before=last + timedelta(days=1),
+        to_be_scheduled=True))
     rows.sort(key=lambda r: (r.due or date.max, r.action, r.party))
     return rows
 
@@ -530,6 +550,7 @@ class MeetingRow:
     url: str
     status: str
     sequence: int
+    body: str = ""  # another body's meeting: the title says so (planning.marked_title)
 
 
 def meetings(db: Reader, as_of_day: date | None = None, include_withdrawn: bool = False) -> list[MeetingRow]:
@@ -538,10 +559,11 @@ def meetings(db: Reader, as_of_day: date | None = None, include_withdrawn: bool 
     if not include_withdrawn:
         query = query.where(t.meeting.c.withdrawn_at.is_(None))
     return [
-        MeetingRow(m.id, pick(m.title, m.translations, "title"), m.kind, m.start, m.end, m.start_day, m.end_day,
+        MeetingRow(m.id, planning.marked_title(pick(m.title, m.translations, "title"), m.kind, m.body),
+                   m.kind, m.start, m.end, m.start_day, m.end_day,
                    m.precision, m.timezone, pick(m.location, m.translations, "location"), m.url,
                    m.status if as_of_day is None else planning.meeting_status(m.status, m.start_day, as_of_day),
-                   m.sequence)
+                   m.sequence, m.body)
         for m in db.execute(query)
     ]
 
@@ -618,7 +640,7 @@ def cadence_rules(db: Reader) -> list[planning.CadenceRule]:
 
 
 def cadence_compliance(db: Reader, ctx: ReadContext) -> list[planning.PeriodCompliance]:
-    facts = [planning.MeetingFact(m.id, m.kind, m.status, m.start_day) for m in meetings(db, ctx.as_of_day)]
+    facts = [planning.MeetingFact(m.id, m.kind, m.status, m.start_day, m.body) for m in meetings(db, ctx.as_of_day)]
     return planning.compliance(cadence_rules(db), facts, ctx.as_of_day)
 
 

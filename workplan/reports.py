@@ -307,6 +307,8 @@ class Agenda:
     chains: list[list[ChainStep]]
     cadence: list[CadenceNote]
     follow_up: ConclusionsReport | None = None  # the conclusions of the previous meeting
+    # meetings of other bodies from this meeting to the following one: shown, never the group's own
+    other_bodies: list[MeetingInfo] = field(default_factory=list)
 
 
 @dataclass
@@ -584,6 +586,7 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
     today = ctx.as_of_day
     meeting = choose_meeting(which, meeting_id, today, c.meetings, c.rules, c.group.name)
     previous_rows = [m for m in c.meetings if m.status != "cancelled" and m.id != meeting.id
+                     and not planning.is_external(m)
                      and m.start_day <= min(today, meeting.day - timedelta(days=1))]
     previous = _meeting_info(max(previous_rows, key=lambda m: (m.start_day, m.id))) if previous_rows else None
     cadence = _cadence_notes(meeting, c)
@@ -619,13 +622,15 @@ def agenda(session: Session, ctx: ReadContext, which: str, meeting_id: str | Non
     # window; it is summed up over all of them, so that "7 of 11 closed" counts the closed ones too
     listed = {(r.action, r.occurrence) for r in rows
               if r.status not in CLOSED and not r.overdue and r.action not in here_ids
-              and planning.due_soon(r.due, today, window_end)}
+              and planning.due_soon(r.due, today, window_end, r.due_kind)}
     deadlines = _summaries(c.item(r) for r in rows if (r.action, r.occurrence) in listed)
     deadlines.sort(key=lambda s: (s.due or date.max, s.action))
 
     follow_up = _conclusions_report(c, previous.id, previous) if previous is not None and previous.id else None
+    other_bodies = [_meeting_info(m) for m in c.meetings if planning.is_external(m) and m.status != "cancelled"
+                    and (meeting.start or today) <= m.start_day <= window_end]
     return Agenda(c.group.name, ctx.as_of, meeting, previous, following, window_end, due_here, overdue_by_owner,
-                  deliverables, completed, deadlines, _chains(c), cadence, follow_up)
+                  deliverables, completed, deadlines, _chains(c), cadence, follow_up, other_bodies)
 
 
 def _due_at_meeting(c: _Context, meeting: MeetingInfo, by_action: dict[str, list[Row]]) -> list[ActionSummary]:
@@ -858,15 +863,15 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
         wide = party.kind == "secretariat"
         mine = rows if wide else by_party.get(party.id, [])
         overdue = sorted((r for r in mine if r.overdue), key=lambda r: (-(r.days_overdue or 0), r.action, r.party))
-        due_soon = sorted((r for r in mine if not r.overdue and planning.due_soon(r.due, today, soon)),
+        due_soon = sorted((r for r in mine if not r.overdue and planning.due_soon(r.due, today, soon, r.due_kind)),
                           key=lambda r: (r.due or date.max, r.action, r.party))
         blocked = [r for r in mine if r.blocked_by or r.at_risk]
-        ongoing = [c.aged(r) for r in mine if planning.open_without_deadline(r.status, r.due)]
+        ongoing = [c.aged(r) for r in mine if planning.open_without_deadline(r.status, r.due, r.due_kind)]
         ongoing.sort(key=lambda i: (i.age_days is None, -(i.age_days or 0)))  # the oldest first; stable
         part = set() if wide else participations.get(party.id, set())
         taking_part = sorted(
             (r for r in rows if r.action in part and r.party != party.id
-             and (r.overdue or r.blocked_by or r.at_risk or planning.due_soon(r.due, today, soon))),
+             and (r.overdue or r.blocked_by or r.at_risk or planning.due_soon(r.due, today, soon, r.due_kind))),
             key=lambda r: (r.due or date.max, r.action, r.party))
         completed = []
         for x in sorted(closings, key=lambda x: (x.on, x.action, x.party)):

@@ -86,6 +86,8 @@ class SyncReport:
     changed: list[str] = field(default_factory=list)
     withdrawn: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    # meetings whose dates the file changed: what that moves (``workplan meetings move``'s summary)
+    moves: planning.MoveEffects | None = None
 
     @property
     def empty(self) -> bool:
@@ -137,6 +139,7 @@ def _sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) 
     ))
     _sync_parties(session, doc, now_n, report)
     _sync_sets(session, doc, report)
+    report.moves = _meeting_moves(session, doc, tz, now)
     _sync_meetings(session, doc, tz, now_n, report)
     _sync_cadence(session, doc, report)
     _sync_conclusions(session, doc, now_n, report)
@@ -201,6 +204,27 @@ def _sync_sets(session: Session, doc: spec.Document, report: SyncReport) -> None
         session.add_all(SetMember(set_name=name, party_id=p, position=i) for i, p in enumerate(members))
 
 
+def _meeting_moves(session: Session, doc: spec.Document, tz: ZoneInfo, now: datetime) -> planning.MoveEffects | None:
+    """The stored dates of the file's meetings against the file's, before anything is written:
+    when some moved, what that moves (planning.move_effects on the file with the stored dates)."""
+    from dataclasses import replace
+
+    from .timeutil import parse_when
+
+    stored = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.withdrawn_at.is_(None)))}
+    meetings = dict(doc.meetings)
+    for mid, m in doc.meetings.items():
+        row = stored.get(mid)
+        if row is None or (row.start, row.end) == (m.start.iso(), m.end.iso() if m.end else None):
+            continue
+        zone = ZoneInfo(row.timezone)
+        meetings[mid] = replace(m, start=parse_when(row.start, zone),
+                                end=parse_when(row.end, zone) if row.end else None)
+    if meetings == doc.meetings:
+        return None
+    return planning.move_effects(replace(doc, meetings=meetings), doc, now.astimezone(tz).date())
+
+
 def _sync_meetings(session: Session, doc: spec.Document, tz: ZoneInfo, now: datetime, report: SyncReport) -> None:
     existing = {m.id: m for m in session.scalars(select(Meeting))}
     for position, m in enumerate(doc.meetings.values()):
@@ -213,6 +237,8 @@ def _sync_meetings(session: Session, doc: spec.Document, tz: ZoneInfo, now: date
         )
         if m.translations:  # only then: an unchanged one-language file keeps its hashes
             fields["translations"] = m.translations
+        if m.body:  # likewise: a file without meetings of other bodies keeps its hashes
+            fields["body"] = m.body
         digest = _hash(fields)  # the content only: moving a meeting within the file changes nothing
         row = existing.get(m.id)
         if row is not None and row.withdrawn_at is None and _unchanged(
@@ -228,6 +254,7 @@ def _sync_meetings(session: Session, doc: spec.Document, tz: ZoneInfo, now: date
                 fields["start"], fields["end"], fields["title"], fields["status"], fields["timezone"],
                 _titles(fields.get("translations")))
             fields.setdefault("translations", None)
+            fields.setdefault("body", "")
             for key, value in fields.items():
                 setattr(row, key, value)
             # a restored meeting was last published cancelled: only a higher SEQUENCE undoes that

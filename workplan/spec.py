@@ -43,7 +43,9 @@ from .timeutil import PERIODS, When, now_utc, parse_offset, parse_when, start_of
 
 FORMAT_VERSION = 1
 PARTY_KINDS = ("secretariat", "presidency", "member", "observer", "organization", "body", "other")
-MEETING_KINDS = ("face-to-face", "virtual", "vice-ministerial", "other")
+MEETING_KINDS = ("face-to-face", "virtual", "vice-ministerial", "other", "external")
+# meetings of other bodies (``kind: external`` or ``body:``) are never the group's cadence
+CADENCE_KINDS = tuple(k for k in MEETING_KINDS if k != "external")
 MEETING_STATUSES = ("planned", "held", "cancelled")
 VISIBILITIES = ("public", "restricted")
 CADENCE_PERIODS = ("year", "semester", "quarter")
@@ -100,6 +102,7 @@ class Meeting:
     pos: Pos
     # field → language → text, for the fields written as a mapping by language ({en: …, es: …})
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
+    body: str = ""  # another body's meeting (``body:``): shown, never counted in the group's cadence
 
     @property
     def start_day(self) -> date:
@@ -577,7 +580,8 @@ _GROUP_KEYS = ("id", "name", "timezone", "domain", "languages")
 _PARTY_KEYS = ("id", "name", "kind", "email", "lang")
 # the languages workplan writes its documents in (catalogs in workplan/locale)
 LANGUAGES = ("en", "es")
-_MEETING_KEYS = ("id", "title", "kind", "start", "end", "timezone", "location", "url", "status", "description")
+_MEETING_KEYS = ("id", "title", "kind", "start", "end", "timezone", "location", "url", "status", "description",
+                 "body")
 _CADENCE_KEYS = ("kind", "per", "at_least", "from", "report")
 _ACTION_KEYS = (
     "id", "title", "description", "source", "theme", "tags", "owners", "with", "due",
@@ -768,6 +772,7 @@ class _Builder:
                 self.texts(m.get("description"), N_("description of meeting {mid}", mid=mid), translations, "description"),
                 r.pos(item),
                 translations,
+                r.text(m.get("body"), N_("body of meeting {mid}", mid=mid)),
             )
         return out
 
@@ -778,7 +783,7 @@ class _Builder:
             m = r.mapping(item, _W_A_CADENCE_RULE, _CADENCE_KEYS, required=("kind", "per"))
             if m is None:
                 continue
-            kind = r.choice(m.get("kind"), _W_CADENCE_KIND, MEETING_KINDS, "other")
+            kind = r.choice(m.get("kind"), _W_CADENCE_KIND, CADENCE_KINDS, "other")
             per = r.choice(m.get("per"), _W_CADENCE_PERIOD, CADENCE_PERIODS, "year")
             at_least = 1
             raw = r.scalar(m.get("at_least"), "at_least")
@@ -921,7 +926,7 @@ class _Builder:
         with_ = resolve_names("with")
         if not owners and "owners" not in unknown:  # an unknown owner is one error, not a warning too
             r.warn(item, _("action {aid} has no owner: nobody will be asked to deliver it").format(aid=aid))
-        due = self._due(m.get("due"), aid, meetings, cadence)
+        due = self._due(m.get("due"), aid, meetings, cadence, parties)
         if due.form == "date" and due.when is not None and source is not None and source.meeting in meetings:
             created = meetings[source.meeting].start
             if due.when.last_day < created.day:
@@ -1037,7 +1042,8 @@ class _Builder:
                                  "(line breaks and spaces may differ)").format(what=what, file=document[0].as_posix()))
         return Source(meeting, r.text(m.get("ref"), _W_SOURCE_REF), text)
 
-    def _due(self, node: Node | None, aid: str, meetings: dict[str, Meeting], cadence: list[CadenceRule]) -> DueSpec:
+    def _due(self, node: Node | None, aid: str, meetings: dict[str, Meeting], cadence: list[CadenceRule],
+             parties: dict[str, Party] | None = None) -> DueSpec:
         r = self.r
         if node is None or _is_null(node):
             return DueSpec("none")
@@ -1069,7 +1075,11 @@ class _Builder:
                 return DueSpec("none")
             return DueSpec("meeting", meeting=meeting, offset_days=offset)
         if "next" in m:
-            kind = r.choice(m["next"], N_("due of action {aid}: next", aid=aid), MEETING_KINDS, "")
+            # a kind of meeting, or another body: named by a meeting's ``body:``, or a party of kind
+            # ``body`` or ``organization`` whose meetings are not in the file yet
+            bodies = {x.body for x in meetings.values() if x.body} | {
+                p.id for p in (parties or {}).values() if p.kind in ("body", "organization")}
+            kind = r.choice(m["next"], N_("due of action {aid}: next", aid=aid), MEETING_KINDS + tuple(sorted(bodies)), "")
             after = r.text(m.get("after"), "after")
             if not after:
                 r.error(node, _("due of action {aid}: 'next' needs 'after: MEETING' to know where to count from").format(aid=aid))
@@ -1078,8 +1088,7 @@ class _Builder:
                 if after not in self.broken_meetings:
                     r.error(m["after"], _("action {aid}: 'after' names unknown meeting {after!r}").format(aid=aid, after=after))
                 return DueSpec("none")
-            if kind and not any(rule.kind == kind for rule in cadence):
-                r.warn(m["next"], _("action {aid} is due at the next {kind} meeting, but no cadence rule for {kind} meetings says when to expect one").format(aid=aid, kind=kind))
+            # with no cadence rule to expect one, it is *to be scheduled* (planning.resolve_due)
             return DueSpec("next", meeting=after, next_kind=kind, offset_days=offset)
         r.error(node, _("due of action {aid} needs 'meeting' or 'next' (or write a date)").format(aid=aid))
         return DueSpec("none")

@@ -79,6 +79,8 @@ meeting = Table(
     Column("translations", JSON),
     Column("position", Integer, nullable=False, default=0),
     Column("sequence", Integer, nullable=False, default=0),
+    # another body's meeting (``body:``; "" for the group's own): never counted in its cadence
+    Column("body", String(120), nullable=False, default="", server_default=""),
     Column("content_hash", String(64), nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("withdrawn_at", DateTime),

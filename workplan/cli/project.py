@@ -49,7 +49,7 @@ def sync(app: Project, quiet: bool) -> None:
     Prints what was added, changed and withdrawn. An action removed from the file is
     withdrawn, its history kept. Facts recorded under progress: are imported once.
     """
-    from .. import jobs
+    from .. import formatting, jobs
 
     report = jobs.sync(app)
     if report is None or report.empty:
@@ -60,6 +60,8 @@ def sync(app: Project, quiet: bool) -> None:
                              (_("withdrawn"), report.withdrawn), (_("recorded facts"), report.events)):
             for item in items:
                 click.echo(f"{title}: {item}")
+        if report.moves is not None:
+            click.echo("\n".join(formatting.move_lines(report.moves)))
     click.echo(sync_summary(len(report.added), len(report.changed), len(report.withdrawn), len(report.events)))
 
 

@@ -111,17 +111,37 @@ def log(app: Project, action_id: str | None, party: str | None, as_of: str | Non
     emit(formatting.log(entries, fmt))
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @as_of_option
 @format_option
 @lang_option
+@click.pass_context
 @pass_project
-def meetings(app: Project, as_of: str | None, fmt: str) -> None:
+def meetings(app: Project, ctx: click.Context, as_of: str | None, fmt: str) -> None:
     """Meetings, and cadence compliance per period (which semester lacks its virtual meeting)."""
     from .. import formatting, jobs
 
+    if ctx.invoked_subcommand is not None:
+        return
     items, periods = jobs.meetings(app, as_of)
     emit(formatting.meetings(items, periods, fmt))
+
+
+@meetings.command("move")
+@click.argument("meeting_id", metavar="ID")
+@click.option("--to", "to", type=DATE, required=True, help="The new start (a date or datetime).")
+@click.option("--end", "end", type=DATE, help="The new end (default: the meeting keeps its length).")
+@as_of_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Output for people (table) or scripts (json).")
+@lang_option
+@pass_project
+def meetings_move(app: Project, meeting_id: str, to: str, end: str | None, as_of: str | None, fmt: str) -> None:
+    """What-if: what moving meeting ID would change (deadlines per owner, actions that would fall
+    due before a prerequisite, cadence verdicts). Writes nothing."""
+    from .. import formatting, jobs
+
+    emit(formatting.move_effects(jobs.meeting_move(app, meeting_id, to, end, as_of), fmt))
 
 
 COMMANDS = (list_, show, overdue, upcoming, log, meetings)
