@@ -1,0 +1,136 @@
+"""Roles that rotate (issue 21): `roles:` in actions.yaml, the holder of a role on a day, and an
+owner given as a role resolved by date — the deadline for what is due, the day of a status change,
+the as-of date of digests and feeds — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli, write_project
+from workplan import planning, spec
+from workplan.errors import ValidationFailed
+
+BASE = """\
+workplan: 1
+group: {id: g, name: Test Group, timezone: America/Panama, domain: test.example.org}
+parties:
+  - {id: TS, name: Secretariat, kind: secretariat, email: [ts@example.org]}
+  - {id: PA, name: Panama, kind: member, email: [pa@example.org]}
+  - {id: CR, name: Costa Rica, kind: member, email: [cr@example.org]}
+  - {id: GT, name: Guatemala, kind: member, email: [gt@example.org]}
+sets:
+  members: [PA, CR, GT]
+roles:
+  - id: PPT
+    name: Presidency Pro-Tempore
+    holders:
+      - {party: CR, from: 2017-01-01, to: 2017-12-31}
+      - {party: PA, from: 2018-01-01, to: 2018-12-31}
+      - {party: GT, from: 2019-01-01, to: 2019-12-31}
+  - id: TROIKA
+    name: Troika
+    derived_from: PPT
+meetings:
+  - {id: m1, title: First, kind: face-to-face, start: 2018-03-10, status: held}
+actions:
+  - id: report
+    title: Present the report of the presidency
+    owners: [PPT]
+    with: [TS]
+    due: 2019-01-10
+  - id: invite
+    title: Invite the observers
+    owners: [TROIKA]
+    due: 2018-06-01
+"""
+
+
+def _problems(text: str) -> list[str]:
+    try:
+        spec.loads(text)
+    except ValidationFailed as exc:
+        return [str(p) for p in exc.problems]
+    return []
+
+
+# ---------------------------------------------------------------------------
+# the rule
+
+
+def _ppt() -> dict[str, planning.Role]:
+    return {
+        "PPT": planning.Role("PPT", (
+            planning.Holding("CR", date(2017, 1, 1), date(2017, 12, 31)),
+            planning.Holding("PA", date(2018, 1, 1), date(2018, 12, 31)),
+            planning.Holding("GT", date(2019, 1, 1), date(2019, 12, 31)),
+        )),
+        "TROIKA": planning.Role("TROIKA", derived_from="PPT"),
+    }
+
+
+def test_the_holder_of_a_role_is_the_one_whose_period_covers_the_day() -> None:
+    roles = _ppt()
+    assert planning.role_holder(roles["PPT"], date(2018, 12, 31)) == "PA"
+    assert planning.role_holder(roles["PPT"], date(2019, 1, 1)) == "GT"
+    assert planning.role_holder(roles["PPT"], date(2016, 6, 1)) is None
+    assert planning.role_holders("PPT", date(2018, 5, 1), roles) == ("PA",)
+    assert planning.role_holders("CR", date(2018, 5, 1), roles) == ("CR",)  # a party holds itself
+
+
+def test_the_troika_is_the_previous_the_current_and_the_next_holder() -> None:
+    roles = _ppt()
+    assert planning.role_holders("TROIKA", date(2018, 5, 1), roles) == ("CR", "PA", "GT")
+    assert planning.role_holders("TROIKA", date(2019, 5, 1), roles) == ("PA", "GT")  # nobody is known after
+    assert planning.role_holders("TROIKA", date(2020, 5, 1), roles) == ()  # no current presidency
+
+
+def test_an_item_of_a_role_nobody_holds_goes_to_the_secretariat() -> None:
+    roles = _ppt()
+    assert planning.held_by("PPT", date(2016, 5, 1), roles, "TS") == ("TS",)
+    assert planning.held_by("PPT", date(2018, 5, 1), roles, "TS") == ("PA",)
+    assert planning.role_label("PPT", ["Panama"]) == "PPT (Panama)"
+
+
+# ---------------------------------------------------------------------------
+# the file
+
+
+def test_roles_are_read_and_can_own_actions() -> None:
+    doc = spec.loads(BASE)
+    assert doc.roles["PPT"].holdings[1] == planning.Holding("PA", date(2018, 1, 1), date(2018, 12, 31))
+    assert doc.roles["TROIKA"].derived_from == "PPT"
+    assert doc.parties["PPT"].kind == spec.ROLE_KIND and doc.parties["PPT"].emails == ()
+    assert doc.actions["report"].owners == ("PPT",)
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("{party: PA, from: 2018-01-01, to: 2018-12-31}", "{party: PA, from: 2017-06-01, to: 2018-12-31}",
+     "actions.yaml:15:9: role PPT: this period overlaps the one on line 14"),
+    ("{party: PA, from: 2018-01-01, to: 2018-12-31}", "{party: XX, from: 2018-01-01, to: 2018-12-31}",
+     "actions.yaml:15:17: role PPT: holder 'XX' is not a party"),
+    ("    derived_from: PPT\n", "    derived_from: TROIKA\n",
+     "actions.yaml:19:19: role TROIKA names itself through a derivation (TROIKA → TROIKA)"),
+    ("  - id: TROIKA\n", "  - id: members\n", "actions.yaml:17:9: role 'members' has the same id as a party or set"),
+    ("  - id: TROIKA\n", "  - id: GT\n", "actions.yaml:17:9: role 'GT' has the same id as a party or set"),
+])
+def test_a_bad_role_is_one_sentence_at_its_place(old: str, new: str, message: str) -> None:
+    text = BASE.replace(old, new, 1)
+    assert text != BASE
+    assert message in _problems(text)
+
+
+def test_two_roles_that_derive_from_each_other_name_themselves() -> None:
+    text = BASE.replace("    derived_from: PPT\n", "    derived_from: TROIKA2\n  - {id: TROIKA2, derived_from: TROIKA}\n")
+    problems = _problems(text)
+    assert any("role TROIKA names itself through a derivation (TROIKA → TROIKA2 → TROIKA)" in p for p in problems)
+
+
+def test_check_refuses_a_bad_role_and_writes_nothing(tmp_path: Path) -> None:
+    write_project(tmp_path, BASE.replace("{party: PA, from: 2018-01-01", "{party: PA, from: 2017-12-01", 1))
+    result = run_cli(tmp_path, "check")
+    assert result.code == 2
+    assert "role PPT: this period overlaps the one on line 14" in result.err
+    assert not list(tmp_path.glob("*.db"))
