@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, write_project
-from workplan import planning, spec
+from conftest import database_url, dump_database, run_cli, write_project
+from workplan import planning, spec, tables
 from workplan.errors import ValidationFailed
 
 BASE = """\
@@ -134,3 +134,59 @@ def test_check_refuses_a_bad_role_and_writes_nothing(tmp_path: Path) -> None:
     assert result.code == 2
     assert "role PPT: this period overlaps the one on line 14" in result.err
     assert not list(tmp_path.glob("*.db"))
+
+
+# ---------------------------------------------------------------------------
+# the database
+
+
+@pytest.fixture
+def roles_project(tmp_path: Path, db_backend: str) -> Path:
+    return write_project(tmp_path / "p", BASE)
+
+
+def test_a_status_change_records_who_held_the_role_that_day(roles_project: Path) -> None:
+    assert run_cli(roles_project, "sync").code == 0
+    assert run_cli(roles_project, "start", "report", "--on", "2018-12-20").code == 0
+    assert run_cli(roles_project, "done", "report", "--on", "2019-01-05").code == 0
+    url = database_url(roles_project)
+    rows = dump_database(url)
+    events = sorted((r for r in rows["event"]), key=lambda r: r[0])
+    columns = [c.name for c in tables.event.columns]
+    held = [(e[columns.index("to_status")], e[columns.index("held_by")]) for e in events]
+    assert held == [("'in_progress'", "'PA'"), ("'done'", "'GT'")]  # the dump holds reprs
+    assert sorted(r[0] for r in rows["role"]) == ["'PPT'", "'TROIKA'"]
+
+
+def test_migration_0008_turns_a_party_ppt_into_a_role_at_the_next_sync(tmp_path: Path, db_backend: str) -> None:
+    """An existing database where PPT was a party with a mailbox: 0008 adds the roles and the
+    holder of each change; the next sync of a file where PPT is a role keeps its id and its
+    assignments, and the party entry becomes kind "role" with no mailbox."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import text
+
+    from conftest import new_postgres_url
+    from workplan import db as wpdb
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if db_backend == "sqlite" else new_postgres_url()
+    engine = wpdb.make_engine(url)
+    try:
+        wpdb.migrate_to(engine, "0007")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO party (id, name, kind, emails, lang, position, content_hash)"
+                " VALUES ('PPT', 'Presidency', 'presidency', '[\"ppt@example.org\"]', '', 0, 'h')"))
+        assert wpdb.upgrade(engine, url) == ("0007", "0008")
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
+            assert conn.execute(text("SELECT kind FROM party WHERE id = 'PPT'")).scalar() == "presidency"
+    finally:
+        engine.dispose()
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "workplan.toml").write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    (folder / "actions.yaml").write_text(BASE, encoding="utf-8")
+    assert run_cli(folder, "sync").code == 0
+    rows = dump_database(url)
+    assert rows["party"][[r[0] for r in rows["party"]].index("'PPT'")][:4] == ("'PPT'", "'Presidency Pro-Tempore'", "'role'", "[]")

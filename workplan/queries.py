@@ -51,6 +51,16 @@ def group_info(db: Reader) -> GroupInfo:
     return GroupInfo(data["id"], name, data["timezone"], data["domain"], tuple(data.get("languages", ())))
 
 
+def roles(db: Reader) -> dict[str, planning.Role]:
+    """The roles that rotate, as synced from ``roles:``: ``planning.role_holders`` resolves them."""
+    out: dict[str, planning.Role] = {}
+    for rid, holders, derived in db.execute(select(t.role.c.id, t.role.c.holders, t.role.c.derived_from)):
+        out[rid] = planning.Role(rid, tuple(
+            planning.Holding(h["party"], date.fromisoformat(h["from"]), date.fromisoformat(h["to"]) if h.get("to") else None)
+            for h in holders), derived)
+    return out
+
+
 def file_digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
