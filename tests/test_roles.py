@@ -4,6 +4,8 @@ the as-of date of digests and feeds — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import date
 from pathlib import Path
 
@@ -190,3 +192,46 @@ def test_migration_0008_turns_a_party_ppt_into_a_role_at_the_next_sync(tmp_path:
     assert run_cli(folder, "sync").code == 0
     rows = dump_database(url)
     assert rows["party"][[r[0] for r in rows["party"]].index("'PPT'")][:4] == ("'PPT'", "'Presidency Pro-Tempore'", "'role'", "[]")
+
+
+def _digest(folder: Path, party: str, as_of: str, out: Path) -> str:
+    out.mkdir(parents=True, exist_ok=True)
+    result = run_cli(folder, "digest", "--party", party, "--as-of", as_of, "--out", str(out), "--lang", "en")
+    assert result.code == 0, result.err
+    files = sorted(out.glob("*.eml"))
+    assert len(files) == 1
+    return email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default).get_body(
+        ("plain",)).get_content()
+
+
+def test_a_digest_the_week_before_a_change_of_presidency_goes_to_the_old_holder_the_week_after_to_the_new(
+        roles_project: Path, tmp_path: Path) -> None:
+    before_pa = _digest(roles_project, "PA", "2018-12-27", tmp_path / "b-pa")
+    before_gt = _digest(roles_project, "GT", "2018-12-27", tmp_path / "b-gt")
+    after_pa = _digest(roles_project, "PA", "2019-01-03", tmp_path / "a-pa")
+    after_gt = _digest(roles_project, "GT", "2019-01-03", tmp_path / "a-gt")
+    assert "Present the report of the presidency" in before_pa
+    assert "PPT (Panama)" in before_pa
+    assert "Present the report of the presidency" not in before_gt
+    assert "Present the report of the presidency" not in after_pa
+    assert "Present the report of the presidency" in after_gt
+    assert "PPT (Guatemala)" in after_gt
+
+
+def test_a_role_gets_no_digest_of_its_own(roles_project: Path) -> None:
+    result = run_cli(roles_project, "digest", "--party", "PPT", "--as-of", "2018-12-27", "--out", "x")
+    assert result.code == 2
+    assert "PPT is a role: its items go in the digest of the party that holds it on the as-of day" in result.err
+
+
+def test_show_names_the_role_with_its_holder_on_the_deadline_and_the_log_who_held_it(roles_project: Path) -> None:
+    shown = run_cli(roles_project, "show", "report", "--as-of", "2018-06-01").out
+    assert "PPT (Guatemala)" in shown  # due 2019-01-10: Guatemala holds it then
+    assert "TS" in shown
+    assert run_cli(roles_project, "show", "report", "--format", "json").json()["roles"]["PPT"] == "PPT (Guatemala)"
+    invite = run_cli(roles_project, "show", "invite").out
+    assert "TROIKA (Costa Rica, Panama, Guatemala)" in invite
+    assert run_cli(roles_project, "done", "report", "--on", "2018-12-20").code == 0
+    log = run_cli(roles_project, "log", "report").out
+    assert "PPT (PA)" in log
+    assert run_cli(roles_project, "log", "report", "--format", "json").json()[0]["held_by"] == ["PA"]
