@@ -235,3 +235,44 @@ def test_show_names_the_role_with_its_holder_on_the_deadline_and_the_log_who_hel
     log = run_cli(roles_project, "log", "report").out
     assert "PPT (PA)" in log
     assert run_cli(roles_project, "log", "report", "--format", "json").json()[0]["held_by"] == ["PA"]
+
+
+def test_the_feeds_name_the_role_with_its_holder_and_put_its_deadlines_in_the_holders_feed(
+        roles_project: Path, tmp_path: Path) -> None:
+    def feeds(as_of: str) -> Path:
+        out = tmp_path / as_of
+        result = run_cli(roles_project, "calendars", "--out", str(out), "--as-of", as_of)
+        assert result.code == 0, result.err
+        return out
+
+    def unfolded(path: Path) -> str:
+        return path.read_text(encoding="utf-8").replace("\r\n ", "")
+
+    before = feeds("2018-12-27")
+    assert "Owner: PPT (Panama)" in unfolded(before / "PPT.ics")
+    assert "present-the-report" not in unfolded(before / "GT.ics").lower()
+    assert "Present the report of the presidency" in unfolded(before / "PA.ics")
+    assert "Present the report of the presidency" not in unfolded(before / "GT.ics")
+    after = feeds("2019-01-03")
+    assert "Owner: PPT (Guatemala)" in unfolded(after / "GT.ics")
+    assert "Present the report of the presidency" not in unfolded(after / "PA.ics")
+
+
+def test_check_warns_of_a_role_nobody_holds_on_a_deadline_and_the_secretariat_gets_the_item(tmp_path: Path) -> None:
+    text = BASE + """\
+  - id: early
+    title: Something the presidency owed before anyone is known to have held it
+    owners: [PPT]
+    due: 2016-05-01
+"""
+    doc = spec.loads(text)
+    assert [str(w) for w in doc.warnings if "nobody holds" in str(w)] == [
+        "actions.yaml:32:5: warning: action early: nobody holds role PPT on 2016-05-01, its deadline; "
+        "the secretariat gets it meanwhile"]
+    folder = write_project(tmp_path / "p", text)
+    result = run_cli(folder, "check")
+    assert result.code == 0
+    assert "nobody holds role PPT on 2016-05-01" in result.err
+    listing = run_cli(folder, "calendars", "--out", str(tmp_path / "cal"), "--as-of", "2016-04-20")
+    assert listing.code == 0, listing.err
+    assert "Something the presidency owed" in (tmp_path / "cal" / "TS.ics").read_text(encoding="utf-8").replace("\\r\\n ", "")

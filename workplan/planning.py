@@ -964,3 +964,15 @@ def held_by(owner: str, day: date, roles: Mapping[str, Role], fallback: str) -> 
 def role_label(role: str, holders: Sequence[str]) -> str:
     """How a role is shown with whoever holds it: ``PPT (Panama)``; the bare role when nobody does."""
     return f"{role} ({', '.join(holders)})" if holders else role
+
+
+def unheld(planned: Iterable[PlannedAssignment], roles: Mapping[str, Role]) -> list[tuple[str, str, date]]:
+    """(action, role, deadline) where a role owns an assignment due on a day nobody holds it:
+    the first such day of each action and role (``check`` warns; the secretariat gets it meanwhile)."""
+    out: dict[tuple[str, str], date] = {}
+    for p in planned:
+        day = p.deadline.day
+        if p.party_id in roles and day is not None and (p.action_id, p.party_id) not in out \
+                and not role_holders(p.party_id, day, roles):
+            out[(p.action_id, p.party_id)] = day
+    return [(aid, rid, day) for (aid, rid), day in out.items()]

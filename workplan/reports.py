@@ -395,10 +395,11 @@ class Graph:
 
 
 def role_ref(rid: str, roles: Mapping[str, planning.Role], parties: Mapping[str, PartyRef], day: date) -> PartyRef:
-    """A role on *day*: named by whoever holds it (``label`` is then ``PPT (Panama)``), by its id
-    while nobody does."""
+    """A role on *day*: named by whoever holds it (``label`` is then ``PPT (Panama)``), by its own
+    name while nobody does."""
     holders = [parties[p].name if p in parties else p for p in planning.role_holders(rid, day, roles)]
-    return PartyRef(rid, ", ".join(holders) or rid, "role")
+    own = parties[rid].name if rid in parties else rid
+    return PartyRef(rid, ", ".join(holders) or own, "role")
 
 
 def _parties(session: Session, only: str | None = None) -> dict[str, PartyRef]:

@@ -33,14 +33,17 @@ from .planning import (
     Role,
     derivation_cycle,
     first_occurrence,
+    horizon,
     occurrences,
     overlapping_holdings,
     party_id_clashes,
+    plan,
     progress_subject,
     quote_in_document,
     source_day,
     status_moment,
     unexplained_waiver,
+    unheld,
 )
 from .statuses import STATUSES
 from .timeutil import PERIODS, When, now_utc, parse_offset, parse_when, start_of_day, zone
@@ -633,8 +636,20 @@ class _Builder:
         cadence = self.cadence(top.get("cadence"))
         self.conclusions = self.conclusion_list(top.get("conclusions"), parties, sets, meetings)
         actions = self.actions(top.get("actions"), parties, sets, meetings, cadence)
-        return Document(r.path, group, parties, sets, meetings, cadence, actions, conclusions=self.conclusions,
-                        roles=roles[0])
+        doc = Document(r.path, group, parties, sets, meetings, cadence, actions, conclusions=self.conclusions,
+                       roles=roles[0])
+        if doc.roles:
+            self.warn_unheld(doc)
+        return doc
+
+    def warn_unheld(self, doc: Document) -> None:
+        """A role that owns something due on a day nobody holds it: a warning, not an error (the
+        secretariat gets the item meanwhile)."""
+        last = max((m.start_day for m in doc.meetings.values()), default=None)
+        _deadlines, planned = plan(doc, horizon(self.now.date(), last))
+        for aid, rid, day in unheld(planned, doc.roles):
+            self.r.warn(doc.actions[aid].pos, _("action {aid}: nobody holds role {rid} on {day}, its deadline; "
+                                                 "the secretariat gets it meanwhile").format(aid=aid, rid=rid, day=day))
 
     # -- sections ----------------------------------------------------------
 
