@@ -84,7 +84,7 @@ def _expected_counts(project: Path, as_of: str) -> dict[str, int]:
 
     from workplan import queries
     from workplan.models import Participant, Party
-    from workplan.planning import horizon
+    from workplan.planning import held_by, horizon
     from workplan.project import Project as App
 
     app = App(project, None, None, None, False)
@@ -99,6 +99,8 @@ def _expected_counts(project: Path, as_of: str) -> dict[str, int]:
             meetings = len(queries.meetings(session))
             parties = list(session.scalars(select(Party.id)))
             participants = list(session.execute(select(Participant.action_id, Participant.party_id)))
+            roles = queries.roles(session)
+            day = ctx.as_of_day
     finally:
         app.close()
         os.chdir(previous)
@@ -113,6 +115,11 @@ def _expected_counts(project: Path, as_of: str) -> dict[str, int]:
             for (pa, pp) in participants if pa == a and pp == party and (a, party) not in owned
         }
         counts[f"{party}.ics"] = meetings + owners[party] + len(taking_part)
+    # a role's deadlines are also in the feed of whoever holds it that day, the secretariat's while nobody does
+    for r in rows:
+        if r.party in roles:
+            for holder in held_by(r.party, day, roles, "TS"):
+                counts[f"{holder}.ics"] += 1
     return counts
 
 

@@ -43,11 +43,12 @@ class PartyRef:
     kind: str = ""
     emails: tuple[str, ...] = ()
     lang: str = ""  # its documents' language; "" for the group's first
+    holders: tuple[str, ...] = ()  # a role's: the names of who holds it on the day it is shown for
 
     @property
     def label(self) -> str:
         """How an owner is named in a list: its id, and for a role who holds it, ``PPT (Panama)``."""
-        return planning.role_label(self.id, [self.name] if self.kind == "role" and self.name != self.id else [])
+        return planning.role_label(self.id, self.holders)
 
 
 @dataclass(frozen=True)
@@ -399,7 +400,7 @@ def role_ref(rid: str, roles: Mapping[str, planning.Role], parties: Mapping[str,
     name while nobody does."""
     holders = [parties[p].name if p in parties else p for p in planning.role_holders(rid, day, roles)]
     own = parties[rid].name if rid in parties else rid
-    return PartyRef(rid, ", ".join(holders) or own, "role")
+    return PartyRef(rid, ", ".join(holders) or own, "role", holders=tuple(holders))
 
 
 def _parties(session: Session, only: str | None = None) -> dict[str, PartyRef]:
