@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from mailserver import Recorder
+from test_inbox import receive, reply
+from test_reporting import KEY, mailbox, sent_to, text_of
+
 from conftest import database_url, dump_database, run_cli, write_project
 from workplan import planning, spec, tables
 from workplan.errors import ValidationFailed
+
+__all__ = ["mailbox"]  # a fixture, imported to be used here
 
 BASE = """\
 workplan: 1
@@ -276,3 +283,22 @@ def test_check_warns_of_a_role_nobody_holds_on_a_deadline_and_the_secretariat_ge
     listing = run_cli(folder, "calendars", "--out", str(tmp_path / "cal"), "--as-of", "2016-04-20")
     assert listing.code == 0, listing.err
     assert "Something the presidency owed" in (tmp_path / "cal" / "TS.ics").read_text(encoding="utf-8").replace("\\r\\n ", "")
+
+
+def test_the_holder_answers_for_the_role_by_replying_to_its_digest_and_the_log_keeps_who_held_it(
+        roles_project: Path, mailbox: Recorder) -> None:
+    """PA's digest the week before the change of presidency numbers the PPT's item like PA's own;
+    PA's reply "done N" closes the PPT's assignment, recorded as held by PA."""
+    sent = run_cli(roles_project, "digest", "--party", "PA", "--send", "--as-of", "2018-12-27", "--lang", "en")
+    assert sent.code == 0, sent.err
+    text = text_of(sent_to(mailbox, "pa@example.org"))
+    key = KEY.search(text)
+    assert key is not None
+    number = re.search(r"\[(\d+)\] Present the report of the presidency", " ".join(text.split()))
+    assert number is not None, text
+    result = receive(roles_project, reply(key[1], f"done {number[1]}\n", sender="pa@example.org"))
+    assert result.code == 0, result.err
+    [event] = [e for e in run_cli(roles_project, "log", "--format", "json").json() if e["origin"] == "email"]
+    # the change is dated when the reply arrives, today: nobody is entered as holding the PPT then
+    assert (event["action"], event["party"], event["to"], event["held_by"]) == ("report", "PPT", "done", [])
+    assert event["by"] == "pa@example.org"

@@ -355,13 +355,14 @@ class ReportLinks:
 def number_items(digest: Digest) -> list[tuple[int, Item]]:
     """Number the items *digest*'s party owns, [1], [2]…, in the order the digest shows them
     (overdue, due soon, blocked, no deadline, completed); an item shown in two sections keeps
-    one number. Items of the actions it only takes part in get none: a reply cannot change them."""
+    one number. Items of the actions it only takes part in get none: a reply cannot change them.
+    The items of a role it holds (there only because it holds it) are numbered like its own."""
     numbers: dict[tuple[str, str, str], int] = {}
     out: list[tuple[int, Item]] = []
     if digest.group_wide:
         return out
     for item in (*digest.overdue, *digest.due_soon, *digest.blocked, *digest.no_deadline, *digest.completed):
-        if item.party.id != digest.party.id:
+        if item.party.id != digest.party.id and item.party.kind != "role":
             continue
         key = (item.action, item.party.id, item.occurrence)
         if key not in numbers:
