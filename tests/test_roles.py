@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
 from datetime import date
 from pathlib import Path
 
 import pytest
-
 from mailserver import Recorder
 from test_inbox import receive, reply
 from test_reporting import KEY, mailbox, sent_to, text_of
@@ -302,3 +302,21 @@ def test_the_holder_answers_for_the_role_by_replying_to_its_digest_and_the_log_k
     # the change is dated when the reply arrives, today: nobody is entered as holding the PPT then
     assert (event["action"], event["party"], event["to"], event["held_by"]) == ("report", "PPT", "done", [])
     assert event["by"] == "pa@example.org"
+
+
+def test_the_board_names_the_holder_of_the_role_on_the_as_of_day(roles_project: Path) -> None:
+    from workplan import jobs
+    from workplan.project import Project
+
+    assert run_cli(roles_project, "sync").code == 0
+    app = Project(roles_project, None, None, None, False)
+    previous = Path.cwd()
+    os.chdir(roles_project)  # the project reads the actions file relative to the process's folder
+    try:
+        with app.session() as session:
+            board = jobs.board(session, app.read_context(session, "2019-01-20"))
+    finally:
+        app.close()
+        os.chdir(previous)
+    [owner] = [o for o in board.overdue if o.party == "PPT"]
+    assert owner.name == "Guatemala"
