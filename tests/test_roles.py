@@ -320,3 +320,19 @@ def test_the_board_names_the_holder_of_the_role_on_the_as_of_day(roles_project: 
         os.chdir(previous)
     [owner] = [o for o in board.overdue if o.party == "PPT"]
     assert owner.name == "Guatemala"
+
+
+def test_the_agenda_lists_a_role_under_its_holder_on_the_as_of_day(tmp_path: Path, db_backend: str) -> None:
+    text = BASE.replace("status: held}\n", "status: held}\n  - {id: m2, title: Second, kind: face-to-face, "
+                                           "start: 2019-06-10, status: planned}\n", 1)
+    folder = write_project(tmp_path / "p", text)
+
+    def agenda(as_of: str) -> str:
+        result = run_cli(folder, "agenda", "--meeting", "m2", "--as-of", as_of, "--format", "txt", "--lang", "en")
+        assert result.code == 0, result.err
+        return result.out
+
+    assert "TROIKA - Costa Rica, Panama, Guatemala (1)" in agenda("2018-12-27")
+    after = agenda("2019-01-20")
+    assert "PPT - Guatemala (1)" in after  # overdue since 2019-01-10: the new presidency answers for it
+    assert "TROIKA - Panama, Guatemala (1)" in after
