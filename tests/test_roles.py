@@ -332,7 +332,9 @@ def test_the_agenda_lists_a_role_under_its_holder_on_the_as_of_day(tmp_path: Pat
         assert result.code == 0, result.err
         return result.out
 
-    assert "TROIKA - Costa Rica, Panama, Guatemala (1)" in agenda("2018-12-27")
+    before = agenda("2018-12-27")
+    assert "TROIKA - Costa Rica, Panama, Guatemala (1)" in before
+    assert "[report] PPT (Panama)" in before  # due 2019-01-10, before the meeting: Panama holds it today
     after = agenda("2019-01-20")
     assert "PPT - Guatemala (1)" in after  # overdue since 2019-01-10: the new presidency answers for it
     assert "TROIKA - Panama, Guatemala (1)" in after
