@@ -170,7 +170,7 @@ def test_migration_0008_adds_the_body_and_keeps_the_meetings(tmp_path: Path, db_
                 " status, description, position, sequence, content_hash, updated_at) VALUES ('m1', 'Old', 'virtual',"
                 " '2020-01-01', '2020-01-01', '2020-01-01', 'date', 'America/Panama', '', '', 'held', '', 0, 0, 'h',"
                 " '2020-01-01 00:00:00')"))
-        assert wpdb.upgrade(engine, url) == ("0007", "0008")
+        assert wpdb.upgrade(engine, url)[0] == "0007"  # to the head (0009: roles, after it)
         with engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
             assert conn.execute(text("SELECT title, body FROM meeting")).one() == ("Old", "")

@@ -132,6 +132,10 @@ def status_board(session: Session, ctx: ReadContext) -> Board:
     parties = [(p.id, pick(p.name, {"name": p.names or {}}, "name")) for p in session.scalars(
         select(Party).where(Party.withdrawn_at.is_(None)).order_by(Party.position, Party.id))]
     names = dict(parties)
+    roles = queries.roles(session)
+    for rid in roles:  # a role under whoever holds it on the as-of day: PPT Panama; its own name while nobody does
+        holders = planning.role_holders(rid, ctx.as_of_day, roles)
+        names[rid] = ", ".join(names.get(h, h) for h in holders) or names.get(rid, rid)
 
     def item(r: Row) -> BoardItem:
         # rows without restricted actions name none as a dependency either (queries.assignment_rows)

@@ -19,8 +19,17 @@ from sqlalchemy.orm import Session
 from .errors import UsageError
 from .i18n import pick
 from .models import Action, Assignment, Dependency, Event, Meeting, Participant, Party
-from .planning import action_closed, horizon, marked_title, meeting_status, party_id_clashes, party_language
+from .planning import (
+    action_closed,
+    horizon,
+    marked_title,
+    meeting_status,
+    party_id_clashes,
+    party_language,
+    role_holders,
+)
 from .queries import ReadContext, group_info, status_expr
+from .queries import roles as stored_roles
 from .statuses import CLOSED
 from .views import FeedAction as FeedAction
 from .views import FeedAssignment as FeedAssignment
@@ -42,7 +51,7 @@ def _check_file_names(parties: tuple[FeedParty, ...]) -> None:
 
 
 def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
-    """Everything the feeds show, as of ``ctx.as_of``: nine queries whatever the size of the workplan."""
+    """Everything the feeds show, as of ``ctx.as_of``: ten queries whatever the size of the workplan."""
     group = group_info(session)
     cutoff = ctx.as_of_utc
 
@@ -56,11 +65,17 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
     def stamp(moment: datetime) -> datetime:
         return min(moment, ceiling)
 
-    parties = tuple(
-        FeedParty(pid, pick(name, {"name": names or {}}, "name"))
-        for pid, name, names in session.execute(select(Party.id, Party.name, Party.names)
-                                                .order_by(Party.position, Party.id))
-    )
+    rows_ = session.execute(select(Party.id, Party.name, Party.names, Party.kind).order_by(Party.position, Party.id)).all()
+    parties = tuple(FeedParty(pid, pick(name, {"name": names or {}}, "name")) for pid, name, names, _kind in rows_)
+    roles = stored_roles(session)
+    holders = {rid: role_holders(rid, ctx.as_of_day, roles) for rid in roles}
+    # while nobody holds a role, its deadlines are in the secretariat's feed
+    secretariat = tuple(pid for pid, _name, _names, kind in rows_ if kind == "secretariat")[:1]
+    routed = {rid: found or secretariat for rid, found in holders.items()}
+    if roles:  # a role is named by who holds it on the as-of day, "PPT (Panama)"; by its own name while nobody does
+        plain = {p.id: p.name for p in parties}
+        parties = tuple(FeedParty(p.id, ", ".join(plain.get(h, h) for h in holders[p.id]) or p.name)
+                        if p.id in roles else p for p in parties)
     _check_file_names(parties)
     meetings = tuple(
         FeedMeeting(
@@ -162,7 +177,7 @@ def feed_set(session: Session, ctx: ReadContext) -> FeedSet:
             r.source_ref or "", r.source_text or "", dict(r.due_spec or {}), r.visibility, gone(r.withdrawn_at),
             r.sequence, stamp(modified), tuple(participants.get(r.id, ())), deps, tuple(assignments),
         ))
-    return FeedSet(group, parties, meetings, tuple(actions), titles)
+    return FeedSet(group, parties, meetings, tuple(actions), titles, routed)
 
 
 def restricted_actions(sets: dict[str, FeedSet]) -> set[str]:

@@ -225,6 +225,7 @@ def detail(d: ActionDetail, fmt: str) -> str:
             "visibility": d.visibility, "depends_on": d.depends_on, "needed_by": d.dependants,
             "blocked_by": d.blocked_by, "recurrence": d.recurrence, "withdrawn": d.withdrawn,
             "assignments": [row_json(r) for r in d.assignments],
+            **({"roles": d.role_labels} if d.role_labels else {}),
         })
     if fmt == "csv":
         return rows(d.assignments, "csv")
@@ -261,9 +262,10 @@ def detail(d: ActionDetail, fmt: str) -> str:
     if d.conclusion:
         lines.append(field("conclusion:", d.conclusion))
     lines.append(field("due:", due))
-    lines.append(field("owners:", ", ".join(d.owners) or "-"))
+    named = d.role_labels  # a role with its holder: PPT (Panama)
+    lines.append(field("owners:", ", ".join(named.get(o, o) for o in d.owners) or "-"))
     if d.with_:
-        lines.append(field("with:", ", ".join(d.with_)))
+        lines.append(field("with:", ", ".join(named.get(w, w) for w in d.with_)))
     if d.requested_by:
         lines.append(field("asked by:", ", ".join(d.requested_by)))
     if d.depends_on:
@@ -285,7 +287,7 @@ def detail(d: ActionDetail, fmt: str) -> str:
         for r in d.assignments:
             extra = ", " + days_late_text(r.days_overdue or 0) if r.overdue else ""
             occ = f" {r.occurrence}" if r.occurrence else ""
-            lines.append(f"    {r.party}{occ}: {word(assignment_state(r))}{extra}")
+            lines.append(f"    {named.get(r.party, r.party)}{occ}: {word(assignment_state(r))}{extra}")
     # the description and the quoted text keep their lines (split above); within a line, printable
     return "\n".join(map(printable, lines)) + "\n"
 
@@ -295,12 +297,14 @@ def log(entries: Sequence[LogEntry], fmt: str) -> str:
         return dumps([
             {"id": e.id, "action": e.action, "party": e.party, "occurrence": e.occurrence or None,
              "on": e.occurred_at.isoformat(), "recorded": e.recorded_at.isoformat(), "by": e.by,
-             "from": e.from_status, "to": e.to_status, "note": e.note, "origin": e.origin, "evidence": e.evidence or None}
+             "from": e.from_status, "to": e.to_status, "note": e.note, "origin": e.origin, "evidence": e.evidence or None,
+             **({"held_by": e.held_by.split()} if e.held_by is not None else {})}
             for e in entries
         ])
     header = ("on", "action", "party", "from", "to", "by", "origin", "note", "evidence")
     records = [
-        (e.occurred_at.date().isoformat(), e.action, e.party + (f" {e.occurrence}" if e.occurrence else ""),
+        (e.occurred_at.date().isoformat(), e.action,
+         e.party + (f" ({', '.join(e.held_by.split())})" if e.held_by else "") + (f" {e.occurrence}" if e.occurrence else ""),
          e.from_status, e.to_status, e.by, e.origin, e.note, e.evidence)
         for e in entries
     ]

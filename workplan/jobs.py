@@ -142,7 +142,7 @@ def meeting_move(project: Project, meeting_id: str, to: str, end: str | None = N
     from .planning import move_effects, moved_document
     from .timeutil import parse_as_of, parse_when
 
-    doc = project.load_document()
+    doc = project.load_document(warn=False)  # the file's own warnings are check's and sync's to tell
     tz = ZoneInfo(doc.group.timezone)
     try:
         start, finish = parse_when(to, tz), parse_when(end, tz) if end else None

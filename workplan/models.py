@@ -126,6 +126,15 @@ class Conclusion(Base):
     withdrawn_at: Mapped[datetime | None]
 
 
+class Role(Base):
+    """A role that rotates (``roles:``): its holders over time, or the role it derives from."""
+
+    __table__ = tables.role
+    id: Mapped[str]
+    holders: Mapped[list[dict[str, str | None]]]
+    derived_from: Mapped[str | None]
+
+
 class Dependency(Base):
     __table__ = tables.dependency
     action_id: Mapped[str]
@@ -178,6 +187,7 @@ class Event(Base):
     origin: Mapped[str]
     fact_key: Mapped[str | None]
     evidence: Mapped[str]
+    held_by: Mapped[str | None]
 
 
 class FeedToken(Base):

@@ -1033,3 +1033,114 @@ def move_effects(before: spec.Document, after: spec.Document, as_of_day: date) -
 
 def _iso(when: When | None) -> str | None:
     return when.iso() if when is not None else None
+
+
+# ---------------------------------------------------------------------------
+# roles that rotate (``roles:``)
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One period a party held a role: ``from`` and ``to`` are local days, both included."""
+
+    party: str
+    start: date
+    end: date | None = None  # None: still holds it
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role (``PPT``) and its holders over time, or derived from another (the Troika of ``PPT``).
+
+    A derived role has no holders of its own: on a day it is held by the previous, the current
+    and the next holder of the role it derives from.
+    """
+
+    id: str
+    holdings: tuple[Holding, ...] = ()
+    derived_from: str | None = None
+
+
+def overlapping_holdings(holdings: Sequence[Holding]) -> Iterator[tuple[int, int]]:
+    """Pairs (earlier index, later index) of periods of one role that share a day."""
+    for j, later in enumerate(holdings):
+        for i in range(j):
+            earlier = holdings[i]
+            if (earlier.end is None or later.start <= earlier.end) and (later.end is None or earlier.start <= later.end):
+                yield i, j
+
+
+def derivation_cycle(role: str, derived_from: Mapping[str, str | None]) -> list[str] | None:
+    """The chain by which ``role`` names itself through derivations, or None."""
+    chain = [role]
+    step = derived_from.get(role)
+    while step is not None:
+        if step == role:
+            return [*chain, role]
+        if step in chain:  # a cycle that does not pass through ``role``: reported on its own roles
+            return None
+        chain.append(step)
+        step = derived_from.get(step)
+    return None
+
+
+def role_holder(role: Role, day: date) -> str | None:
+    """The party that holds a role with holders on ``day``, or None when nobody does."""
+    for holding in role.holdings:
+        if holding.start <= day and (holding.end is None or day <= holding.end):
+            return holding.party
+    return None
+
+
+def role_holders(role: str, day: date, roles: Mapping[str, Role]) -> tuple[str, ...]:
+    """Who holds ``role`` on ``day``: one party, none, or the Troika's previous, current and next.
+
+    A name that is not a role is its own holder, so that callers resolve every owner alike.
+    For a derived role, the previous and next holders are those of the periods around the one
+    that covers ``day``; when no period covers it, the last before and the first after.
+    """
+    found = roles.get(role)
+    if found is None:
+        return (role,)
+    if found.derived_from is None:
+        holder = role_holder(found, day)
+        return () if holder is None else (holder,)
+    base = roles.get(found.derived_from)
+    if base is None or base.derived_from is not None:
+        return ()
+    periods = sorted(base.holdings, key=lambda h: h.start)
+    before = [h for h in periods if h.end is not None and h.end < day]
+    current = [h for h in periods if h.start <= day and (h.end is None or day <= h.end)]
+    after = [h for h in periods if h.start > day]
+    chosen = before[-1:] + current[:1] + after[:1]
+    if not current:
+        return ()  # no current holder: nobody is the Troika's centre on that day
+    out: list[str] = []
+    for holding in chosen:
+        if holding.party not in out:
+            out.append(holding.party)
+    return tuple(out)
+
+
+def held_by(owner: str, day: date, roles: Mapping[str, Role], fallback: str) -> tuple[str, ...]:
+    """Whom an item owned by ``owner`` goes to on ``day``: its holders, or ``fallback`` (the
+    secretariat) while a role has nobody holding it."""
+    holders = role_holders(owner, day, roles)
+    return holders or (fallback,)
+
+
+def role_label(role: str, holders: Sequence[str]) -> str:
+    """How a role is shown with whoever holds it: ``PPT (Panama)``; the bare role when nobody does."""
+    return f"{role} ({', '.join(holders)})" if holders else role
+
+
+def unheld(planned: Iterable[PlannedAssignment], roles: Mapping[str, Role]) -> list[tuple[str, str, date]]:
+    """(action, role, deadline) where a role owns an assignment due on a day nobody holds it:
+    the first such day of each action and role (``check`` warns; the secretariat gets it meanwhile)."""
+    out: dict[tuple[str, str], date] = {}
+    for p in planned:
+        day = p.deadline.day
+        if p.party_id in roles and day is not None and (p.action_id, p.party_id) not in out \
+                and not role_holders(p.party_id, day, roles):
+            out[(p.action_id, p.party_id)] = day
+    return [(aid, rid, day) for (aid, rid), day in out.items()]

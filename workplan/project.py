@@ -88,13 +88,16 @@ class Project:
 
         return now_utc()
 
-    def load_document(self) -> Document:
+    def load_document(self, *, warn: bool = True) -> Document:
+        """The actions file, validated; its warnings told unless *warn* is False (a what-if that
+        only reads it leaves them to `check` and `sync`)."""
         from .spec import load
 
         path = self.settings.actions_file
         doc = load(self.display(path), self.settings.max_file_bytes, self.now())
-        for warning in doc.warnings:
-            self.warn(str(warning))
+        if warn:
+            for warning in doc.warnings:
+                self.warn(str(warning))
         return doc
 
     def display(self, path: Path) -> Path:

@@ -64,6 +64,16 @@ def group_info(db: Reader) -> GroupInfo:
     return GroupInfo(data["id"], name, data["timezone"], data["domain"], tuple(data.get("languages", ())))
 
 
+def roles(db: Reader) -> dict[str, planning.Role]:
+    """The roles that rotate, as synced from ``roles:``: ``planning.role_holders`` resolves them."""
+    out: dict[str, planning.Role] = {}
+    for rid, holders, derived in db.execute(select(t.role.c.id, t.role.c.holders, t.role.c.derived_from)):
+        out[rid] = planning.Role(rid, tuple(
+            planning.Holding(h["party"], date.fromisoformat(h["from"]), date.fromisoformat(h["to"]) if h.get("to") else None)
+            for h in holders), derived)
+    return out
+
+
 def file_digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
@@ -464,6 +474,8 @@ class ActionDetail:
     due_next_kind: str = ""
     conclusion: str = ""  # the conclusion it carries out (``conclusion:``)
     requested_by: list[str] = field(default_factory=list)  # who asked (``requested_by:``), as written
+    # a role it names, with whoever holds it on the deadline (the as-of day without one): "PPT (Panama)"
+    role_labels: dict[str, str] = field(default_factory=dict)
 
 
 def action_detail(db: Reader, ctx: ReadContext, action_id: str) -> ActionDetail:
@@ -483,7 +495,19 @@ def action_detail(db: Reader, ctx: ReadContext, action_id: str) -> ActionDetail:
         action.due_kind, action.due_meeting, action.visibility, deps.get(action_id, []), dependants,
         blocked_by, action.recurrence, action.withdrawn_at is not None, rows,
         str((action.due_spec or {}).get("next", "")), action.conclusion_id or "", list(action.requested_by or []),
+        role_labels(db, action.due_date or ctx.as_of_day),
     )
+
+
+def role_labels(db: Reader, day: date) -> dict[str, str]:
+    """Each role with whoever holds it on *day*, by name: ``{"PPT": "PPT (Panama)"}``."""
+    found = roles(db)
+    if not found:
+        return {}
+    names = {pid: pick(name, {"name": names or {}}, "name") for pid, name, names in db.execute(
+        select(t.party.c.id, t.party.c.name, t.party.c.names))}
+    return {rid: planning.role_label(rid, [names.get(p, p) for p in planning.role_holders(rid, day, found)])
+            for rid in found}
 
 
 @dataclass
@@ -500,13 +524,14 @@ class LogEntry:
     note: str
     origin: str
     evidence: str = ""  # a link given with the report (the report page)
+    held_by: str | None = None  # who held the owning role that day ("PA"); None when the owner is not a role
 
 
 def event_log(db: Reader, ctx: ReadContext, action_id: str | None = None,
               party: str | None = None) -> list[LogEntry]:
     e = t.event
     query = select(e.c.id, e.c.action_id, e.c.party_id, e.c.occurrence, _raw(e.c.occurred_at), _raw(e.c.recorded_at),
-                   e.c.by, e.c.from_status, e.c.to_status, e.c.note, e.c.origin, e.c.evidence).where(
+                   e.c.by, e.c.from_status, e.c.to_status, e.c.note, e.c.origin, e.c.evidence, e.c.held_by).where(
                        e.c.occurred_at <= ctx.as_of_utc)
     if action_id is not None:
         if db.scalar(select(t.action.c.id).where(t.action.c.id == action_id)) is None:
@@ -519,8 +544,8 @@ def event_log(db: Reader, ctx: ReadContext, action_id: str | None = None,
     seen: dict[Any, datetime] = {}
     return [
         LogEntry(eid, aid, pid, occurrence, _local_moment(on, tz, seen), _local_moment(recorded, tz, seen), by,
-                 from_status, to_status, note, origin, evidence)
-        for eid, aid, pid, occurrence, on, recorded, by, from_status, to_status, note, origin, evidence
+                 from_status, to_status, note, origin, evidence, held_by)
+        for eid, aid, pid, occurrence, on, recorded, by, from_status, to_status, note, origin, evidence, held_by
         in _connection(db).execute(query).all()
     ]
 

@@ -185,6 +185,17 @@ def check_note(note: str) -> str:
     return note
 
 
+def _owner_as(session: Session, party: str, named: str) -> str:
+    """The owner a focal point of *party* reports for: *named*, a numbered item's owner, when it
+    is a role (its digest carried the role's items because *party* held it on the digest's day);
+    else *party* itself."""
+    if named == party:
+        return party
+    from .queries import roles
+
+    return named if named in roles(session) else party
+
+
 def report(session: Session, grant: Grant, item: Numbered | tuple[str, str], status: str, *, note: str,
            evidence: str, on: datetime | None, day_only: bool, now: datetime, origin: str,
            by: str) -> list[services.Change]:
@@ -194,8 +205,9 @@ def report(session: Session, grant: Grant, item: Numbered | tuple[str, str], sta
     assert origin in ORIGINS
     action, occurrence = (item.action, item.occurrence) if isinstance(item, Numbered) else item
     note, evidence = check_note(note), check_evidence(evidence)
+    owner = _owner_as(session, grant.party, item.party if isinstance(item, Numbered) else grant.party)
     row = session.scalars(select(Assignment).where(
-        Assignment.action_id == action, Assignment.party_id == grant.party, Assignment.occurrence == occurrence,
+        Assignment.action_id == action, Assignment.party_id == owner, Assignment.occurrence == occurrence,
         Assignment.withdrawn_at.is_(None))).first()
     if row is None:
         raise UnknownItem(_("{party} has no assignment {action} to report on").format(
@@ -216,7 +228,7 @@ def report(session: Session, grant: Grant, item: Numbered | tuple[str, str], sta
     for i, verb in enumerate(verbs):
         last = i == len(verbs) - 1
         changes += services.change_status(
-            session, verb, action, grant.party, occurrence, on, now,
+            session, verb, action, owner, occurrence, on, now,
             note=note if last else _("corrected by the focal point"), by=by, origin=origin, day_only=day_only,
             evidence=evidence if last else "")
     return changes

@@ -10,7 +10,7 @@ grouping is done in Python.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -43,6 +43,12 @@ class PartyRef:
     kind: str = ""
     emails: tuple[str, ...] = ()
     lang: str = ""  # its documents' language; "" for the group's first
+    holders: tuple[str, ...] = ()  # a role's: the names of who holds it on the day it is shown for
+
+    @property
+    def label(self) -> str:
+        """How an owner is named in a list: its id, and for a role who holds it, ``PPT (Panama)``."""
+        return planning.role_label(self.id, self.holders)
 
 
 @dataclass(frozen=True)
@@ -351,13 +357,14 @@ class ReportLinks:
 def number_items(digest: Digest) -> list[tuple[int, Item]]:
     """Number the items *digest*'s party owns, [1], [2]…, in the order the digest shows them
     (overdue, due soon, blocked, no deadline, completed); an item shown in two sections keeps
-    one number. Items of the actions it only takes part in get none: a reply cannot change them."""
+    one number. Items of the actions it only takes part in get none: a reply cannot change them.
+    The items of a role it holds (there only because it holds it) are numbered like its own."""
     numbers: dict[tuple[str, str, str], int] = {}
     out: list[tuple[int, Item]] = []
     if digest.group_wide:
         return out
     for item in (*digest.overdue, *digest.due_soon, *digest.blocked, *digest.no_deadline, *digest.completed):
-        if item.party.id != digest.party.id:
+        if item.party.id != digest.party.id and item.party.kind != "role":
             continue
         key = (item.action, item.party.id, item.occurrence)
         if key not in numbers:
@@ -391,6 +398,14 @@ class Graph:
 # lookups shared by the builders (one query each)
 
 
+def role_ref(rid: str, roles: Mapping[str, planning.Role], parties: Mapping[str, PartyRef], day: date) -> PartyRef:
+    """A role on *day*: named by whoever holds it (``label`` is then ``PPT (Panama)``), by its own
+    name while nobody does."""
+    holders = [parties[p].name if p in parties else p for p in planning.role_holders(rid, day, roles)]
+    own = parties[rid].name if rid in parties else rid
+    return PartyRef(rid, ", ".join(holders) or own, "role", holders=tuple(holders))
+
+
 def _parties(session: Session, only: str | None = None) -> dict[str, PartyRef]:
     query = select(Party).where(Party.withdrawn_at.is_(None)).order_by(Party.position, Party.id)
     if only is not None:  # one party (a report page's, per request): not the whole list
@@ -412,9 +427,17 @@ class _Context:
         self.meeting_ends = {m.id: m.end_day for m in self.meetings}
         self.rules = queries.cadence_rules(session)
         self.conclusion_of = queries.conclusion_of_actions(session, ctx)
+        self.roles = queries.roles(session)
+        if self.roles:  # a role is shown with whoever holds it on the as-of day: "PPT (Panama)"
+            self.parties.update({rid: role_ref(rid, self.roles, self.parties, ctx.as_of_day) for rid in self.roles})
 
     def party(self, pid: str) -> PartyRef:
         return self.parties.get(pid) or PartyRef(pid, pid)
+
+    def held_roles(self, pid: str) -> list[str]:
+        """The roles *pid* holds on the as-of day: their items go to its digest and feed."""
+        day = self.ctx.as_of_day
+        return [rid for rid in self.roles if pid in planning.role_holders(rid, day, self.roles)]
 
     def source(self, meeting: str, ref: str) -> Source:
         return Source(meeting, self.meeting_titles.get(meeting, ""), ref)
@@ -778,6 +801,9 @@ def recipients(session: Session, party: str | None) -> list[PartyRef]:
         found = parties.get(party)
         if found is None:
             raise UnknownItem(_("there is no party {party!r}").format(party=party))
+        if found.kind == "role":
+            raise UsageError(_("{party} is a role: its items go in the digest of the party that holds it on the "
+                               "as-of day").format(party=party))
         if not found.emails and found.kind != "secretariat":
             raise UsageError(_("party {party} has no email address in the actions file, so it gets no digest").format(
                 party=party))
@@ -826,14 +852,16 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
     today = ctx.as_of_day
     soon = planning.lookahead_end(today, ctx.lookahead_days)
     group_wide = any(p.kind == "secretariat" for p in who)
-    ids = [p.id for p in who]
+    # a party's digest carries the items of the roles it holds on the as-of day (roles that rotate)
+    held = {p.id: c.held_roles(p.id) for p in who}
+    ids = [p.id for p in who] + [rid for p in who for rid in held[p.id]]
     participations: dict[str, set[str]] = defaultdict(set)
     part_query = select(Participant.party_id, Participant.action_id)
     if not group_wide:
         part_query = part_query.where(Participant.party_id.in_(ids))
     for pid, aid in session.execute(part_query):
         participations[pid].add(aid)
-    if group_wide or len(who) > 1:
+    if group_wide or len(ids) > 1:
         rows = queries.assignment_rows(session, ctx, Filters(status="pending"))
     else:
         own = queries.assignment_rows(session, ctx, Filters(owner=ids[0], status="pending"))
@@ -861,21 +889,22 @@ def digests(session: Session, ctx: ReadContext, who: Sequence[PartyRef]) -> list
     out = []
     for party in who:
         wide = party.kind == "secretariat"
-        mine = rows if wide else by_party.get(party.id, [])
+        owners_as = [party.id, *held[party.id]]
+        mine = rows if wide else [r for pid in owners_as for r in by_party.get(pid, [])]
         overdue = sorted((r for r in mine if r.overdue), key=lambda r: (-(r.days_overdue or 0), r.action, r.party))
         due_soon = sorted((r for r in mine if not r.overdue and planning.due_soon(r.due, today, soon, r.due_kind)),
                           key=lambda r: (r.due or date.max, r.action, r.party))
         blocked = [r for r in mine if r.blocked_by or r.at_risk]
         ongoing = [c.aged(r) for r in mine if planning.open_without_deadline(r.status, r.due, r.due_kind)]
         ongoing.sort(key=lambda i: (i.age_days is None, -(i.age_days or 0)))  # the oldest first; stable
-        part = set() if wide else participations.get(party.id, set())
+        part = set() if wide else {a for pid in owners_as for a in participations.get(pid, set())}
         taking_part = sorted(
-            (r for r in rows if r.action in part and r.party != party.id
+            (r for r in rows if r.action in part and r.party not in owners_as
              and (r.overdue or r.blocked_by or r.at_risk or planning.due_soon(r.due, today, soon, r.due_kind))),
             key=lambda r: (r.due or date.max, r.action, r.party))
         completed = []
         for x in sorted(closings, key=lambda x: (x.on, x.action, x.party)):
-            if not wide and x.party != party.id:
+            if not wide and x.party not in owners_as:
                 continue
             meeting, ref = sources.get(x.action, ("", ""))
             completed.append(Item(x.action, titles.get(x.action, x.action), c.party(x.party), x.occurrence, None,

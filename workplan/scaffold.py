@@ -26,6 +26,14 @@ parties:                          # anyone who can own an action
 sets:                             # a set used as an owner fans out: one assignment per party
   members: [CR, PA]
 
+roles:                            # a role that rotates: whoever holds it on a date gets its items
+  - id: PPT
+    name: Presidency Pro-Tempore
+    holders:                      # periods may not overlap; a day nobody holds it, the TS gets them
+      - {party: PA, from: 2026-01-01, to: 2026-12-31}
+      - {party: CR, from: 2027-01-01}
+  - {id: TROIKA, name: Troika, derived_from: PPT}   # the previous, current and next PPT
+
 meetings:                         # start/end: a date, a local datetime, or a month ("2026-09")
   - {id: m-2026-03, title: First meeting, kind: face-to-face, start: 2026-03-10, end: 2026-03-11,
      location: Panama City, status: held}
@@ -57,7 +65,7 @@ actions:
   - id: report-draft
     title: Circulate the draft report
     owners: [TS]
-    with: [members]               # take part without owning
+    with: [members, PPT]          # take part without owning; a role resolves by date
     depends_on: [focal-points]
     due: {next: virtual, after: m-2026-03}
 """

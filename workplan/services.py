@@ -49,9 +49,11 @@ from .models import (
     Meeting,
     Participant,
     Party,
+    Role,
     SetMember,
 )
 from .queries import REVISION_KEY, few, group_info, parties_named, rows_in, synced_digest
+from .queries import roles as stored_roles
 from .statuses import CLOSED
 from .timeutil import start_of_day, to_utc_naive
 
@@ -140,6 +142,7 @@ def _sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) 
     _sync_parties(session, doc, now_n, report)
     _sync_sets(session, doc, report)
     report.moves = _meeting_moves(session, doc, tz, now)
+    _sync_roles(session, doc, report)
     _sync_meetings(session, doc, tz, now_n, report)
     _sync_cadence(session, doc, report)
     _sync_conclusions(session, doc, now_n, report)
@@ -155,6 +158,42 @@ def _sync(session: Session, doc: spec.Document, raw_digest: str, now: datetime) 
     if previous_digest != raw_digest or not report.empty:
         mark_changed(session)
     return report
+
+
+def _sync_roles(session: Session, doc: spec.Document, report: SyncReport) -> None:
+    """The roles' holders over time; a role's entry among the parties is synced with them."""
+    existing = {r.id: r for r in session.scalars(select(Role))}
+    for rid, role in doc.roles.items():
+        holders = [{"party": h.party, "from": h.start.isoformat(), "to": h.end.isoformat() if h.end else None}
+                   for h in role.holdings]
+        row = existing.pop(rid, None)
+        if row is None:
+            session.add(Role(id=rid, holders=holders, derived_from=role.derived_from))
+            report.added.append(f"role {rid}")
+        elif row.holders != holders or row.derived_from != role.derived_from:
+            row.holders, row.derived_from = holders, role.derived_from
+            report.changed.append(f"role {rid}")
+    for rid, row in existing.items():  # its party entry is withdrawn with the parties; the assignments stay
+        session.delete(row)
+        report.withdrawn.append(f"role {rid}")
+    session.info.pop(_ROLES_KEY, None)
+
+
+_ROLES_KEY = "workplan.roles"
+
+
+def _held_by(session: Session, party_id: str, occurred: datetime) -> str | None:
+    """Who held the role that owns an assignment on the local day of a change: "PA", "CR PA GT",
+    "" when nobody did; None when the owner is not a role. Read once per session."""
+    roles = session.info.get(_ROLES_KEY)
+    if roles is None:
+        session.flush()
+        roles = session.info[_ROLES_KEY] = stored_roles(session)
+    if party_id not in roles:
+        return None
+    tz = ZoneInfo(group_info(session).timezone)
+    day = occurred.replace(tzinfo=UTC).astimezone(tz).date()
+    return " ".join(planning.role_holders(party_id, day, roles))
 
 
 def _no_stamp_from_the_future(session: Session, now: datetime) -> None:
@@ -581,6 +620,7 @@ def _append_event(
         assignment_id=row.id, action_id=row.action_id, party_id=row.party_id, occurrence=row.occurrence,
         occurred_at=occurred, recorded_at=to_utc_naive(now), by=by, from_status=row.status,
         to_status=to_status, note=note, origin=origin, fact_key=fact_key, evidence=evidence,
+        held_by=_held_by(session, row.party_id, occurred),
     )
     session.add(ev)
     if row.status_at is None or occurred >= row.status_at:

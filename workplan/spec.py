@@ -28,20 +28,28 @@ from .gcpause import paused_gc
 from .i18n import gettext as _
 from .planning import (
     CadenceRule,
+    Holding,
     RecurrenceError,
+    Role,
+    derivation_cycle,
     first_occurrence,
+    horizon,
     occurrences,
+    overlapping_holdings,
     party_id_clashes,
+    plan,
     progress_subject,
     quote_in_document,
     source_day,
     status_moment,
     unexplained_waiver,
+    unheld,
 )
 from .statuses import STATUSES
 from .timeutil import PERIODS, When, now_utc, parse_offset, parse_when, start_of_day, zone
 
 FORMAT_VERSION = 1
+ROLE_KIND = "role"  # the kind a role's party entry has: it has holders, not mailboxes
 PARTY_KINDS = ("secretariat", "presidency", "member", "observer", "organization", "body", "other")
 MEETING_KINDS = ("face-to-face", "virtual", "vice-ministerial", "other", "external")
 # meetings of other bodies (``kind: external`` or ``body:``) are never the group's cadence
@@ -214,6 +222,7 @@ class Document:
     actions: dict[str, Action]
     warnings: list[Problem] = field(default_factory=list)
     conclusions: dict[str, Conclusion] = field(default_factory=dict)  # in the order of the file
+    roles: dict[str, Role] = field(default_factory=dict)  # ``roles:``; each is also in ``parties``, kind "role"
 
     def expand(self, names: Iterable[str]) -> list[str]:
         """Party ids named directly or through a set, in order, without repeats."""
@@ -260,6 +269,8 @@ _W_ACTION_ID = N_("action id")
 _W_AN_ACTION = N_("an action")
 _W_A_CADENCE_RULE = N_("a cadence rule")
 _W_A_CONCLUSION = N_("a conclusion")
+_W_A_ROLE = N_("a role")
+_W_ROLE_ID = N_("role id")
 _W_CONCLUSION_ID = N_("conclusion id")
 _W_A_MEETING = N_("a meeting")
 _W_A_PARTY = N_("a party")
@@ -575,7 +586,7 @@ def _flow_depth_bound(raw: str) -> int:
     return levels + brackets.count("(")
 
 
-_TOP_KEYS = ("workplan", "group", "parties", "sets", "meetings", "cadence", "conclusions", "actions")
+_TOP_KEYS = ("workplan", "group", "parties", "sets", "roles", "meetings", "cadence", "conclusions", "actions")
 _GROUP_KEYS = ("id", "name", "timezone", "domain", "languages")
 _PARTY_KEYS = ("id", "name", "kind", "email", "lang")
 # the languages workplan writes its documents in (catalogs in workplan/locale)
@@ -587,6 +598,8 @@ _ACTION_KEYS = (
     "id", "title", "description", "source", "theme", "tags", "owners", "with", "due",
     "depends_on", "repeat", "rrule", "from", "until", "visibility", "progress", "conclusion", "requested_by",
 )
+_ROLE_KEYS = ("id", "name", "holders", "derived_from")
+_HOLDER_KEYS = ("party", "from", "to")
 _CONCLUSION_KEYS = ("id", "kind", "source", "requested_by", "addressed_to")
 _SOURCE_KEYS = ("meeting", "ref", "text")
 _DUE_KEYS = ("meeting", "next", "after", "offset")
@@ -620,11 +633,27 @@ class _Builder:
         self.tz_name = group.timezone
         parties = self.parties(top.get("parties"))
         sets = self.sets(top.get("sets"), parties)
+        roles = self.roles(top.get("roles"), parties, sets)
+        for role_party in roles[1]:  # a role can be named wherever a party can
+            parties[role_party.id] = role_party
         meetings = self.meetings(top.get("meetings"))
         cadence = self.cadence(top.get("cadence"))
         self.conclusions = self.conclusion_list(top.get("conclusions"), parties, sets, meetings)
         actions = self.actions(top.get("actions"), parties, sets, meetings, cadence)
-        return Document(r.path, group, parties, sets, meetings, cadence, actions, conclusions=self.conclusions)
+        doc = Document(r.path, group, parties, sets, meetings, cadence, actions, conclusions=self.conclusions,
+                       roles=roles[0])
+        if doc.roles:
+            self.warn_unheld(doc)
+        return doc
+
+    def warn_unheld(self, doc: Document) -> None:
+        """A role that owns something due on a day nobody holds it: a warning, not an error (the
+        secretariat gets the item meanwhile)."""
+        last = max((m.start_day for m in doc.meetings.values()), default=None)
+        _deadlines, planned = plan(doc, horizon(self.now.date(), last))
+        for aid, rid, day in unheld(planned, doc.roles):
+            self.r.warn(doc.actions[aid].pos, _("action {aid}: nobody holds role {rid} on {day}, its deadline; "
+                                                 "the secretariat gets it meanwhile").format(aid=aid, rid=rid, day=day))
 
     # -- sections ----------------------------------------------------------
 
@@ -727,6 +756,76 @@ class _Builder:
                     members.append(pid)
             out[name] = tuple(members)
         return out
+
+    # -- roles that rotate (``roles:``) -------------------------------------
+
+    def roles(self, node: Node | None, parties: dict[str, Party],
+              sets: dict[str, tuple[str, ...]]) -> tuple[dict[str, Role], list[Party]]:
+        """The roles, and a party entry for each so that owners, ``with`` and ``requested_by`` may name it."""
+        r = self.r
+        out: dict[str, Role] = {}
+        entries: list[Party] = []
+        derived_nodes: dict[str, Node] = {}
+        for item in r.items(node, "roles"):
+            m = r.mapping(item, _W_A_ROLE, _ROLE_KEYS, required=("id",))
+            if m is None:
+                continue
+            rid = r.ident(m.get("id"), _W_ROLE_ID)
+            if rid is None:
+                continue
+            if rid in out:
+                r.error(m["id"], _("role {rid!r} is defined twice").format(rid=rid))
+                continue
+            if rid in parties or rid in sets:
+                r.error(m["id"], _("role {rid!r} has the same id as a party or set").format(rid=rid))
+                continue
+            holdings: list[Holding] = []
+            hnodes: list[Node] = []
+            for hitem in r.items(m.get("holders"), N_("holders of role {rid}", rid=rid)):
+                hm = r.mapping(hitem, N_("a holder of role {rid}", rid=rid), _HOLDER_KEYS, required=("party", "from"))
+                if hm is None:
+                    continue
+                pid = r.scalar(hm.get("party"), N_("party of a holder of role {rid}", rid=rid))
+                start = r.date_value(hm.get("from"), N_("from of a holder of role {rid}", rid=rid), self.tz_name)
+                end = r.date_value(hm.get("to"), N_("to of a holder of role {rid}", rid=rid), self.tz_name)
+                if pid is not None and pid not in parties:
+                    r.error(hm["party"], _("role {rid}: holder {pid!r} is not a party").format(rid=rid, pid=pid))
+                    continue
+                if pid is None or start is None:
+                    continue
+                if end is not None and end < start:
+                    r.error(hm["to"], _("role {rid}: a period ends before it starts").format(rid=rid))
+                    continue
+                holdings.append(Holding(pid, start, end))
+                hnodes.append(hitem)
+            for i, j in overlapping_holdings(holdings):
+                r.error(hnodes[j], _("role {rid}: this period overlaps the one on line {line}").format(
+                    rid=rid, line=self.r.pos(hnodes[i]).line))
+            derived = r.ident(m.get("derived_from"), N_("derived_from of role {rid}", rid=rid))
+            if derived is not None and holdings:
+                r.error(m["derived_from"], _("role {rid} has both holders and derived_from; give one").format(rid=rid))
+            if derived is not None:
+                derived_nodes[rid] = m["derived_from"]
+            names: dict[str, dict[str, str]] = {}
+            name = self.texts(m.get("name"), N_("name of role {rid}", rid=rid), names, "name", rid, plain_is_first=False)
+            if any(ord(ch) < 32 or ch == "\x7f" for ch in " ".join([name, *names.get("name", {}).values()])):
+                r.error(m["name"], _("role {rid}: the name contains a line break or control character").format(rid=rid))
+                name, names = rid, {}
+            out[rid] = Role(rid, tuple(sorted(holdings, key=lambda h: h.start)), derived)
+            entries.append(Party(rid, name, ROLE_KIND, (), r.pos(item), "", names.get("name", {})))
+        chains = {rid: role.derived_from for rid, role in out.items()}
+        for rid, dnode in derived_nodes.items():
+            base = chains[rid]
+            cycle = derivation_cycle(rid, chains)
+            if cycle is not None:
+                r.error(dnode, _("role {rid} names itself through a derivation ({chain})").format(
+                    rid=rid, chain=" → ".join(cycle)))
+            elif base not in out:
+                r.error(dnode, _("role {rid}: derived_from names unknown role {base!r}").format(rid=rid, base=base))
+            elif chains[base] is not None:
+                r.error(dnode, _("role {rid}: derived_from must name a role with holders, not the derived role "
+                                 "{base!r}").format(rid=rid, base=base))
+        return out, entries
 
     def meetings(self, node: Node | None) -> dict[str, Meeting]:
         r = self.r

@@ -139,6 +139,13 @@ conclusion = Table(
     Column("withdrawn_at", DateTime),
 )
 
+role = Table(
+    "role", metadata,  # a role that rotates (``roles:``); its entry in ``party`` has kind "role"
+    Column("id", String(64), primary_key=True),
+    Column("holders", JSON, nullable=False),  # [{party, from, to}] as written, ISO days; [] when derived
+    Column("derived_from", String(64)),  # the role whose previous, current and next holders hold it
+)
+
 dependency = Table(
     "dependency", metadata,
     Column("action_id", String(64), ForeignKey("action.id"), primary_key=True),
@@ -188,6 +195,9 @@ event = Table(
     Column("origin", String(32), nullable=False),
     Column("fact_key", String(200)),
     Column("evidence", Text, nullable=False, default=""),  # a link a focal point gave with the report
+    # who held the role that owns the assignment on the day of the change ("PA", "CR PA GT"), "" when
+    # nobody did; None when the owner is not a role
+    Column("held_by", String(200)),
     Index("ix_event_assignment_time", "assignment_id", "occurred_at", "id"),
     Index("ix_event_action", "action_id"),
     Index("ix_event_fact", "fact_key"),

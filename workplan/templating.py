@@ -161,7 +161,7 @@ class Bunch:
 
     @property
     def party_ids(self) -> str:
-        return ", ".join(p.id for p in self.parties)
+        return ", ".join(getattr(p, "label", p.id) for p in self.parties)  # a role with its holder: PPT (Panama)
 
 
 def _same_but_owner(item: Any) -> tuple[Any, ...]:

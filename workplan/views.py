@@ -104,6 +104,8 @@ class FeedSet:
     meetings: tuple[FeedMeeting, ...]
     actions: tuple[FeedAction, ...]
     meeting_titles: dict[str, str] = field(default_factory=dict)
+    # each role and who holds it on the as-of day: its deadlines are in their feeds too
+    holders: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def visible_to(fs: FeedSet, party: str | None = None) -> FeedSet:

@@ -580,12 +580,16 @@ def render_feeds(fs: FeedSet, todo: bool = False, history: FeedHistory | None = 
             if action.visibility == "public":
                 public.append((due, position, key))
             for party in action.with_:
-                if party not in owners_all and party in per_party:
-                    per_party[party].append((due, position, key))
+                for taker in (party, *fs.holders.get(party, ())):  # a role takes part through its holders
+                    if taker not in owners_all and taker in per_party:
+                        per_party[taker].append((due, position, key))
             for a in owners:
                 akey = f"assignment:{action.id}:{a.party}:{occurrence}"
                 keep(akey, assignment_deadline(action, a, titles, names), action)
                 per_party.setdefault(a.party, []).append((a.due_date, position, akey))
+                for holder in fs.holders.get(a.party, ()):  # a role's deadline is in its holders' feeds
+                    if holder in per_party:
+                        per_party[holder].append((a.due_date, position, akey))
 
     group = fs.group
     feeds = [
