@@ -319,3 +319,34 @@ actions:
     depends_on: [a1]
     due: {next: virtual, after: m1}
 """
+
+
+@contextlib.contextmanager
+def database_at(tmp_path: Path, db_backend: str, revision: str, *inserts: str) -> Iterator[tuple[Any, str]]:
+    """A database of the running backend at the older schema *revision*, holding the rows the SQL
+    *inserts* add: what a migration test then upgrades. Yields (engine, url); disposes it after."""
+    from sqlalchemy import text
+
+    from workplan import db as wpdb
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if db_backend == "sqlite" else new_postgres_url()
+    engine = wpdb.make_engine(url)
+    try:
+        wpdb.migrate_to(engine, revision)
+        with engine.begin() as conn:
+            for sql in inserts:
+                conn.execute(text(sql))
+        yield engine, url
+    finally:
+        engine.dispose()
+
+
+def schema_matches_tables(engine: Any) -> bool:
+    """Whether the database's schema is what workplan.tables declares (Alembic's comparison)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from workplan import tables
+
+    with engine.connect() as conn:
+        return compare_metadata(MigrationContext.configure(conn), tables.metadata) == []

@@ -152,30 +152,20 @@ def test_agenda_next_without_any_cadence_rule(tmp_path: Path, db_backend: str) -
 
 
 def test_migration_0008_adds_the_body_and_keeps_the_meetings(tmp_path: Path, db_backend: str) -> None:
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
     from sqlalchemy import text
 
-    from conftest import new_postgres_url
+    from conftest import database_at, schema_matches_tables
     from workplan import db as wpdb
-    from workplan import tables
 
-    url = f"sqlite:///{tmp_path / 'old.db'}" if db_backend == "sqlite" else new_postgres_url()
-    engine = wpdb.make_engine(url)
-    try:
-        wpdb.migrate_to(engine, "0007")
-        with engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO meeting (id, title, kind, start, start_day, end_day, precision, timezone, location, url,"
-                " status, description, position, sequence, content_hash, updated_at) VALUES ('m1', 'Old', 'virtual',"
-                " '2020-01-01', '2020-01-01', '2020-01-01', 'date', 'America/Panama', '', '', 'held', '', 0, 0, 'h',"
-                " '2020-01-01 00:00:00')"))
+    old_meeting = ("INSERT INTO meeting (id, title, kind, start, start_day, end_day, precision, timezone, location, url,"
+                   " status, description, position, sequence, content_hash, updated_at) VALUES ('m1', 'Old', 'virtual',"
+                   " '2020-01-01', '2020-01-01', '2020-01-01', 'date', 'America/Panama', '', '', 'held', '', 0, 0, 'h',"
+                   " '2020-01-01 00:00:00')")
+    with database_at(tmp_path, db_backend, "0007", old_meeting) as (engine, url):
         assert wpdb.upgrade(engine, url)[0] == "0007"  # to the head (0009: roles, after it)
+        assert schema_matches_tables(engine)
         with engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
             assert conn.execute(text("SELECT title, body FROM meeting")).one() == ("Old", "")
-    finally:
-        engine.dispose()
 
 
 def test_the_next_meeting_of_a_body_with_no_meeting_yet(tmp_path: Path, db_backend: str) -> None:
