@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from imapserver import ImapServer, dovecot_server, imap_server, require_dovecot
 from mailserver import free_port
+from test_mail_tls import certificate  # noqa: F401  (the fixture)
 
 from workplan.config import load_settings
 from workplan.errors import ConfigError, InboxError
@@ -301,19 +300,9 @@ def test_runs_as_this_user_or_as_dovecot() -> None:
 # TLS: STARTTLS and IMAPS with a certificate made for the test
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl program is needed to make the test certificate")
-    folder = tmp_path_factory.mktemp("imap-tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    return cert, key
 
 
-def test_starttls_and_imaps_with_a_trusted_certificate(certificate: tuple[Path, Path],
+def test_starttls_and_imaps_with_a_trusted_certificate(certificate: tuple[Path, Path],  # noqa: F811
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     require_dovecot()
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))  # trust the test's own certificate
@@ -328,7 +317,7 @@ def test_starttls_and_imaps_with_a_trusted_certificate(certificate: tuple[Path, 
         assert second.results == ("Re: digest 3",)
 
 
-def test_an_untrusted_certificate_is_one_sentence(certificate: tuple[Path, Path]) -> None:
+def test_an_untrusted_certificate_is_one_sentence(certificate: tuple[Path, Path]) -> None:  # noqa: F811
     require_dovecot()
     with dovecot_server(tls=certificate) as server:
         server.append(reply(1))
